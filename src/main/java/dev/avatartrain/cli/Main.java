@@ -1,2 +1,63 @@
 package dev.avatartrain.cli;
-public final class Main { public static void main(String[] a) {} }
+
+import dev.avatartrain.errors.BadInputException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.PrintWriter;
+
+/** Entry point of {@code bin/avatar-train} and of the cluster jar ({@code spark-submit ... avatar-train-cluster.jar <command>}). */
+@Command(name = "avatar-train", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Distributed training of talking-head avatar models (lip-sync UNet, audio adapter) on Spark + DL4J.",
+        subcommands = {SynthCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+        footer = "%nRun 'avatar-train <command> --help' for a command's options.")
+public final class Main implements Runnable {
+    public static final int EXIT_OK = 0;
+    public static final int EXIT_FAILURE = 1;
+    public static final int EXIT_BAD_INPUT = 2;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs a command line and returns its exit status (tests call this instead of {@link #main}). */
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            PrintWriter err = commandLine.getErr();
+            BadInputException bad = badInput(ex);
+            if (bad != null) {
+                err.println("error: " + bad.getMessage());
+                err.flush();
+                return EXIT_BAD_INPUT;
+            }
+            err.println("error: " + commandLine.getCommandName() + " failed: " + ex);
+            ex.printStackTrace(err);
+            err.flush();
+            return EXIT_FAILURE;
+        });
+        return cl.execute(args);
+    }
+
+    /** Bad input may arrive wrapped (Spark task failures wrap the executor's exception). */
+    private static BadInputException badInput(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) if (c instanceof BadInputException b) return b;
+        return null;
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[]{"avatar-train " + (v != null ? v : "(development build)")};
+        }
+    }
+}

@@ -1,0 +1,203 @@
+package dev.avatartrain.config;
+
+import dev.avatartrain.errors.BadInputException;
+import org.apache.commons.lang3.StringUtils;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+import org.yaml.snakeyaml.error.YAMLException;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Reads the four YAML files, checks every key against {@link ConfigSchema}, applies overrides. */
+final class ConfigLoader {
+    static final String DEFAULT_DIR = "configuration/global";
+
+    private final List<String> problems = new ArrayList<>();
+
+    AppConfig load(Path configDir, List<String> overrides) {
+        Map<String, Map<String, Object>> values = defaultValues();
+        for (String section : ConfigSchema.SECTIONS) {
+            Source src = source(configDir, section);
+            if (src == null) continue;
+            Map<String, Object> file = parseYaml(src);
+            if (file != null) apply(values, section, file, src.name);
+        }
+        if (overrides != null) for (String o : overrides) applyOverride(values, o);
+        fail();
+        checkAcross(values);
+        fail();
+        return fromValues(values);
+    }
+
+    static Map<String, Map<String, Object>> defaultValues() {
+        Map<String, Map<String, Object>> values = new LinkedHashMap<>();
+        for (String section : ConfigSchema.SECTIONS) {
+            Map<String, Object> s = new LinkedHashMap<>();
+            ConfigSchema.section(section).forEach((name, key) -> s.put(name, key.defaultValue()));
+            values.put(section, s);
+        }
+        return values;
+    }
+
+    AppConfig fromValues(Map<String, Map<String, Object>> values) {
+        return new AppConfig(DataConfig.from(values.get("data")), TrainConfig.from(values.get("train")),
+                ModelConfig.from(values.get("model")), OptimizerConfig.from(values.get("optimizer")), values);
+    }
+
+    private record Source(String name, String text) {}
+
+    /** The file's text; null when the default directory is used and holds no such file (defaults apply). */
+    private Source source(Path configDir, String section) {
+        String fileName = section + ".yaml";
+        Path dir = configDir != null ? configDir : ProjectPaths.resolve(DEFAULT_DIR);
+        Path file = dir.resolve(fileName);
+        if (Files.isRegularFile(file)) {
+            try {
+                return new Source(file.toString(), Files.readString(file, StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                problems.add(file + ": cannot be read (" + e.getMessage() + ").");
+                return null;
+            }
+        }
+        if (configDir != null) {
+            problems.add(file + ": configuration file is missing; --config-dir must hold "
+                    + String.join(", ", ConfigSchema.SECTIONS.stream().map(s -> s + ".yaml").toList()) + ".");
+            return null;
+        }
+        // Outside a checkout (e.g. spark-submit of the cluster jar) the seed files bundled in the jar apply.
+        try (InputStream in = ConfigLoader.class.getResourceAsStream("/" + DEFAULT_DIR + "/" + fileName)) {
+            if (in == null) return null;
+            return new Source("classpath:" + DEFAULT_DIR + "/" + fileName, new String(in.readAllBytes(), StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private Map<String, Object> parseYaml(Source src) {
+        Object doc;
+        try {
+            doc = new Yaml(new SafeConstructor(new LoaderOptions())).load(src.text);
+        } catch (MarkedYAMLException e) {
+            Mark m = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
+            String where = m == null ? "" : " at line " + (m.getLine() + 1) + ", column " + (m.getColumn() + 1);
+            problems.add(src.name + ": unreadable YAML" + where + ": " + e.getProblem() + ".");
+            return null;
+        } catch (YAMLException e) {
+            problems.add(src.name + ": unreadable YAML: " + e.getMessage());
+            return null;
+        }
+        if (doc == null) return Map.of();
+        if (!(doc instanceof Map<?, ?> map)) {
+            problems.add(src.name + ": expected a mapping of keys to values, found " + describe(doc) + ".");
+            return null;
+        }
+        return (Map<String, Object>) map;
+    }
+
+    private void apply(Map<String, Map<String, Object>> values, String section, Map<?, ?> file, String where) {
+        Map<String, ConfigKey> keys = ConfigSchema.section(section);
+        for (Map.Entry<?, ?> e : file.entrySet()) {
+            String name = String.valueOf(e.getKey());
+            ConfigKey key = keys.get(name);
+            if (key == null) {
+                problems.add(where + ": unknown key '" + name + "'" + suggestion(name, keys.keySet()) + ".");
+                continue;
+            }
+            set(values, key, e.getValue(), where);
+        }
+    }
+
+    private void applyOverride(Map<String, Map<String, Object>> values, String override) {
+        String where = "--set " + override;
+        int eq = override.indexOf('=');
+        int dot = override.indexOf('.');
+        if (eq < 0 || dot < 0 || dot > eq) {
+            problems.add(where + ": expected section.key=value, e.g. --set train.train_batch_size=4.");
+            return;
+        }
+        String section = override.substring(0, dot);
+        String name = override.substring(dot + 1, eq);
+        if (!ConfigSchema.SECTIONS.contains(section)) {
+            problems.add(where + ": unknown section '" + section + "'" + suggestion(section, ConfigSchema.SECTIONS)
+                    + "; sections are " + String.join(", ", ConfigSchema.SECTIONS) + ".");
+            return;
+        }
+        ConfigKey key = ConfigSchema.section(section).get(name);
+        if (key == null) {
+            problems.add(where + ": unknown key '" + name + "' in " + section + ".yaml"
+                    + suggestion(name, ConfigSchema.section(section).keySet()) + ".");
+            return;
+        }
+        Object raw;
+        try {
+            raw = new Yaml(new SafeConstructor(new LoaderOptions())).load(override.substring(eq + 1));
+        } catch (YAMLException e) {
+            raw = override.substring(eq + 1);
+        }
+        if (raw == null && override.substring(eq + 1).isEmpty()) raw = "";
+        set(values, key, raw, where);
+    }
+
+    private void set(Map<String, Map<String, Object>> values, ConfigKey key, Object raw, String where) {
+        Object value = raw == null ? null : key.coerce(raw);
+        if (raw != null && value == null) {
+            problems.add(where + ": key '" + key.name() + "' must be " + key.allowed() + ", found " + describe(raw) + ".");
+            return;
+        }
+        String problem = key.problem(value);
+        if (problem != null) {
+            problems.add(where + ": key '" + key.name() + "' " + problem + "; it must be " + key.allowed() + ".");
+            return;
+        }
+        values.get(key.section()).put(key.name(), value);
+    }
+
+    /** Checks that involve more than one value or a rule no single range expresses. */
+    private void checkAcross(Map<String, Map<String, Object>> v) {
+        int size = (Integer) v.get("data").get("IMAGE_SIZE");
+        if (size % 8 != 0) {
+            problems.add("data.yaml: key 'IMAGE_SIZE' is " + size
+                    + "; it must be a multiple of 8 (the autoencoder downsamples by 8).");
+        }
+    }
+
+    private void fail() {
+        if (problems.isEmpty()) return;
+        String msg = problems.size() == 1 ? "Configuration error: " + problems.get(0)
+                : "Configuration errors:\n  " + String.join("\n  ", problems);
+        throw new BadInputException(msg);
+    }
+
+    private static String suggestion(String name, Iterable<String> known) {
+        String best = null;
+        int bestDist = Integer.MAX_VALUE;
+        for (String k : known) {
+            int d = StringUtils.getLevenshteinDistance(name.toLowerCase(), k.toLowerCase());
+            if (d < bestDist) {
+                bestDist = d;
+                best = k;
+            }
+        }
+        return best != null && bestDist <= Math.max(3, name.length() / 3) ? " (did you mean '" + best + "'?)" : "";
+    }
+
+    private static String describe(Object raw) {
+        if (raw instanceof String s) return "'" + s + "' (a string)";
+        if (raw instanceof Map) return "a mapping";
+        if (raw instanceof List) return "a list";
+        return raw + " (" + raw.getClass().getSimpleName().toLowerCase() + ")";
+    }
+
+}

@@ -1,0 +1,120 @@
+package dev.avatartrain.config;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static dev.avatartrain.config.ConfigKey.Type.*;
+
+/**
+ * Every configuration key, its default and meaning. The first keys of each file are the seed project's,
+ * with its defaults; keys added since have defaults that keep the seed's files valid.
+ */
+public final class ConfigSchema {
+    public static final List<String> SECTIONS = List.of("data", "train", "model", "optimizer");
+    private static final double INF = Double.POSITIVE_INFINITY;
+
+    private static final List<ConfigKey> KEYS = new ArrayList<>();
+
+    static {
+        // data.yaml
+        str("data", "s3_data_base_url", "https://digital-human-llm.s3.ap-southeast-2.amazonaws.com/dev/train-data/",
+                "Remote base of the frame tree: an HTTPS URL of a public bucket, or s3a://bucket/prefix. Read when a file is not under local_data_base_url.");
+        str("data", "local_data_base_url", "data/train-data/",
+                "Local base of the frame tree (holds image_folder_name/ and audio_folder_name/). Read first.");
+        str("data", "metadata_url", "data/train-data/metadata.json",
+                "Clip metadata written by make-metadata (.json, .npz or a Parquet directory): local path, s3a:// or HTTPS.");
+        str("data", "output_dir", "output", "Where jobs write latents, checkpoints, metrics, plots and exports.");
+        str("data", "image_folder_name", "aligned-frames", "Folder of per-clip aligned PNG frames under the data base URL.");
+        str("data", "audio_folder_name", "audio", "Folder of per-clip per-frame .npy audio features under the data base URL.");
+        integer("data", "IMAGE_SIZE", 256, 8, 4096, "Frames are resized to IMAGE_SIZE x IMAGE_SIZE pixels (a multiple of 8) before encoding.");
+
+        // train.yaml
+        integer("train", "gradient_accumulation_steps", 512, 1, INF, "Micro-batches summed into one optimizer step.");
+        choice("train", "mixed_precision", "fp16", List.of("no", "fp16", "bf16"),
+                "Reduced-precision training where the backend supports it (see README: what each value does on CPU and GPU).");
+        bool("train", "wandb_enabled", true, "Experiment tracking: here, the live training dashboard and metrics files (W&B itself is not contacted).");
+        bool("train", "gradient_checkpointing", true, "Accepted for compatibility; DL4J has no equivalent, so it has no effect (logged once).");
+        integer("train", "max_train_steps", 5000, 1, INF, "Optimizer steps to train for.");
+        integer("train", "validation_steps", 100, 1, INF, "Validate every this many optimizer steps.");
+        integer("train", "checkpoints_total_limit", 1000, 1, INF, "Keep at most this many checkpoints (the newest).");
+        integer("train", "train_batch_size", 12, 1, INF, "Samples per micro-batch on each worker.");
+        integer("train", "audio_length_left", 2, 0, INF, "Audio frames before the target frame in the cross-attention sequence.");
+        integer("train", "audio_length_right", 2, 0, INF, "Audio frames after the target frame in the cross-attention sequence.");
+        longInt("train", "seed", 42, "Seed for initialisation, reference-frame choice and sampling (per round and partition).");
+        integer("train", "averaging_frequency", 1, 1, INF, "Optimizer steps each worker takes between two parameter averages.");
+        integer("train", "checkpointing_steps", 500, 1, INF, "Write a checkpoint every this many optimizer steps (and at the end).");
+        integer("train", "num_workers", 0, 0, INF, "Data-parallel workers (Spark partitions of whole clips); 0 = Spark's default parallelism.");
+        choice("train", "loss", "l1", List.of("l1", "mse"), "Loss on predicted latents.");
+        number("train", "validation_fraction", 0.1, 0.0, 0.5, "Share of clips held out for validation (split by clip, never by frame).");
+
+        // model.yaml
+        str("model", "unet_config_file", "configuration/unet/config.json", "diffusers UNet2DConditionModel config JSON of the lip-sync UNet.");
+        str("model", "vae_pretrained_model_name_or_path", "madebyollin/taesd",
+                "TAESD weights: a folder or file (.pth / diffusers safetensors), local or s3a. A hub name that is not found locally means a seeded random TAESD (logged).");
+        optStr("model", "resume_from_checkpoint", null, "Checkpoint folder to resume from, or 'latest' (newest under output_dir); null starts fresh.");
+
+        // optimizer.yaml
+        number("optimizer", "learning_rate", 5e-5, 0.0, INF, "Peak learning rate.");
+        bool("optimizer", "scale_lr", false, "Multiply the learning rate by train_batch_size x gradient_accumulation_steps x workers.");
+        choice("optimizer", "lr_scheduler", "cosine",
+                List.of("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial"),
+                "Learning-rate schedule over max_train_steps (diffusers' get_scheduler formulas).");
+        integer("optimizer", "lr_warmup_steps", 0, 0, INF, "Linear warm-up steps at the start of the schedule.");
+        number("optimizer", "adam_beta1", 0.9, 0.0, 1.0, "AdamW beta1.");
+        number("optimizer", "adam_beta2", 0.999, 0.0, 1.0, "AdamW beta2.");
+        number("optimizer", "adam_weight_decay", 1e-2, 0.0, INF, "AdamW decoupled weight decay.");
+        number("optimizer", "adam_epsilon", 1e-8, 0.0, INF, "AdamW epsilon.");
+        number("optimizer", "max_grad_norm", 1.0, 0.0, INF, "Clip the global gradient norm (all parameters together) to this; 0 disables.");
+        integer("optimizer", "lr_num_cycles", 1, 1, INF, "Hard restarts of cosine_with_restarts.");
+        number("optimizer", "lr_power", 1.0, 0.0, INF, "Power of the polynomial schedule.");
+    }
+
+    private ConfigSchema() {}
+
+    public static List<ConfigKey> keys() {
+        return Collections.unmodifiableList(KEYS);
+    }
+
+    /** Keys of one section, in file order. */
+    public static Map<String, ConfigKey> section(String section) {
+        Map<String, ConfigKey> out = new LinkedHashMap<>();
+        for (ConfigKey k : KEYS) if (k.section().equals(section)) out.put(k.name(), k);
+        return out;
+    }
+
+    private static void add(String section, String name, ConfigKey.Type type, Object def, double min, double max,
+                            List<String> choices, String description) {
+        KEYS.add(new ConfigKey(section, name, type, def, min, max, choices, description));
+    }
+
+    private static void str(String s, String n, String def, String d) {
+        add(s, n, STRING, def, -INF, INF, List.of(), d);
+    }
+
+    private static void optStr(String s, String n, String def, String d) {
+        add(s, n, OPTIONAL_STRING, def, -INF, INF, List.of(), d);
+    }
+
+    private static void integer(String s, String n, int def, double min, double max, String d) {
+        add(s, n, INT, def, min, max, List.of(), d);
+    }
+
+    private static void longInt(String s, String n, long def, String d) {
+        add(s, n, LONG, def, -INF, INF, List.of(), d);
+    }
+
+    private static void number(String s, String n, double def, double min, double max, String d) {
+        add(s, n, DOUBLE, def, min, max, List.of(), d);
+    }
+
+    private static void bool(String s, String n, boolean def, String d) {
+        add(s, n, BOOL, def, -INF, INF, List.of(), d);
+    }
+
+    private static void choice(String s, String n, String def, List<String> choices, String d) {
+        add(s, n, CHOICE, def, -INF, INF, choices, d);
+    }
+}

@@ -1,0 +1,69 @@
+package dev.avatartrain.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class MainTest {
+    @TempDir
+    Path dir;
+
+    private record Result(int status, String out, String err) {}
+
+    private static Result run(String... args) {
+        PrintStream oldOut = System.out, oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true));
+        System.setErr(new PrintStream(err, true));
+        try {
+            return new Result(Main.run(args), out.toString(), err.toString());
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void helpListsCommands() {
+        Result r = run("--help");
+        assertEquals(0, r.status);
+        assertTrue(r.out.contains("synth"), r.out);
+        assertTrue(r.out.contains("demo"), r.out);
+        Result sub = run("synth", "--help");
+        assertEquals(0, sub.status);
+        assertTrue(sub.out.contains("--audio-shape"), sub.out);
+    }
+
+    @Test
+    void usageErrorsExitWithTwo() {
+        assertEquals(2, run("synth").status, "missing --out");
+        assertEquals(2, run("no-such-command").status);
+        Result bad = run("synth", "--out", dir.toString(), "--audio-shape", "10");
+        assertEquals(2, bad.status);
+        assertTrue(bad.err.contains("--audio-shape must be two positive integers"), bad.err);
+    }
+
+    @Test
+    void configurationErrorsExitWithTwoAndNameTheKey() {
+        Result r = run("synth", "--out", dir.toString(), "--set", "data.IMAGE_SIZE=abc");
+        assertEquals(2, r.status);
+        assertTrue(r.err.contains("'IMAGE_SIZE' must be an integer"), r.err);
+        assertFalse(r.err.contains("\tat "), "no stack trace for bad input");
+    }
+
+    @Test
+    void synthWritesTheTreeAndUsesConfiguredFolderNames() {
+        Result r = run("synth", "--out", dir.toString(), "--clips", "1", "--frames", "3", "--size", "32",
+                "--audio-shape", "2,4", "--set", "data.image_folder_name=frames");
+        assertEquals(0, r.status, r.err);
+        assertTrue(Files.isRegularFile(dir.resolve("frames/HDTF-0001/000002.png")));
+        assertTrue(Files.isRegularFile(dir.resolve("audio/HDTF-0001/000002.npy")));
+        assertTrue(r.out.contains("Effective configuration"), r.out);
+    }
+}
