@@ -1,0 +1,91 @@
+package dev.avatartrain.data;
+
+import dev.avatartrain.errors.BadInputException;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import javax.imageio.ImageIO;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.util.List;
+
+/**
+ * Frames as the networks see them: RGB, channels first, values in [0, 1] (taesd.py's convention), square
+ * {@code size × size}. The UNet's input frame has its lower half (the mouth region) set to 0.
+ */
+public final class FrameImages {
+    private FrameImages() {}
+
+    /** Decodes a PNG (or any format ImageIO reads); a corrupt file is a {@link BadInputException} naming it. */
+    public static BufferedImage decode(byte[] bytes, String name) {
+        try {
+            BufferedImage img = ImageIO.read(new ByteArrayInputStream(bytes));
+            if (img == null) throw new BadInputException(name + ": not a readable image (" + bytes.length + " bytes).");
+            return img;
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof BadInputException b) throw b;
+            throw new BadInputException(name + ": corrupt image: " + e.getMessage(), e);
+        }
+    }
+
+    /** Resizes (bilinear) to {@code size × size} and returns RGB in [0, 1], channels first: [3 · size · size]. */
+    public static float[] toChw(BufferedImage img, int size) {
+        BufferedImage rgb = img;
+        if (img.getWidth() != size || img.getHeight() != size || img.getType() != BufferedImage.TYPE_INT_RGB) {
+            rgb = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
+            Graphics2D g = rgb.createGraphics();
+            g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
+            g.setRenderingHint(RenderingHints.KEY_RENDERING, RenderingHints.VALUE_RENDER_QUALITY);
+            g.drawImage(img, 0, 0, size, size, null);
+            g.dispose();
+        }
+        int[] px = rgb.getRGB(0, 0, size, size, null, 0, size);
+        int plane = size * size;
+        float[] chw = new float[3 * plane];
+        for (int i = 0; i < plane; i++) {
+            int p = px[i];
+            chw[i] = ((p >> 16) & 255) / 255f;
+            chw[plane + i] = ((p >> 8) & 255) / 255f;
+            chw[2 * plane + i] = (p & 255) / 255f;
+        }
+        return chw;
+    }
+
+    /** A copy with rows [size/2, size) of every channel set to 0: the UNet must fill in the mouth. */
+    public static float[] maskLowerHalf(float[] chw, int size) {
+        float[] out = chw.clone();
+        int plane = size * size;
+        for (int c = 0; c < 3; c++) java.util.Arrays.fill(out, c * plane + (size / 2) * size, (c + 1) * plane, 0f);
+        return out;
+    }
+
+    /** Stacks frames of {@link #toChw} into [N, 3, size, size]. */
+    public static INDArray stack(List<float[]> frames, int size) {
+        float[] all = new float[frames.size() * 3 * size * size];
+        int plane = 3 * size * size;
+        for (int i = 0; i < frames.size(); i++) System.arraycopy(frames.get(i), 0, all, i * plane, plane);
+        return Nd4j.create(all, new long[]{frames.size(), 3, size, size}, 'c');
+    }
+
+    /** An image of a [3, H, W] tensor in [0, 1] (values outside are clamped), for validation grids. */
+    public static BufferedImage toImage(INDArray chw) {
+        INDArray x = chw.castTo(DataType.FLOAT).dup('c');
+        int h = (int) x.size(1), w = (int) x.size(2), plane = h * w;
+        float[] v = x.data().asFloat();
+        BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+        int[] px = new int[plane];
+        for (int i = 0; i < plane; i++) {
+            px[i] = (byte255(v[i]) << 16) | (byte255(v[plane + i]) << 8) | byte255(v[2 * plane + i]);
+        }
+        img.setRGB(0, 0, w, h, px, 0, w);
+        return img;
+    }
+
+    private static int byte255(float v) {
+        return Math.round(Math.max(0f, Math.min(1f, v)) * 255f);
+    }
+}
