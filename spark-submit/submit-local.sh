@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Run a command through spark-submit on this machine:  spark-submit/submit-local.sh make-metadata --input ... --output ...
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+exec "$SPARK_SUBMIT" --master "${SPARK_MASTER:-local[*]}" --driver-memory "${DRIVER_MEMORY:-8g}" \
+  "${COMMON_CONF[@]}" --class "$MAIN_CLASS" "$AVATAR_TRAIN_JAR" "$@"
