@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs a benchmark main class from src/test/java/dev/avatartrain/bench with the test classpath and the
+# JVM flags of the build:  bench/java.sh PngDecodeBench [args]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+mvn -q -B -o test-compile dependency:build-classpath -Dmdep.outputFile=target/test-classpath.txt >/dev/null
+read -r -a JVM_FLAGS < target/classes/avatar-train/jvm-options.txt
+CLASS="$1"; shift
+[[ "$CLASS" == *.* ]] || CLASS="dev.avatartrain.bench.$CLASS"
+exec java ${BENCH_JAVA_OPTS:--Xmx12g} "${JVM_FLAGS[@]}" -Davatartrain.home="$ROOT" \
+  -cp "target/test-classes:target/classes:$(cat target/test-classpath.txt)" "$CLASS" "$@"
