@@ -1,63 +1,265 @@
 package dev.avatartrain.tensors;
 
+import dev.avatartrain.errors.BadInputException;
+import dev.avatartrain.storage.AtomicFiles;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
- * numpy's .npy format, float32 little-endian C order only: the foundation's minimal version, to be replaced
- * by the tensors layer (issue 9) with every dtype, version, byte order and memory order.
+ * numpy's {@code .npy} format, versions 1.0–3.0: numeric and boolean arrays in either byte order and either
+ * memory order, and fixed-width string arrays ({@code <U}, {@code |S}). Object arrays need pickle and are refused.
  */
 public final class Npy {
+    private static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
+    private static final Pattern DESCR = Pattern.compile("'descr'\\s*:\\s*'([^']*)'");
+    private static final Pattern FORTRAN = Pattern.compile("'fortran_order'\\s*:\\s*(True|False)");
+    private static final Pattern SHAPE = Pattern.compile("'shape'\\s*:\\s*\\(([^)]*)\\)");
+
     private Npy() {}
 
-    /** A parsed .npy array. */
-    public record NpyArray(long[] shape, float[] data) {
+    /**
+     * A parsed array: numeric data as an ND4J array in C order, or the values of a string array.
+     */
+    public static final class NpyArray {
+        private final long[] shape;
+        private final INDArray array;
+        private final String[] strings;
+
+        NpyArray(long[] shape, INDArray array, String[] strings) {
+            this.shape = shape;
+            this.array = array;
+            this.strings = strings;
+        }
+
+        public long[] shape() {
+            return shape.clone();
+        }
+
+        public boolean isStrings() {
+            return strings != null;
+        }
+
+        /** The numeric array converted to {@code dtype} (null keeps the stored type). */
         public INDArray toINDArray(DataType dtype) {
-            return Nd4j.create(data, shape, 'c').castTo(dtype);
+            if (array == null) throw new IllegalStateException("a string array has no numeric values");
+            return dtype == null || dtype == array.dataType() ? array : array.castTo(dtype);
+        }
+
+        /** The values of a string array, flattened in C order. */
+        public String[] toStrings() {
+            if (strings == null) throw new IllegalStateException("not a string array");
+            return strings.clone();
         }
     }
 
-    public static void write(OutputStream out, INDArray array) throws IOException {
-        float[] data = array.castTo(DataType.FLOAT).dup('c').data().asFloat();
-        long[] shape = array.shape();
-        StringBuilder dims = new StringBuilder();
-        for (long d : shape) dims.append(d).append(", ");
-        if (shape.length > 1) dims.setLength(dims.length() - 2);
-        String dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
-        int headerLen = 10 + dict.length() + 1;
-        int padded = (headerLen + 63) / 64 * 64;
-        String header = dict + " ".repeat(padded - headerLen) + "\n";
-        ByteBuffer buf = ByteBuffer.allocate(padded + 4 * data.length).order(ByteOrder.LITTLE_ENDIAN);
-        buf.put((byte) 0x93).put("NUMPY".getBytes(StandardCharsets.US_ASCII)).put((byte) 1).put((byte) 0);
-        buf.putShort((short) header.length()).put(header.getBytes(StandardCharsets.US_ASCII));
-        buf.asFloatBuffer().put(data);
-        out.write(buf.array());
-    }
-
-    public static NpyArray read(Path file) throws IOException {
+    public static NpyArray read(Path file) {
         try (InputStream in = Files.newInputStream(file)) {
-            ByteBuffer b = ByteBuffer.wrap(in.readAllBytes()).order(ByteOrder.LITTLE_ENDIAN);
-            int headerLen = b.getShort(8) & 0xffff;
-            String header = new String(b.array(), 10, headerLen, StandardCharsets.US_ASCII);
-            if (!header.contains("'<f4'") || !header.contains("False"))
-                throw new IOException(file + ": only float32 C-order .npy is supported by this reader");
-            String dims = header.substring(header.indexOf("'shape': (") + 10, header.indexOf(')'));
-            long[] shape = Arrays.stream(dims.split(",")).map(String::trim).filter(s -> !s.isEmpty()).mapToLong(Long::parseLong).toArray();
-            float[] data = new float[(int) Arrays.stream(shape).reduce(1, (x, y) -> x * y)];
-            b.position(10 + headerLen);
-            b.asFloatBuffer().get(data);
-            return new NpyArray(shape, data);
+            return read(in, file.toString());
+        } catch (IOException e) {
+            throw new BadInputException(file + ": cannot be read: " + e.getMessage(), e);
         }
     }
+
+    public static NpyArray read(InputStream in, String file) throws IOException {
+        byte[] pre = in.readNBytes(8);
+        if (pre.length < 8 || !java.util.Arrays.equals(java.util.Arrays.copyOf(pre, 6), MAGIC))
+            throw bad(file, "does not start with the .npy magic string");
+        int major = pre[6] & 255;
+        long headerLen;
+        if (major == 1) {
+            byte[] l = in.readNBytes(2);
+            if (l.length < 2) throw bad(file, "ends inside its header");
+            headerLen = ByteBuffer.wrap(l).order(ByteOrder.LITTLE_ENDIAN).getShort() & 0xffff;
+        } else if (major == 2 || major == 3) {
+            byte[] l = in.readNBytes(4);
+            if (l.length < 4) throw bad(file, "ends inside its header");
+            headerLen = ByteBuffer.wrap(l).order(ByteOrder.LITTLE_ENDIAN).getInt() & 0xffffffffL;
+        } else {
+            throw bad(file, "has format version " + major + "." + (pre[7] & 255) + "; versions 1.0 to 3.0 are supported");
+        }
+        if (headerLen > 1 << 24) throw bad(file, "declares a " + headerLen + "-byte header");
+        byte[] hb = in.readNBytes((int) headerLen);
+        if (hb.length < headerLen) throw bad(file, "ends inside its header");
+        String header = new String(hb, major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
+        String descr = group(DESCR, header, file, "descr");
+        boolean fortran = group(FORTRAN, header, file, "fortran_order").equals("True");
+        long[] shape = parseShape(group(SHAPE, header, file, "shape"), file);
+        return readData(in, file, descr, fortran, shape);
+    }
+
+    private static NpyArray readData(InputStream in, String file, String descr, boolean fortran, long[] shape) throws IOException {
+        if (descr.contains("O"))
+            throw bad(file, "is an object array (dtype '" + descr + "'), which needs pickle; only numeric, boolean and string arrays are read");
+        if (descr.length() < 3) throw bad(file, "has an unsupported dtype '" + descr + "'");
+        char order = descr.charAt(0);
+        String code = descr.substring(1);
+        ByteOrder bo = order == '>' ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN;
+        long count = 1;
+        for (long d : shape) count = Math.multiplyExact(count, d);
+        if (code.startsWith("U") || code.startsWith("S")) {
+            int width = Integer.parseInt(code.substring(1));
+            int charSize = code.startsWith("U") ? 4 : 1;
+            if (count * width * charSize > Integer.MAX_VALUE) throw bad(file, "is a string array too large to read");
+            byte[] data = in.readNBytes((int) (count * width * charSize));
+            if (data.length < count * width * charSize) throw bad(file, "is truncated");
+            String[] values = new String[(int) count];
+            ByteBuffer b = ByteBuffer.wrap(data).order(bo);
+            for (int i = 0; i < count; i++) {
+                StringBuilder sb = new StringBuilder();
+                for (int k = 0; k < width; k++) {
+                    int cp = charSize == 4 ? b.getInt() : b.get() & 255;
+                    if (cp != 0) sb.appendCodePoint(cp);
+                }
+                values[i] = sb.toString().replaceAll("\u0000+$", "");
+            }
+            if (fortran && shape.length > 1) values = fortranToC(values, shape);
+            return new NpyArray(shape, null, values);
+        }
+        DType dt = DType.fromNumpy(code);
+        if (dt == null)
+            throw bad(file, "has dtype '" + descr + "'; supported: float64/32/16, int64/32/16/8, uint8, bool, and unicode/bytes strings");
+        long[] stored = fortran ? reversed(shape) : shape;
+        INDArray arr = NativeBytes.allocate(dt, stored);
+        NativeBytes.fill(arr, in, count * dt.size, bo, dt.size, file);
+        if (fortran && shape.length > 1) arr = arr.permute(reversedAxes(shape.length)).dup('c');
+        return new NpyArray(shape, arr, null);
+    }
+
+    /** Writes {@code array} (C order, little-endian, its own dtype) to a stream. */
+    public static void write(OutputStream out, INDArray array) throws IOException {
+        DType dt = DType.of(array.dataType());
+        if (dt.numpyCode == null) throw new IllegalArgumentException("numpy has no " + dt + " type; cast first");
+        String descr = (dt.size == 1 ? "|" : "<") + dt.numpyCode;
+        out.write(header(descr, array.shape()));
+        if (array.length() == 0) return;
+        byte[] buf = new byte[1 << 20];
+        IOException[] failure = new IOException[1];
+        NativeBytes.forEachChunk(array, chunk -> {
+            try {
+                while (chunk.hasRemaining()) {
+                    int n = Math.min(buf.length, chunk.remaining());
+                    chunk.get(buf, 0, n);
+                    out.write(buf, 0, n);
+                }
+            } catch (IOException e) {
+                failure[0] = e;
+            }
+        });
+        if (failure[0] != null) throw failure[0];
+    }
+
+    /** Writes {@code array} to {@code file} atomically. */
+    public static void write(Path file, INDArray array) throws IOException {
+        AtomicFiles.write(file, out -> write(out, array));
+    }
+
+    /** Writes a 1-D numpy unicode array ({@code <U<max length>}), loadable with {@code allow_pickle=False}. */
+    public static void writeStrings(OutputStream out, String[] values) throws IOException {
+        int width = 1;
+        for (String v : values) width = Math.max(width, v.codePointCount(0, v.length()));
+        out.write(header("<U" + width, new long[]{values.length}));
+        ByteBuffer b = ByteBuffer.allocate(values.length * width * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (String v : values) {
+            int[] cps = v.codePoints().toArray();
+            for (int k = 0; k < width; k++) b.putInt(k < cps.length ? cps[k] : 0);
+        }
+        out.write(b.array());
+    }
+
+    /** The header numpy's {@code np.save} writes: version 1.0 (2.0 if too long), padded to 64 bytes. */
+    static byte[] header(String descr, long[] shape) {
+        StringBuilder dims = new StringBuilder();
+        for (int i = 0; i < shape.length; i++) dims.append(i > 0 ? ", " : "").append(shape[i]);
+        if (shape.length == 1) dims.append(",");
+        String dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + dims + "), }";
+        boolean v2 = dict.length() + 11 > 65535;
+        int prefix = v2 ? 12 : 10;
+        int total = (prefix + dict.length() + 1 + 63) / 64 * 64;
+        String padded = dict + " ".repeat(total - prefix - dict.length() - 1) + "\n";
+        ByteArrayOutputStream out = new ByteArrayOutputStream(total);
+        out.writeBytes(MAGIC);
+        out.write(v2 ? 2 : 1);
+        out.write(0);
+        ByteBuffer len = ByteBuffer.allocate(v2 ? 4 : 2).order(ByteOrder.LITTLE_ENDIAN);
+        if (v2) len.putInt(padded.length()); else len.putShort((short) padded.length());
+        out.writeBytes(len.array());
+        out.writeBytes(padded.getBytes(StandardCharsets.ISO_8859_1));
+        return out.toByteArray();
+    }
+
+    private static String group(Pattern p, String header, String file, String key) {
+        Matcher m = p.matcher(header);
+        if (!m.find()) throw bad(file, "has a header without a readable '" + key + "': " + header.trim());
+        return m.group(1);
+    }
+
+    private static long[] parseShape(String text, String file) {
+        List<Long> dims = new ArrayList<>();
+        for (String s : text.split(",")) {
+            String t = s.trim().toLowerCase(Locale.ROOT).replace("l", "");
+            if (t.isEmpty()) continue;
+            try {
+                long d = Long.parseLong(t);
+                if (d < 0) throw bad(file, "has a negative dimension in its shape (" + text + ")");
+                dims.add(d);
+            } catch (NumberFormatException e) {
+                throw bad(file, "has an unreadable shape (" + text + ")");
+            }
+        }
+        return dims.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    private static long[] reversed(long[] a) {
+        long[] r = new long[a.length];
+        for (int i = 0; i < a.length; i++) r[i] = a[a.length - 1 - i];
+        return r;
+    }
+
+    private static int[] reversedAxes(int n) {
+        int[] r = new int[n];
+        for (int i = 0; i < n; i++) r[i] = n - 1 - i;
+        return r;
+    }
+
+    private static String[] fortranToC(String[] f, long[] shape) {
+        String[] c = new String[f.length];
+        int n = shape.length;
+        long[] idx = new long[n];
+        for (int i = 0; i < f.length; i++) {
+            long rem = i, cPos = 0, stride = 1;
+            for (int d = 0; d < n; d++) {
+                idx[d] = rem % shape[d];
+                rem /= shape[d];
+            }
+            for (int d = n - 1; d >= 0; d--) {
+                cPos += idx[d] * stride;
+                stride *= shape[d];
+            }
+            c[(int) cPos] = f[i];
+        }
+        return c;
+    }
+
+    private static BadInputException bad(String file, String problem) {
+        return new BadInputException(file + ": not a readable .npy file: it " + problem + ".");
+    }
+
+
 }
