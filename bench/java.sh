@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-mvn -q -B -o test-compile dependency:build-classpath -Dmdep.outputFile=target/test-classpath.txt >/dev/null
+mvn -q -B -o -Dstyle.color=never test-compile dependency:build-classpath -Dmdep.outputFile=target/test-classpath.txt >target/bench-build.log 2>&1 || { cat target/bench-build.log; exit 1; }
 read -r -a JVM_FLAGS < target/classes/avatar-train/jvm-options.txt
 CLASS="$1"; shift
 [[ "$CLASS" == *.* ]] || CLASS="dev.avatartrain.bench.$CLASS"
