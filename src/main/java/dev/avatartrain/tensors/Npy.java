@@ -77,6 +77,11 @@ public final class Npy {
         }
     }
 
+    /** Reads one array from a stream; errors name the stream as {@code <stream>}. */
+    public static NpyArray read(InputStream in) throws IOException {
+        return read(in, "<stream>");
+    }
+
     public static NpyArray read(InputStream in, String file) throws IOException {
         byte[] pre = in.readNBytes(8);
         if (pre.length < 8 || !java.util.Arrays.equals(java.util.Arrays.copyOf(pre, 6), MAGIC))
