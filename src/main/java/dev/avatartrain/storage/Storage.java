@@ -269,8 +269,8 @@ public final class Storage implements Serializable, Closeable {
                 RemoteIterator<FileStatus> it = fs.listStatusIterator(dir);
                 while (it.hasNext()) {
                     FileStatus s = it.next();
-                    long t = s.getModificationTime();
-                    list.add(new Entry(s.getPath().getName(), s.isDirectory(), s.isDirectory() && t <= 0 ? -1 : t));
+                    // an object store's "folder" is a key prefix: whatever time s3a reports for it is synthetic
+                    list.add(new Entry(s.getPath().getName(), s.isDirectory(), s.isDirectory() ? -1 : s.getModificationTime()));
                 }
                 return list;
             });

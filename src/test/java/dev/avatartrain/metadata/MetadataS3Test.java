@@ -71,6 +71,27 @@ class MetadataS3Test {
     }
 
     @Test
+    void incrementalScanOverS3ListsOnlyTheNewClip() throws Exception {
+        String out = tmp.resolve("incr-s3.parquet").toString();
+        MakeMetadataJob.Options full = new MakeMetadataJob.Options(MakeMetadataJob.Mode.scan, "s3a://bkt/incr/", out,
+                null, false, false, "aligned-frames", "audio");
+        java.nio.file.Path local = FrameTrees.write(tmp.resolve("incr-tree"), 3, 2);
+        try (FileSystem fs = FileSystem.newInstance(URI.create("s3a://bkt/"), conf)) {
+            fs.copyFromLocalFile(false, true, new Path(local.toUri()), new Path("s3a://bkt/incr"));
+            MakeMetadataJob.run(spark, full);
+            FrameTrees.addClip(tmp.resolve("incr-new"), "clip-new", 2);
+            fs.copyFromLocalFile(false, true, new Path(tmp.resolve("incr-new/aligned-frames/clip-new").toUri()), new Path("s3a://bkt/incr/aligned-frames/clip-new"));
+            fs.copyFromLocalFile(false, true, new Path(tmp.resolve("incr-new/audio/clip-new").toUri()), new Path("s3a://bkt/incr/audio/clip-new"));
+        }
+        Map<String, Object> s = MakeMetadataJob.run(spark, new MakeMetadataJob.Options(MakeMetadataJob.Mode.scan,
+                "s3a://bkt/incr/", out, out, false, false, "aligned-frames", "audio"));
+        assertEquals(1, s.get("clips_listed"));
+        assertEquals(3, s.get("clips_kept_from_previous"));
+        assertEquals(Map.of("object_list_request", 4L), s.get("storage_requests")); // 2 top-level + 2 for the new clip
+        assertEquals(4, MetadataFiles.read(out, spark, conf).size());
+    }
+
+    @Test
     void httpBaseUrlFormReadsThroughAnonymousS3a() throws Exception {
         String base = s3.endpoint() + "/bkt/train/tree/";
         String out = tmp.resolve("http-meta.json").toString();
