@@ -34,4 +34,4 @@ for clip in sorted(e.name for e in os.scandir(img) if e.is_dir()):
 json.dump({"folder_data": data}, open(out, "w"))
 PYEOF
 done
-"$ROOT/bench/java.sh" MetadataScanBench "$TREE" "$WORK"
+"$ROOT/bench/java.sh" MetadataScanBench "$TREE" "$WORK" 100 751 ${LOCAL_ONLY:+local-only}

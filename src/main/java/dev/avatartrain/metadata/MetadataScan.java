@@ -17,7 +17,8 @@ import java.util.TreeMap;
 
 /**
  * The parallel scan: clip folders are listed on the driver, each clip's frames on the executors (listing is
- * what is slow on S3: one LIST request per 1000 keys, no per-file requests). Incremental scans list in full
+ * what is slow on S3: one LIST request per 1000 keys, no per-file requests). A tree on local disk is listed
+ * on the driver alone. Incremental scans list in full
  * only clips that are new, or whose folder modification time changed where the storage has one.
  */
 public final class MetadataScan {
@@ -56,7 +57,12 @@ public final class MetadataScan {
 
         List<ClipMetadata> listed = new ArrayList<>();
         int partitions = 0;
-        if (!toList.isEmpty()) {
+        boolean localDisk = storage.locations().stream().allMatch(dev.avatartrain.storage.StorageUrl::isLocal);
+        if (localDisk) {
+            // A tree on the driver's disk is listed on the driver: local listing takes microseconds per folder
+            // (less than scheduling a task), and executors on other machines would not see this disk.
+            for (FrameTree.ClipFolder c : toList) listed.add(tree.listClip(storage, c));
+        } else if (!toList.isEmpty()) {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             partitions = Math.min(toList.size(), Math.max(1, jsc.defaultParallelism() * 3));
             CollectionAccumulator<Map<String, Long>> acc = jsc.sc().collectionAccumulator("storage requests");

@@ -203,6 +203,16 @@ class MakeMetadataJobTest {
         assertTrue(e.getMessage().contains("unsupported scheme"), e.getMessage());
     }
 
+    @Test
+    void trainingMetadataComesFromMetadataUrlElseFromAScan() throws Exception {
+        Path root = FrameTrees.write(tmp.resolve("source"), 2, 3);
+        Path json = tmp.resolve("source-meta.json");
+        var data = new dev.avatartrain.config.DataConfig("", root.toString(), json.toString(), "out", "aligned-frames", "audio", 256);
+        assertEquals(2, MetadataSource.load(spark, data, null).size()); // no file yet: scanned
+        Files.writeString(json, MetadataFiles.toJson(List.of(ClipMetadata.imagesOnly("only", List.of("000000")))));
+        assertEquals(List.of("only"), MetadataSource.load(spark, data, null).stream().map(ClipMetadata::folderName).toList());
+    }
+
     static void deleteTree(Path p) throws IOException {
         try (var s = Files.walk(p)) {
             for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(q);
