@@ -248,8 +248,12 @@ public final class Storage implements Serializable, Closeable {
                 String name = p.getFileName().toString();
                 if (out.containsKey(name)) continue;
                 if (attributes) {
-                    BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
-                    out.put(name, new Entry(name, a.isDirectory(), a.lastModifiedTime().toMillis()));
+                    try {
+                        BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
+                        out.put(name, new Entry(name, a.isDirectory(), a.lastModifiedTime().toMillis()));
+                    } catch (IOException e) { // e.g. a dangling symbolic link: listed as a file, not fatal
+                        out.put(name, new Entry(name, false, -1));
+                    }
                 } else {
                     out.put(name, new Entry(name, false, -1));
                 }

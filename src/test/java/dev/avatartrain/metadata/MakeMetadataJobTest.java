@@ -56,6 +56,7 @@ class MakeMetadataJobTest {
         Files.write(root.resolve("aligned-frames/clip-04/000000.png"), new byte[1]);
         Files.createDirectories(root.resolve("audio/clip-99"));
         Files.writeString(root.resolve("aligned-frames/README.txt"), "stray");
+        Files.createSymbolicLink(root.resolve("aligned-frames/dangling"), root.resolve("no-such-dir"));
         return root;
     }
 
@@ -74,7 +75,7 @@ class MakeMetadataJobTest {
         assertEquals(List.of("000000"), clips.get(3).imagesWithoutAudio());
         assertEquals(1, clips.get(0).ignoredFiles());
         assertEquals(13L, s.get("frames"));
-        assertEquals(2L, s.get("ignored_non_frame_files"));
+        assertEquals(3L, s.get("ignored_non_frame_files"));
         @SuppressWarnings("unchecked") Map<String, Map<String, Object>> p = (Map<String, Map<String, Object>>) s.get("problems");
         assertEquals(List.of("clip-03"), p.get("empty_clips").get("examples"));
         assertEquals(2L, p.get("images_without_audio").get("count"));
