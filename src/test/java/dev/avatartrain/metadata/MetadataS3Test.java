@@ -143,8 +143,11 @@ class MetadataS3Test {
                 }
             });
             restarter.start();
-            n += in.readNBytes(got, n, got.length - n);
-            restarter.join();
+            try {
+                n += in.readNBytes(got, n, got.length - n);
+            } finally {
+                restarter.join(); // never leave a server started after the class has stopped it
+            }
             assertEquals(big.length, n);
             assertArrayEquals(big, got);
         }
