@@ -1,0 +1,37 @@
+package dev.avatartrain.metadata;
+
+import java.io.Serializable;
+import java.util.List;
+
+/**
+ * One clip of the frame tree: its frames (image names without extension, sorted) and how they pair with
+ * audio feature files.
+ *
+ * @param listedMtime     the clip folders' modification time when listed (newest of image and audio
+ *                        folder, ms), or -1 where the storage has none (S3) or the source did not record it
+ * @param ignoredFiles    files in the clip's folders that are neither images nor audio features
+ * @param error           why the clip could not be listed, or null
+ */
+public record ClipMetadata(String folderName, List<String> imageNames, int audioCount,
+                           List<String> imagesWithoutAudio, List<String> audioWithoutImage,
+                           long listedMtime, int ignoredFiles, String error) implements Serializable {
+
+    public ClipMetadata {
+        imageNames = List.copyOf(imageNames);
+        imagesWithoutAudio = List.copyOf(imagesWithoutAudio);
+        audioWithoutImage = List.copyOf(audioWithoutImage);
+    }
+
+    public int imageCount() {
+        return imageNames.size();
+    }
+
+    /** A clip known only by its images (the original JSON format): audio pairing unknown, taken as complete. */
+    public static ClipMetadata imagesOnly(String folderName, List<String> imageNames) {
+        return new ClipMetadata(folderName, imageNames, imageNames.size(), List.of(), List.of(), -1, 0, null);
+    }
+
+    static ClipMetadata failed(String folderName, long mtime, String error) {
+        return new ClipMetadata(folderName, List.of(), 0, List.of(), List.of(), mtime, 0, error);
+    }
+}
