@@ -26,12 +26,8 @@ class NnBlocksTest {
         return F.get(k).toINDArray(DataType.FLOAT);
     }
 
-    /** max |a-b| / (max |b| + 1e-6) */
     static void assertClose(INDArray expected, INDArray actual, double tol, String what) {
-        assertEquals(java.util.Arrays.toString(expected.shape()), java.util.Arrays.toString(actual.shape()), what);
-        double err = expected.castTo(DataType.DOUBLE).sub(actual.castTo(DataType.DOUBLE)).amaxNumber().doubleValue();
-        double scale = expected.castTo(DataType.DOUBLE).amaxNumber().doubleValue() + 1e-6;
-        assertTrue(err / scale <= tol, what + ": relative error " + err / scale);
+        Parity.assertClose(expected, actual, tol, what);
     }
 
     @Test
