@@ -1,5 +1,6 @@
 package dev.avatartrain.models.taesd;
 
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -7,6 +8,7 @@ import java.util.Map;
 import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.models.nn.GraphBuilder;
 import dev.avatartrain.models.nn.Network;
+import dev.avatartrain.tensors.TensorFiles;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -84,6 +86,19 @@ public final class Taesd {
     /** [0, 1] → raw latents (taesd.py {@code unscale_latents}): {@code (x - 0.5) * 6}. */
     public static INDArray unscaleLatents(INDArray scaled) {
         return scaled.sub(LATENT_SHIFT).muli(2 * LATENT_MAGNITUDE);
+    }
+
+    /**
+     * Reads an encoder from a weights file ({@code .pth}/{@code .pt} as released by taesd, or a diffusers
+     * {@code AutoencoderTiny} {@code .safetensors}; see {@link TensorFiles}), converted to {@code dtype}.
+     */
+    public static Model loadEncoder(Path file, DataType dtype) {
+        return loadEncoder(TensorFiles.read(file, dtype), file.toString(), dtype);
+    }
+
+    /** Reads a decoder from a weights file, like {@link #loadEncoder(Path, DataType)}. */
+    public static Model loadDecoder(Path file, DataType dtype) {
+        return loadDecoder(TensorFiles.read(file, dtype), file.toString(), dtype);
     }
 
     /** Builds an encoder, infers its config from {@code weights} (either layout) and loads them strictly. */

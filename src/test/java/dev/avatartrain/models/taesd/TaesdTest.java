@@ -13,6 +13,7 @@ import java.util.Map;
 import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.tensors.Npy;
 import dev.avatartrain.tensors.Npz;
+import dev.avatartrain.tensors.Safetensors;
 import dev.avatartrain.tensors.TorchFiles;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -68,6 +69,21 @@ class TaesdTest {
                     1e-4, "diffusers layout latent");
             assertClose(f.get("decoded"), Taesd.loadDecoder(both, "ae", DataType.FLOAT).decode(f.get("latent_in")),
                     1e-4, "diffusers layout decoded");
+            // and through a diffusers-style fp16 safetensors file holding both halves
+            Map<String, INDArray> half = new LinkedHashMap<>();
+            both.forEach((k, v) -> half.put(k, v.castTo(DataType.HALF)));
+            try {
+                Path tmp = Files.createTempFile("taesd", ".safetensors");
+                try {
+                    Safetensors.write(tmp, half, Map.of());
+                    assertClose(f.get("latent"), Taesd.loadEncoder(tmp, DataType.FLOAT).encode(f.get("image")),
+                            2e-3, "fp16 safetensors latent");
+                } finally {
+                    Files.deleteIfExists(tmp);
+                }
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
         }
     }
 
@@ -108,8 +124,7 @@ class TaesdTest {
         Map<String, INDArray> f = fixture("taef2_real.npz");
         Path encFile = weights.resolve("taef2_encoder.pth");
         Path decFile = weights.resolve("taef2_decoder.pth");
-        Taesd.Model enc = Taesd.loadEncoder(TorchFiles.loadStateDict(encFile, DataType.FLOAT), encFile.toString(),
-                DataType.FLOAT);
+        Taesd.Model enc = Taesd.loadEncoder(encFile, DataType.FLOAT);
         Taesd.Model dec = Taesd.loadDecoder(TorchFiles.loadStateDict(decFile, DataType.FLOAT), decFile.toString(),
                 DataType.FLOAT);
         assertEquals(new Taesd.Config(32, true), enc.config());
