@@ -24,6 +24,10 @@ public final class LayersBench {
     static final int B = 12, C = 64, H = 32, W = 32, WARM = 3, ITERS = 10;
 
     public static void main(String[] args) {
+        if (args.length > 0 && args[0].equals("linear")) {
+            linear();
+            return;
+        }
         INDArray x = Nd4j.randn(DataType.FLOAT, B, C, H, W);
         INDArray gout = Nd4j.randn(DataType.FLOAT, B, C, H, W);
         bench("conv3x3", x, gout, (g, in) -> g.conv2d("c", in, C, C, 3, 1, 1, true));
@@ -90,7 +94,36 @@ public final class LayersBench {
         });
     }
 
-    static void report(String name, Supplier<Object> body) {
+    /**
+     * The adapter's proj1 shape (162 x 46080 -> 512): GraphBuilder.linear (mmul with transB) fwd+bwd against
+     * the GEMMs with transpose flags into preallocated outputs. Prints GFLOP/s: the graph's gradient is taken
+     * w.r.t. the parameters only (forward + weight gradient, 4·M·K·N); the GEMM case also computes dX (6·M·K·N).
+     */
+    static void linear() {
+        int m = 162, k = 46080, n = 512;
+        INDArray x = Nd4j.randn(DataType.FLOAT, m, k);
+        INDArray gout = Nd4j.randn(DataType.FLOAT, m, n);
+        GraphBuilder g = new GraphBuilder(DataType.FLOAT, 1);
+        SDVariable in = g.input("x", -1, k);
+        SDVariable gv = g.input("g", -1, n);
+        g.linear("proj1", in, k, n, true).mul(gv).sum().rename("loss");
+        g.sd().setLossVariables("loss");
+        Map<String, INDArray> ph = Map.of("x", x, "g", gout);
+        double gflop = 6.0 * m * k * n / 1e9;
+        double t = report("linear proj1 fwd+bwd", () -> g.sd().calculateGradients(ph, g.parameterNames()));
+        System.out.printf("java  linear proj1 SameDiff %.0f GFLOP/s%n", gflop * 4 / 6 / t * 1e3);
+        INDArray w = Nd4j.randn(DataType.FLOAT, n, k);
+        INDArray y = Nd4j.create(DataType.FLOAT, m, n), dw = Nd4j.create(DataType.FLOAT, n, k);
+        INDArray dx = Nd4j.create(DataType.FLOAT, m, k);
+        double t2 = report("linear proj1 3x gemm", () -> {
+            Nd4j.gemm(x, w, y, false, true, 1.0, 0.0);
+            Nd4j.gemm(gout, x, dw, true, false, 1.0, 0.0);
+            return Nd4j.gemm(gout, w, dx, false, false, 1.0, 0.0);
+        });
+        System.out.printf("java  linear proj1 gemm %.0f GFLOP/s%n", gflop / t2 * 1e3);
+    }
+
+    static double report(String name, Supplier<Object> body) {
         for (int i = 0; i < WARM; i++) {
             body.get();
         }
@@ -102,5 +135,6 @@ public final class LayersBench {
         }
         Arrays.sort(t);
         System.out.printf("java  %-28s %8.1f ms (min %.1f)%n", name, t[ITERS / 2], t[0]);
+        return t[ITERS / 2];
     }
 }
