@@ -1,0 +1,44 @@
+#!/usr/bin/python3
+"""PyTorch side of the per-layer benchmark (same shapes as LayersBench.java). Prints median ms."""
+import time
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_num_threads(2)
+B, C, H, W, WARM, ITERS = 12, 64, 32, 32, 3, 10
+x0 = torch.randn(B, C, H, W)
+g = torch.randn(B, C, H, W)
+
+
+def report(name, fn):
+    for _ in range(WARM):
+        fn()
+    t = []
+    for _ in range(ITERS):
+        s = time.perf_counter(); fn(); t.append((time.perf_counter() - s) * 1e3)
+    t.sort()
+    print(f"torch {name:<28s} {t[ITERS // 2]:8.1f} ms (min {t[0]:.1f})")
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm1, self.conv1 = nn.GroupNorm(32, C), nn.Conv2d(C, C, 3, padding=1)
+        self.norm2, self.conv2 = nn.GroupNorm(32, C), nn.Conv2d(C, C, 3, padding=1)
+
+    def forward(self, x):
+        h = self.conv1(F.silu(self.norm1(x)))
+        return x + self.conv2(F.silu(self.norm2(h)))
+
+
+for name, mod in (("conv3x3", nn.Conv2d(C, C, 3, padding=1)), ("groupnorm", nn.GroupNorm(32, C)),
+                  ("silu", nn.SiLU()), ("resnet_block", Block())):
+    with torch.no_grad():
+        report(name + " fwd", lambda: mod(x0))
+    x = x0.clone().requires_grad_(True)
+
+    def fb():
+        mod.zero_grad(); x.grad = None
+        mod(x).backward(g)
+    report(name + " fwd+bwd", fb)

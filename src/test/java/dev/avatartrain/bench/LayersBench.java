@@ -1,0 +1,140 @@
+package dev.avatartrain.bench;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+
+import dev.avatartrain.models.nn.GraphBuilder;
+import org.nd4j.autodiff.samediff.SDIndex;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.convolution.Convolution;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Per-layer timing of the diffusers ResNet block (GroupNorm(32,64), SiLU, 3x3 conv 64->64, twice, skip) at
+ * B=12, 32x32, forward and forward+backward, and each piece alone. Run: bench/layers.sh (also runs PyTorch).
+ * Prints one line per case: name, median ms over the timed iterations.
+ */
+public final class LayersBench {
+    static final int B = 12, C = 64, H = 32, W = 32, WARM = 3, ITERS = 10;
+
+    public static void main(String[] args) {
+        if (args.length > 0 && args[0].equals("linear")) {
+            linear();
+            return;
+        }
+        INDArray x = Nd4j.randn(DataType.FLOAT, B, C, H, W);
+        INDArray gout = Nd4j.randn(DataType.FLOAT, B, C, H, W);
+        bench("conv3x3", x, gout, (g, in) -> g.conv2d("c", in, C, C, 3, 1, 1, true));
+        bench("groupnorm", x, gout, (g, in) -> g.groupNorm("n", in, 32, C, 1e-5));
+        bench("groupnorm_standardize", x, gout, LayersBench::standardizeGroupNorm);
+        // SameDiff refuses to differentiate a graph without parameters: a scalar gain (one extra multiply) feeds SiLU
+        bench("silu", x, gout, (g, in) -> g.silu(in.mul(g.param("s", Nd4j.scalar(1f)))));
+        bench("resnet_block", x, gout, (g, in) -> {
+            SDVariable h = g.conv2d("conv1", g.silu(g.groupNorm("norm1", in, 32, C, 1e-5)), C, C, 3, 1, 1, true);
+            h = g.conv2d("conv2", g.silu(g.groupNorm("norm2", h, 32, C, 1e-5)), C, C, 3, 1, 1, true);
+            return in.add(h);
+        });
+        im2colConv(x);
+        // fixed cost of one SameDiff output()/calculateGradients() call: a per-channel scale on a 12x64x1x1 input
+        bench("overhead_tiny", Nd4j.randn(DataType.FLOAT, B, C, 1, 1), Nd4j.randn(DataType.FLOAT, B, C, 1, 1),
+                (g, in) -> in.mul(g.param("s", Nd4j.ones(DataType.FLOAT, 1, C, 1, 1))));
+    }
+
+    interface Layer {
+        SDVariable apply(GraphBuilder g, SDVariable in);
+    }
+
+    /** GroupNorm through libnd4j's fused standardize op (no eps: differs from PyTorch where variance is tiny). */
+    static SDVariable standardizeGroupNorm(GraphBuilder g, SDVariable x) {
+        SameDiff sd = g.sd();
+        SDVariable shape = x.shape();
+        SDVariable grouped = sd.concat(0, shape.get(SDIndex.interval(0, 1)),
+                sd.constant(Nd4j.createFromArray(32L, -1L)));
+        SDVariable y = sd.reshape(sd.math().standardize(sd.reshape(x, grouped), 2), shape);
+        SDVariable gamma = g.param("n.weight", Nd4j.ones(DataType.FLOAT, C)).reshape(1, C, 1, 1);
+        SDVariable beta = g.param("n.bias", Nd4j.zeros(DataType.FLOAT, C)).reshape(1, C, 1, 1);
+        return y.mul(gamma).add(beta);
+    }
+
+    static void bench(String name, INDArray x, INDArray gout, Layer layer) {
+        GraphBuilder g = new GraphBuilder(DataType.FLOAT, 1);
+        SDVariable in = g.input("x", -1, C, -1, -1);
+        SDVariable gv = g.input("g", -1, C, -1, -1);
+        SDVariable out = layer.apply(g, in).rename("out");
+        out.mul(gv).sum().rename("loss");
+        g.sd().setLossVariables("loss");
+        Map<String, INDArray> ph = Map.of("x", x, "g", gout);
+        List<String> wrt = new ArrayList<>(g.parameterNames());
+        wrt.add("x");
+        report(name + " fwd", () -> g.sd().output(ph, "out"));
+        report(name + " fwd+bwd", () -> g.sd().calculateGradients(ph, wrt));
+    }
+
+    /** Forward 3x3 conv as im2col + one GEMM into reused buffers, for comparison with conv2d's forward. */
+    static void im2colConv(INDArray x) {
+        INDArray w = Nd4j.randn(DataType.FLOAT, C, C * 9);
+        INDArray col = Nd4j.create(DataType.FLOAT, new long[] {B, C, 3, 3, H, W}, 'c');
+        INDArray out = Nd4j.create(DataType.FLOAT, C, (long) B * H * W);
+        report("conv3x3 im2col+gemm fwd", () -> {
+            Convolution.im2col(x, 3, 3, 1, 1, 1, 1, 1, 1, false, col);
+            // [B, C*9, H*W] -> [C*9, B*H*W] needs a permute copy; count it, as a real layer would pay it
+            INDArray cols = col.reshape(B, C * 9, (long) H * W).permute(1, 0, 2).dup('c').reshape(C * 9, (long) B * H * W);
+            Nd4j.gemm(w, cols, out, false, false, 1.0, 0.0);
+            return out;
+        });
+        report("conv3x3 gemm only fwd", () -> {
+            INDArray cols = Nd4j.create(DataType.FLOAT, C * 9, (long) B * H * W);
+            return Nd4j.gemm(w, cols, out, false, false, 1.0, 0.0);
+        });
+    }
+
+    /**
+     * The adapter's proj1 shape (162 x 46080 -> 512): GraphBuilder.linear (mmul with transB) fwd+bwd against
+     * the GEMMs with transpose flags into preallocated outputs. Prints GFLOP/s: the graph's gradient is taken
+     * w.r.t. the parameters only (forward + weight gradient, 4·M·K·N); the GEMM case also computes dX (6·M·K·N).
+     */
+    static void linear() {
+        int m = 162, k = 46080, n = 512;
+        INDArray x = Nd4j.randn(DataType.FLOAT, m, k);
+        INDArray gout = Nd4j.randn(DataType.FLOAT, m, n);
+        GraphBuilder g = new GraphBuilder(DataType.FLOAT, 1);
+        SDVariable in = g.input("x", -1, k);
+        SDVariable gv = g.input("g", -1, n);
+        g.linear("proj1", in, k, n, true).mul(gv).sum().rename("loss");
+        g.sd().setLossVariables("loss");
+        Map<String, INDArray> ph = Map.of("x", x, "g", gout);
+        double gflop = 6.0 * m * k * n / 1e9;
+        double t = report("linear proj1 fwd+bwd", () -> g.sd().calculateGradients(ph, g.parameterNames()));
+        System.out.printf("java  linear proj1 SameDiff %.0f GFLOP/s%n", gflop * 4 / 6 / t * 1e3);
+        INDArray w = Nd4j.randn(DataType.FLOAT, n, k);
+        INDArray y = Nd4j.create(DataType.FLOAT, m, n), dw = Nd4j.create(DataType.FLOAT, n, k);
+        INDArray dx = Nd4j.create(DataType.FLOAT, m, k);
+        double t2 = report("linear proj1 3x gemm", () -> {
+            Nd4j.gemm(x, w, y, false, true, 1.0, 0.0);
+            Nd4j.gemm(gout, x, dw, true, false, 1.0, 0.0);
+            return Nd4j.gemm(gout, w, dx, false, false, 1.0, 0.0);
+        });
+        System.out.printf("java  linear proj1 gemm %.0f GFLOP/s%n", gflop / t2 * 1e3);
+    }
+
+    static double report(String name, Supplier<Object> body) {
+        for (int i = 0; i < WARM; i++) {
+            body.get();
+        }
+        double[] t = new double[ITERS];
+        for (int i = 0; i < ITERS; i++) {
+            long s = System.nanoTime();
+            body.get();
+            t[i] = (System.nanoTime() - s) / 1e6;
+        }
+        Arrays.sort(t);
+        System.out.printf("java  %-28s %8.1f ms (min %.1f)%n", name, t[ITERS / 2], t[0]);
+        return t[ITERS / 2];
+    }
+}
