@@ -6,6 +6,9 @@ Run from the repository root with Debian's torch:
     /usr/bin/python3 src/test/scripts/make_unet_fixtures.py --check-export DIR
         # load every DIR/<case>.safetensors (written by UNetParityTest from Java) into diffusers with
         # strict=True and compare its output with the fixture; exit 1 on any mismatch
+    /usr/bin/python3 src/test/scripts/make_unet_fixtures.py --check-checkpoint CONFIG.json MODEL.safetensors
+        # load a trained checkpoint (train's model.safetensors or export's output) into diffusers with
+        # strict=True and run it once on random inputs; exit 1 if it does not load or gives non-finite output
 Needs ../shared/reference (diffusers_ref.py). Writes src/test/resources/fixtures/unet/:
   <case>.json          the diffusers config
   <case>.safetensors   weights under "unet." (float16 values, which the fp32 run uses exactly), the inputs
@@ -239,7 +242,26 @@ def check_export(directory):
     sys.exit(1 if bad else 0)
 
 
+def check_checkpoint(config_path, weights_path):
+    with open(config_path) as f:
+        cfg = {k: v for k, v in json.load(f).items() if not k.startswith("_")}
+    model = UNet2DConditionModel(**cfg).float().eval()
+    weights = {k: v.float() for k, v in read_safetensors(weights_path).items()}
+    model.load_state_dict(weights, strict=True)  # raises on missing/unexpected/wrong shape
+    size = 2 ** (len(cfg["block_out_channels"]) - 1) * 2
+    with torch.no_grad():
+        out = model(torch.randn(2, cfg["in_channels"], size, size), torch.zeros(2),
+                    torch.randn(2, 3, cfg["cross_attention_dim"])).sample
+    finite = bool(torch.isfinite(out).all())
+    print(weights_path, "loaded strictly into diffusers,", len(weights), "tensors; output", tuple(out.shape),
+          "finite" if finite else "NOT FINITE")
+    sys.exit(0 if finite else 1)
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--check-checkpoint":
+        check_checkpoint(sys.argv[2], sys.argv[3])
+        return
     if len(sys.argv) == 3 and sys.argv[1] == "--check-export":
         check_export(sys.argv[2])
         return

@@ -13,7 +13,7 @@ final class DemoCommand implements Callable<Integer> {
     CommonOptions common;
 
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
         if (common.configDir == null) common.configDir = DemoJob.demoConfigDir();
         DemoJob.run(common.loadConfig(), common.master);
         return Main.EXIT_OK;

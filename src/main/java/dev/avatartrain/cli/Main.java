@@ -9,7 +9,8 @@ import java.io.PrintWriter;
 /** Entry point of {@code bin/avatar-train} and of the cluster jar ({@code spark-submit ... avatar-train-cluster.jar <command>}). */
 @Command(name = "avatar-train", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Distributed training of talking-head avatar models (lip-sync UNet, audio adapter) on Spark + DL4J.",
-        subcommands = {SynthCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {SynthCommand.class, MakeMetadataCommand.class, EncodeCommand.class, TrainCommand.class,
+                ExportCommand.class, ForwardCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
         footer = "%nRun 'avatar-train <command> --help' for a command's options.")
 public final class Main implements Runnable {
     public static final int EXIT_OK = 0;
@@ -30,6 +31,8 @@ public final class Main implements Runnable {
 
     /** Runs a command line and returns its exit status (tests call this instead of {@link #main}). */
     public static int run(String... args) {
+        System.setProperty("java.awt.headless", "true"); // plots and grids on machines without a display
+        dev.avatartrain.models.nn.QuietSameDiff.install();
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();

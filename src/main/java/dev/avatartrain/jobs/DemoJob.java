@@ -1,16 +1,24 @@
 package dev.avatartrain.jobs;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+import org.apache.spark.sql.SparkSession;
+
 import dev.avatartrain.config.AppConfig;
 import dev.avatartrain.config.ProjectPaths;
+import dev.avatartrain.models.taesd.TaesdSource;
 import dev.avatartrain.synth.SyntheticClips;
-
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Path;
+import dev.avatartrain.train.Checkpoints;
+import dev.avatartrain.train.Metrics;
+import dev.avatartrain.train.Trainer;
 
 /**
- * {@code avatar-train demo}: the whole pipeline on generated data with {@code configuration/demo}.
- * Stages run in pipeline order; each stage is the same code its own command runs.
+ * {@code avatar-train demo}: the whole pipeline on generated data with {@code configuration/demo}: synth →
+ * make-metadata → encode → train (tiny UNet, local Spark, 2 partitions) → validation grid, loss plot, checkpoint.
+ * Each stage is the same code its own command runs. Starts fresh each time (removes its output_dir).
  */
 public final class DemoJob {
     private DemoJob() {}
@@ -19,18 +27,41 @@ public final class DemoJob {
         return ProjectPaths.resolve("configuration/demo");
     }
 
-    public static void run(AppConfig config, String master) {
+    public static void run(AppConfig config, String master) throws IOException {
+        long start = System.nanoTime();
         Path out = Path.of(config.data().outputDir());
         Path data = Path.of(config.data().localDataBaseUrl());
-        System.out.println("demo: 1/1 synth: sample clips whose mouth follows their audio features");
+        if (Files.exists(out)) {
+            try (var walk = Files.walk(out)) {
+                for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
+            }
+        }
+        System.out.println("demo 1/4 synth: sample clips whose mouth follows their audio features → " + data);
         SynthJob.run(data, new SyntheticClips.Spec(6, 40, config.data().imageSize(), 4, 32, config.train().seed(),
                 config.data().imageFolderName(), config.data().audioFolderName()));
+        SparkSession spark = SparkSetup.session("avatar-train demo", master);
         try {
-            config.save(out);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            System.out.println("demo 2/4 make-metadata → " + config.data().metadataUrl());
+            MakeMetadataJob.run(spark, new MakeMetadataJob.Options(MakeMetadataJob.Mode.scan, data.toString(),
+                    config.data().metadataUrl(), null, false, false, config.data().imageFolderName(), config.data().audioFolderName()));
+            System.out.println("demo 3/4 encode");
+            TaesdSource vae = TaesdSource.resolve(config.model().vaePretrainedModelNameOrPath(), EncodeJob.vaeCache(), null);
+            if (vae.isRandom()) {
+                System.out.println("demo: the TAESD is seeded random weights (model.vae_pretrained_model_name_or_path: "
+                        + config.model().vaePretrainedModelNameOrPath() + "); point that key at real taesd weights (a local folder,"
+                        + " a Hugging Face cache folder, or s3a://) to train in a real latent space.");
+            }
+            EncodeJob.run(spark, config);
+            System.out.println("demo 4/4 train");
+            Trainer.Result r = TrainJob.run(spark, config, 0);
+            Map<String, Object> first = r.validations().get(0), last = r.validations().get(r.validations().size() - 1);
+            System.out.printf("demo: validation loss %.4f (step %s) → %.4f (step %s); mouth PSNR %.1f → %.1f dB%n",
+                    (Double) first.get("val_loss"), first.get("step"), (Double) last.get("val_loss"), last.get("step"),
+                    (Double) first.get("val_mouth_psnr_db"), (Double) last.get("val_mouth_psnr_db"));
+            System.out.printf("demo: done in %.0f s. Outputs in %s: %s, %s, validation/latest.png, %s/ (model.safetensors = diffusers names)%n",
+                    (System.nanoTime() - start) / 1e9, out.toAbsolutePath(), Metrics.PLOT, Metrics.CSV, Checkpoints.DIR);
+        } finally {
+            spark.stop();
         }
-        System.out.println("demo: done. Sample data in " + data.toAbsolutePath()
-                + ". (make-metadata, encode and train join this demo as they land: see README 'Status'.)");
     }
 }

@@ -303,6 +303,21 @@ public final class Storage implements Serializable, Closeable {
         }
     }
 
+    /** Deletes a file or folder (recursively) at the first location; false when it did not exist. */
+    public boolean delete(String relativePath) throws IOException {
+        StorageUrl u = locations().get(0);
+        if (u.isLocal()) {
+            Path p = u.localChild(relativePath);
+            if (!Files.exists(p)) return false;
+            try (java.util.stream.Stream<Path> walk = Files.walk(p)) {
+                for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(q);
+            }
+            return true;
+        }
+        String uri = u.child(relativePath);
+        return fileSystem(uri).delete(new org.apache.hadoop.fs.Path(uri), true);
+    }
+
     // ---------------------------------------------------------------- statistics
 
     /** Requests made so far by this instance's remote FileSystems, by kind (e.g. {@code object_list_request}). */

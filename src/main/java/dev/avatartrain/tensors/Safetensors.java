@@ -117,6 +117,11 @@ public final class Safetensors {
      * {@code safetensors.torch.load_file} reads the result.
      */
     public static void write(Path file, Map<String, INDArray> tensors, Map<String, String> metadata) throws IOException {
+        AtomicFiles.write(file, out -> write(out, tensors, metadata));
+    }
+
+    /** Writes the safetensors bytes of {@code tensors} and {@code metadata} to a stream (see {@link #write(Path, Map, Map)}). */
+    public static void write(OutputStream out, Map<String, INDArray> tensors, Map<String, String> metadata) throws IOException {
         // Tensors sorted by name; data laid out in the same order, contiguous, no gaps.
         TreeMap<String, INDArray> sorted = new TreeMap<>(tensors);
         ObjectNode header = JSON.createObjectNode();
@@ -143,10 +148,19 @@ public final class Safetensors {
         ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
         System.arraycopy(json, 0, head, 8, json.length);
         for (int i = 8 + json.length; i < head.length; i++) head[i] = ' ';
-        AtomicFiles.write(file, out -> {
-            out.write(head);
-            for (INDArray a : sorted.values()) writeData(out, a);
-        });
+        out.write(head);
+        for (INDArray a : sorted.values()) writeData(out, a);
+    }
+
+    /** The {@code __metadata__} strings of a safetensors stream, reading only its header. */
+    public static Map<String, String> readMetadata(InputStream in, String file) throws IOException {
+        byte[] len = in.readNBytes(8);
+        if (len.length < 8) throw bad(file, "is shorter than the 8-byte header length");
+        long headerLen = ByteBuffer.wrap(len).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        if (headerLen < 2 || headerLen > MAX_HEADER) throw bad(file, "declares a header of " + headerLen + " bytes (limit " + MAX_HEADER + ")");
+        byte[] header = in.readNBytes((int) headerLen);
+        if (header.length < headerLen) throw bad(file, "ends inside its " + headerLen + "-byte header");
+        return parseHeader(new String(header, StandardCharsets.UTF_8), -1, file).metadata;
     }
 
     private static void writeData(OutputStream out, INDArray a) throws IOException {

@@ -68,6 +68,24 @@ public final class NamedWeights {
         }
     }
 
+    /**
+     * The prefix ("" or one of {@code candidates}, e.g. {@code "unet."}, {@code "audio_proj."}) under which the most
+     * of {@code weights}' names are parameters of {@code net}: lets a file saved with or without a prefix load.
+     */
+    public static String guessPrefix(Network net, Map<String, INDArray> weights, String... candidates) {
+        Set<String> names = new java.util.HashSet<>(net.parameterNames());
+        String best = "";
+        long bestCount = weights.keySet().stream().filter(names::contains).count();
+        for (String c : candidates) {
+            long n = weights.keySet().stream().filter(k -> k.startsWith(c) && names.contains(k.substring(c.length()))).count();
+            if (n > bestCount) {
+                best = c;
+                bestCount = n;
+            }
+        }
+        return best;
+    }
+
     private static void append(StringBuilder sb, String what, List<String> items) {
         if (items.isEmpty()) {
             return;

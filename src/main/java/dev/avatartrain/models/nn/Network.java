@@ -37,13 +37,24 @@ public interface Network {
      */
     default Map<String, INDArray> gradients(Map<String, INDArray> placeholders, String loss) {
         SameDiff sd = graph();
-        sd.setLossVariables(loss);
+        useLoss(loss);
         Map<String, INDArray> g = sd.calculateGradients(placeholders, parameterNames());
         Map<String, INDArray> ordered = new LinkedHashMap<>();
         for (String n : parameterNames()) {
             ordered.put(n, g.get(n));
         }
         return ordered;
+    }
+
+    /**
+     * Makes {@code loss} the graph's loss. SameDiff drops its gradient function whenever the loss variables are set,
+     * and rebuilding it is costly, so this sets them only when they differ.
+     */
+    default void useLoss(String loss) {
+        List<String> current = graph().getLossVariables();
+        if (current == null || current.size() != 1 || !current.get(0).equals(loss)) {
+            graph().setLossVariables(loss);
+        }
     }
 
     /** Runs the graph forward and returns the named outputs. */

@@ -33,6 +33,8 @@ public final class UNet implements Network {
     public static final String OUT = "out";
     public static final String TARGET = "target";
     public static final String LOSS = "loss";
+    /** Mean absolute error of {@code OUT} against {@code TARGET} (training's default loss, {@code train.loss: l1}). */
+    public static final String LOSS_L1 = "loss_l1";
 
     /** diffusers' Transformer2DModel GroupNorm eps and BasicTransformerBlock LayerNorm eps (fixed in 0.27). */
     static final double TRANSFORMER_NORM_EPS = 1e-6;
@@ -198,6 +200,7 @@ public final class UNet implements Network {
 
         SDVariable target = g.input(TARGET, -1, c.outChannels(), -1, -1);
         g.mseLoss(LOSS, out, target);
+        g.l1Loss(LOSS_L1, out, target);
     }
 
     /** diffusers' {@code Timesteps}: sinusoidal embedding with {@code flip_sin_to_cos} and {@code freq_shift}. */

@@ -20,10 +20,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * {@code strict=True} and reproduce the fixture's output (checked by make_unet_fixtures.py --check-export).
  * Skips where Debian's python3 with torch or ../shared/reference is absent.
  */
-class UNetExportTest {
+public class UNetExportTest {
     static final Path PROJECT = Path.of(System.getProperty("avatartrain.project.dir", ".")).toAbsolutePath();
 
-    static Path shared() {
+    public static Path shared() {
         // ../shared from the repository root; a git worktree one level deeper finds it at ../../shared
         for (Path p : new Path[] {PROJECT.resolve("../shared"), PROJECT.resolve("../../shared")}) {
             if (Files.isDirectory(p.resolve("reference"))) {

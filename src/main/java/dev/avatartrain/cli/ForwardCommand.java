@@ -1,0 +1,106 @@
+package dev.avatartrain.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import dev.avatartrain.config.ProjectPaths;
+import dev.avatartrain.errors.BadInputException;
+import dev.avatartrain.models.nn.NamedWeights;
+import dev.avatartrain.models.nn.Network;
+import dev.avatartrain.models.taesd.Taesd;
+import dev.avatartrain.models.unet.UNet;
+import dev.avatartrain.models.unet.UNetConfig;
+import dev.avatartrain.tensors.Safetensors;
+import dev.avatartrain.tensors.TensorFiles;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "forward", mixinStandardHelpOptions = true,
+        description = {"One forward pass of a network on named input tensors (safetensors), writing the output tensor \"out\".",
+                "Inputs: unet: sample [B,in,h,w], timestep [B] or [1], encoder_hidden_states [B,S,cross_attention_dim];",
+                "taesd-encoder: images [B,3,H,W] in [0,1]; taesd-decoder: latents [B,C,h,w].",
+                "Weights: safetensors or .pt/.pth with PyTorch names (a 'unet.' prefix is accepted); without --weights a seeded",
+                "random initialisation (save it with --save-weights)."})
+final class ForwardCommand implements Callable<Integer> {
+    enum Model { unet, taesd_encoder, taesd_decoder }
+
+    @Option(names = "--model", required = true, paramLabel = "unet|taesd-encoder|taesd-decoder",
+            converter = ModelConverter.class, description = "Which network.")
+    Model model;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "UNet config JSON (default: configuration/unet/config.json).")
+    Path config;
+
+    @Option(names = "--weights", paramLabel = "W", description = "Weights file (.safetensors, .pt, .pth, .bin).")
+    Path weights;
+
+    @Option(names = "--input", required = true, paramLabel = "IN.safetensors", description = "Named input tensors.")
+    Path input;
+
+    @Option(names = "--output", required = true, paramLabel = "OUT.safetensors", description = "Where to write \"out\".")
+    Path output;
+
+    @Option(names = "--save-weights", paramLabel = "FILE", description = "Also write the weights used (e.g. the random ones) as safetensors.")
+    Path saveWeights;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of the random initialisation without --weights (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    static final class ModelConverter implements picocli.CommandLine.ITypeConverter<Model> {
+        @Override
+        public Model convert(String value) {
+            return Model.valueOf(value.replace('-', '_'));
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Map<String, INDArray> in = Safetensors.read(input, DataType.FLOAT).tensors();
+        Map<String, INDArray> w = weights == null ? null : TensorFiles.read(weights, DataType.FLOAT);
+        Network net;
+        INDArray out;
+        switch (model) {
+            case unet -> {
+                Path cfg = config != null ? config : ProjectPaths.resolve("configuration/unet/config.json");
+                UNet u = UNet.build(UNetConfig.parse(Files.readString(cfg), cfg.toString()), DataType.FLOAT, seed);
+                if (w != null) u.load(w, NamedWeights.guessPrefix(u, w, "unet.", "model."), weights.toString());
+                out = u.forward(need(in, UNet.SAMPLE), need(in, UNet.TIMESTEP), need(in, UNet.ENCODER_HIDDEN_STATES));
+                net = u;
+            }
+            case taesd_encoder -> {
+                Taesd.Model m = w != null ? Taesd.loadEncoder(w, weights.toString(), DataType.FLOAT)
+                        : Taesd.encoder(new Taesd.Config(4, false), DataType.FLOAT, seed);
+                out = m.encode(need(in, "images"));
+                net = m;
+            }
+            case taesd_decoder -> {
+                Taesd.Model m = w != null ? Taesd.loadDecoder(w, weights.toString(), DataType.FLOAT)
+                        : Taesd.decoder(new Taesd.Config(4, false), DataType.FLOAT, seed);
+                out = m.decode(need(in, "latents"));
+                net = m;
+            }
+            default -> throw new IllegalStateException();
+        }
+        Map<String, INDArray> result = new LinkedHashMap<>();
+        result.put("out", out);
+        Safetensors.write(output, result, Map.of("model", model.name().replace('_', '-')));
+        System.out.println("forward: " + model.name().replace('_', '-') + " out " + java.util.Arrays.toString(out.shape()) + " → " + output);
+        if (saveWeights != null) {
+            Safetensors.write(saveWeights, net.export(DataType.FLOAT), Map.of("format", "pt"));
+            System.out.println("forward: weights → " + saveWeights);
+        }
+        return Main.EXIT_OK;
+    }
+
+    private INDArray need(Map<String, INDArray> in, String name) {
+        INDArray a = in.get(name);
+        if (a == null) throw new BadInputException(input + ": no input tensor \"" + name + "\" (has " + in.keySet() + ")");
+        return a;
+    }
+}

@@ -1,0 +1,230 @@
+package dev.avatartrain.jobs;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Serializable;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import dev.avatartrain.config.AppConfig;
+import dev.avatartrain.config.DataConfig;
+import dev.avatartrain.data.ClipLatents;
+import dev.avatartrain.data.FrameImages;
+import dev.avatartrain.encode.LatentStore;
+import dev.avatartrain.errors.BadInputException;
+import dev.avatartrain.metadata.ClipMetadata;
+import dev.avatartrain.metadata.MetadataSource;
+import dev.avatartrain.models.taesd.Taesd;
+import dev.avatartrain.models.taesd.TaesdSource;
+import dev.avatartrain.storage.Storage;
+import dev.avatartrain.tensors.Npy;
+
+/**
+ * {@code avatar-train encode}: the latent cache. Clips (whole clips per partition) are spread over the executors;
+ * each frame is decoded and resized to {@code IMAGE_SIZE}, encoded by the frozen TAESD encoder as is and with its
+ * lower half masked, and stored per clip with the frame's audio features ({@link LatentStore}). Clips already
+ * encoded from the same frames with the same weights and size are skipped. A corrupt or missing frame (or audio
+ * file) is skipped and reported with its path; the job goes on.
+ */
+public final class EncodeJob {
+    /** Frames per forward pass of the encoder. */
+    static final int ENCODE_BATCH = 16;
+    static final String SKIPPED_REPORT = "skipped-frames.json";
+
+    private EncodeJob() {}
+
+    /** What happened to one clip. */
+    public record ClipResult(String clip, String status, int frames, List<LatentStore.Skipped> skipped, String sourceHash,
+                             String error) implements Serializable {}
+
+    /** What the job did; {@code folder} is the latent folder relative to {@code output_dir}. */
+    public record Summary(String folder, int encoded, int cached, int failed, long frames, List<LatentStore.Skipped> skipped) {}
+
+    public static Summary run(SparkSession spark, AppConfig config) throws IOException {
+        DataConfig data = config.data();
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        List<ClipMetadata> clips = MetadataSource.load(spark, data, sc.hadoopConfiguration());
+        if (clips.isEmpty()) throw new BadInputException("encode: the metadata lists no usable clip");
+        Storage out = Storage.forUrl(data.outputDir(), sc.hadoopConfiguration());
+        TaesdSource vae = TaesdSource.resolve(config.model().vaePretrainedModelNameOrPath(), vaeCache(), sc.hadoopConfiguration());
+        System.out.println("encode: " + vae.describe());
+        String folder = LatentStore.folder(vae.key(), data.imageSize());
+        int partitions = Math.max(1, Math.min(clips.size(), workers(config, sc)));
+        System.out.println("encode: " + clips.size() + " clips over " + partitions + " partitions → " + data.outputDir() + "/" + folder);
+        Storage frames = Storage.fromConfig(data, sc.hadoopConfiguration());
+        Encoder task = new Encoder(data, config.model().vaePretrainedModelNameOrPath(), vae.key(), frames, out, folder);
+        long start = System.nanoTime();
+        List<ClipResult> results = sc.parallelize(clips, partitions).mapPartitions(task::encode).collect();
+
+        List<LatentStore.IndexEntry> index = new ArrayList<>();
+        List<LatentStore.Skipped> skipped = new ArrayList<>();
+        int encoded = 0, cached = 0, failed = 0;
+        long frameCount = 0;
+        for (ClipResult r : results) {
+            skipped.addAll(r.skipped());
+            switch (r.status()) {
+                case "encoded" -> encoded++;
+                case "cached" -> cached++;
+                default -> {
+                    failed++;
+                    System.out.println("encode: clip " + r.clip() + " left out: " + r.error());
+                    continue;
+                }
+            }
+            frameCount += r.frames();
+            index.add(new LatentStore.IndexEntry(r.clip(), LatentStore.clipFile(r.clip()), r.frames(), r.skipped().size(), r.sourceHash()));
+        }
+        LatentStore.writeIndex(out, folder, new LatentStore.Index(vae.key(), data.imageSize(), index));
+        byte[] report = new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(skipped);
+        out.write(folder + "/" + SKIPPED_REPORT, o -> o.write(report));
+        double secs = (System.nanoTime() - start) / 1e9;
+        System.out.printf("encode: %d clips encoded, %d already cached, %d left out; %d frames in %.1f s%n", encoded, cached, failed, frameCount, secs);
+        if (!skipped.isEmpty()) {
+            System.out.println("encode: " + skipped.size() + " frames skipped (all listed in " + folder + "/" + SKIPPED_REPORT + "):");
+            skipped.stream().limit(10).forEach(s -> System.out.println("  " + s.path() + ": " + s.reason()));
+        }
+        if (index.isEmpty()) throw new BadInputException("encode: no clip could be encoded (see the messages above)");
+        return new Summary(folder, encoded, cached, failed, frameCount, skipped);
+    }
+
+    static int workers(AppConfig config, JavaSparkContext sc) {
+        int n = config.train().numWorkers();
+        return n > 0 ? n : sc.defaultParallelism();
+    }
+
+    static Path vaeCache() {
+        return Path.of(System.getProperty("java.io.tmpdir"), "avatar-train-vae");
+    }
+
+    /** The per-partition work; serialisable, holds no network (built once per executor JVM and weights). */
+    record Encoder(DataConfig data, String vaeSpec, String vaeKey, Storage frames, Storage out, String folder) implements Serializable {
+        private static final Map<String, Taesd.Model> ENCODERS = new ConcurrentHashMap<>();
+
+        Iterator<ClipResult> encode(Iterator<ClipMetadata> clips) {
+            List<ClipResult> results = new ArrayList<>();
+            while (clips.hasNext()) results.add(encodeClip(clips.next()));
+            return results.iterator();
+        }
+
+        ClipResult encodeClip(ClipMetadata clip) {
+            String hash = sourceHash(clip);
+            Map<String, String> existing = LatentStore.readClipMetadata(out, folder, clip.folderName());
+            if (existing != null && hash.equals(existing.get("source_hash"))) {
+                List<LatentStore.Skipped> skipped = readSkipped(existing.get("skipped"));
+                return new ClipResult(clip.folderName(), "cached", clip.imageCount() - skipped.size(), skipped, hash, null);
+            }
+            List<LatentStore.Skipped> skipped = new ArrayList<>();
+            List<String> names = new ArrayList<>();
+            List<float[]> images = new ArrayList<>();
+            List<INDArray> audio = new ArrayList<>();
+            java.util.Set<String> noAudio = new java.util.HashSet<>(clip.imagesWithoutAudio());
+            String audioDir = data.audioFolderName() + "/" + clip.folderName() + "/";
+            long[] audioShape = null;
+            for (String frame : clip.imageNames()) {
+                if (noAudio.contains(frame)) {
+                    skipped.add(new LatentStore.Skipped(audioDir + frame + ".npy", "no audio features for this frame"));
+                    continue;
+                }
+                String[] framePath = { // the file being read, for the report
+                        data.imageFolderName() + "/" + clip.folderName() + "/" + frame};
+                try {
+                    byte[] bytes = readImage(clip.folderName(), frame, framePath);
+                    float[] chw = FrameImages.decodeChw(bytes, framePath[0], data.imageSize());
+                    INDArray a;
+                    framePath[0] = audioDir + frame + ".npy"; // from here on, a failure is the audio file's
+                    try (InputStream in = frames.open(audioDir + frame + ".npy")) {
+                        a = Npy.read(in, audioDir + frame + ".npy").toINDArray(org.nd4j.linalg.api.buffer.DataType.FLOAT);
+                    }
+                    if (a.rank() == 1) a = a.reshape(1, a.length());
+                    if (a.rank() != 2) throw new BadInputException(audioDir + frame + ".npy: audio features of shape "
+                            + java.util.Arrays.toString(a.shape()) + "; expected [tokens, dim] or [dim]");
+                    if (audioShape == null) audioShape = a.shape();
+                    else if (!java.util.Arrays.equals(audioShape, a.shape())) throw new BadInputException(audioDir + frame
+                            + ".npy: audio features of shape " + java.util.Arrays.toString(a.shape()) + " differ from the clip's "
+                            + java.util.Arrays.toString(audioShape));
+                    names.add(frame);
+                    images.add(chw);
+                    audio.add(a);
+                } catch (BadInputException e) {
+                    skipped.add(new LatentStore.Skipped(framePath[0], e.getMessage()));
+                } catch (IOException e) {
+                    skipped.add(new LatentStore.Skipped(framePath[0], "cannot read: " + e.getMessage()));
+                }
+            }
+            if (names.size() < 2) {
+                return new ClipResult(clip.folderName(), "failed", names.size(), skipped, hash,
+                        names.size() + " usable frames (a clip needs 2: target and reference)");
+            }
+            Taesd.Model encoder = ENCODERS.computeIfAbsent(vaeKey, k -> {
+                Taesd.Model m = TaesdSource.resolve(vaeSpec, vaeCache(), out.hadoopConf()).encoder();
+                m.freeze();
+                return m;
+            });
+            int size = data.imageSize();
+            List<INDArray> latents = new ArrayList<>(), masked = new ArrayList<>();
+            for (int from = 0; from < images.size(); from += ENCODE_BATCH) {
+                List<float[]> batch = images.subList(from, Math.min(images.size(), from + ENCODE_BATCH));
+                List<float[]> maskedBatch = batch.stream().map(x -> FrameImages.maskLowerHalf(x, size)).toList();
+                synchronized (encoder) { // one graph per JVM; SameDiff inference on one instance is not thread-safe
+                    latents.add(encoder.encode(FrameImages.stack(batch, size)));
+                    masked.add(encoder.encode(FrameImages.stack(maskedBatch, size)));
+                }
+            }
+            ClipLatents result = new ClipLatents(clip.folderName(), names, Nd4j.concat(0, latents.toArray(INDArray[]::new)),
+                    Nd4j.concat(0, masked.toArray(INDArray[]::new)), Nd4j.stack(0, audio.toArray(INDArray[]::new)));
+            try {
+                LatentStore.writeClip(out, folder, result, skipped, vaeKey, size, hash);
+            } catch (IOException e) {
+                return new ClipResult(clip.folderName(), "failed", 0, skipped, hash, "cannot write latents: " + e.getMessage());
+            }
+            return new ClipResult(clip.folderName(), "encoded", names.size(), skipped, hash, null);
+        }
+
+        /** The frame's image bytes; {@code path[0]} receives the path read. PNG first (the tree's format), then JPEG. */
+        private byte[] readImage(String clip, String frame, String[] path) throws IOException {
+            String base = data.imageFolderName() + "/" + clip + "/" + frame;
+            for (String ext : new String[]{".png", ".jpg", ".jpeg"}) {
+                path[0] = base + ext;
+                try {
+                    return frames.readAll(path[0]);
+                } catch (FileNotFoundException e) {
+                    // try the next extension
+                }
+            }
+            path[0] = base + ".png";
+            throw new FileNotFoundException(base + ".png (nor .jpg/.jpeg) does not exist");
+        }
+
+        private static List<LatentStore.Skipped> readSkipped(String json) {
+            try {
+                return List.of(new com.fasterxml.jackson.databind.ObjectMapper().readValue(json, LatentStore.Skipped[].class));
+            } catch (IOException | RuntimeException e) {
+                return List.of();
+            }
+        }
+
+        /** Identifies the clip's listed frames, so a clip that gained or lost frames is encoded again. */
+        private static String sourceHash(ClipMetadata clip) {
+            try {
+                MessageDigest md = MessageDigest.getInstance("SHA-256");
+                for (String n : clip.imageNames()) md.update((n + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                md.update(("noaudio:" + clip.imagesWithoutAudio()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                return HexFormat.of().formatHex(md.digest()).substring(0, 16);
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+}

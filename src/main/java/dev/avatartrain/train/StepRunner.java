@@ -1,0 +1,73 @@
+package dev.avatartrain.train;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import org.nd4j.autodiff.samediff.api.OutAndGrad;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import dev.avatartrain.models.nn.Network;
+import dev.avatartrain.train.optim.AdamW;
+import dev.avatartrain.train.optim.GradientClipping;
+import dev.avatartrain.train.optim.LrSchedule;
+
+/**
+ * Optimizer steps on one worker: each step sums the gradients of {@code accumulation} micro-batches (each loss
+ * divided by {@code accumulation}, as accelerate does), clips their global norm and applies AdamW at the
+ * schedule's rate for the global step. Used by Spark tasks and, unchanged, by single-machine training in tests.
+ */
+public final class StepRunner {
+    private final Network net;
+    private final String loss;
+    private final int accumulation;
+    private final double maxGradNorm;
+    private final LrSchedule schedule;
+
+    public StepRunner(Network net, String loss, int accumulation, double maxGradNorm, LrSchedule schedule) {
+        this.net = net;
+        this.loss = loss;
+        this.accumulation = accumulation;
+        this.maxGradNorm = maxGradNorm;
+        this.schedule = schedule;
+    }
+
+    /** Sums over the steps run: loss (mean over micro-batches of each step), gradient norm, learning rate. */
+    public record Totals(double lossSum, double gradNormSum, double lrSum, int steps, long samples) {}
+
+    /** The generator of (seed, round, partition): a retried task, or a resumed run, draws the same batches. */
+    public static SplittableRandom rng(long seed, long round, int partition) {
+        long x = seed * 0x9E3779B97F4A7C15L + round * 0xBF58476D1CE4E5B9L + partition * 0x94D049BB133111EBL;
+        return new SplittableRandom(x);
+    }
+
+    /**
+     * Runs {@code steps} optimizer steps from global step {@code firstStep} (steps already taken), drawing from
+     * {@code data} with {@code rng}.
+     */
+    public Totals run(TrainingTask.BatchSource data, SplittableRandom rng, AdamW optimizer, long firstStep, int steps, int batchSize) {
+        net.useLoss(loss);
+        Map<String, INDArray> params = net.parameters();
+        double lossSum = 0, normSum = 0, lrSum = 0;
+        for (int s = 0; s < steps; s++) {
+            Map<String, INDArray> grads = new LinkedHashMap<>();
+            double stepLoss = 0;
+            for (int a = 0; a < accumulation; a++) {
+                OutAndGrad r = net.graph().calculateGradientsAndOutputs(data.next(rng), java.util.List.of(loss), net.parameterNames());
+                stepLoss += r.getOutputs().get(loss).getDouble(0) / accumulation;
+                for (String n : net.parameterNames()) {
+                    INDArray g = r.getGradients().get(n);
+                    if (a == 0) grads.put(n, g.dup().divi(accumulation));
+                    else grads.get(n).addi(g.div(accumulation));
+                }
+            }
+            double norm = GradientClipping.clipGlobalNorm(grads, maxGradNorm);
+            double lr = schedule.lr(firstStep + s);
+            optimizer.step(params, grads, lr);
+            lossSum += stepLoss;
+            normSum += norm;
+            lrSum += lr;
+        }
+        return new Totals(lossSum, normSum, lrSum, steps, (long) steps * accumulation * batchSize);
+    }
+}

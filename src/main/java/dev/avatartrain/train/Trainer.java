@@ -1,0 +1,200 @@
+package dev.avatartrain.train;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.spark.api.java.JavaSparkContext;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import dev.avatartrain.config.AppConfig;
+import dev.avatartrain.config.OptimizerConfig;
+import dev.avatartrain.config.TrainConfig;
+import dev.avatartrain.models.nn.Network;
+import dev.avatartrain.storage.Storage;
+import dev.avatartrain.train.optim.LrSchedule;
+
+/**
+ * The driver's loop, shared by every network: rounds of {@link ParameterAveraging} until {@code max_train_steps}
+ * optimizer steps, a progress line and a metrics row per round, validation every {@code validation_steps},
+ * checkpoints every {@code checkpointing_steps} and at the end, exact resume from a checkpoint. A NaN or infinite
+ * loss stops training, naming the step and the last good checkpoint.
+ */
+public final class Trainer {
+    /** Evaluates the driver's network (holding the current averaged weights) on held-out data: name → value. */
+    public interface Validator {
+        Map<String, Object> validate(Network net, long step) throws IOException;
+    }
+
+    /** How a run ended. */
+    public record Result(long step, String lastCheckpoint, List<Map<String, Object>> validations) {}
+
+    private final JavaSparkContext sc;
+    private final AppConfig config;
+    private final TrainingTask task;
+    private final List<List<String>> shards;
+    private final Storage out;
+
+    public Trainer(JavaSparkContext sc, AppConfig config, TrainingTask task, List<List<String>> shards, Storage outputDir) {
+        this.sc = sc;
+        this.config = config;
+        this.task = task;
+        this.shards = shards;
+        this.out = outputDir;
+    }
+
+    /** Zero AdamW state for every parameter: {@code <name>.exp_avg}, {@code <name>.exp_avg_sq}. */
+    public static NamedArrays zeroOptimizerState(Map<String, INDArray> params) {
+        Map<String, INDArray> like = new LinkedHashMap<>();
+        params.forEach((n, a) -> {
+            like.put(n + ".exp_avg", a);
+            like.put(n + ".exp_avg_sq", a);
+        });
+        return NamedArrays.zerosLike(like);
+    }
+
+    /**
+     * Trains until {@code max_train_steps}, or until {@code untilStep} (> 0) when a run is split into sessions:
+     * a checkpoint is written there and a later run resumes from it on the same schedule.
+     */
+    public Result run(Validator validator, long untilStep) throws IOException {
+        TrainConfig t = config.train();
+        OptimizerConfig o = config.optimizer();
+        int workers = shards.size();
+        double baseLr = LrSchedule.scaledLr(o, t.trainBatchSize(), t.gradientAccumulationSteps(), workers);
+        LrSchedule schedule = LrSchedule.of(o, t.maxTrainSteps(), baseLr);
+        ParameterAveraging.Settings settings = new ParameterAveraging.Settings(t.gradientAccumulationSteps(), o.maxGradNorm(), schedule,
+                o.adamBeta1(), o.adamBeta2(), o.adamEpsilon(), o.adamWeightDecay(), t.seed());
+        Checkpoints checkpoints = new Checkpoints(out, t.checkpointsTotalLimit());
+        Network driverNet = task.buildNetwork();
+
+        NamedArrays params;
+        NamedArrays state;
+        long step = 0, round = 0;
+        String lastCheckpoint = null;
+        String resume = resumeLocation(checkpoints);
+        if (resume != null) {
+            Checkpoints.Loaded c = Checkpoints.load(resume, sc.hadoopConfiguration());
+            if (!c.state().configHash().equals(trainingHash(config))) {
+                System.out.println("train: note: " + resume + " was written with a different configuration (hash "
+                        + c.state().configHash() + "); continuing with the current one");
+            }
+            c.params().copyInto(driverNet.parameters()); // validates names and shapes against this architecture
+            params = NamedArrays.of(driverNet.parameters());
+            state = c.optimizer();
+            step = c.state().step();
+            round = c.state().round();
+            lastCheckpoint = resume;
+            System.out.println("train: resumed from " + resume + " at step " + step + " (round " + round + ")");
+        } else {
+            params = NamedArrays.of(driverNet.parameters());
+            state = zeroOptimizerState(driverNet.parameters());
+        }
+        Metrics metrics = new Metrics(out, step);
+        long samplesPerStep = (long) t.trainBatchSize() * t.gradientAccumulationSteps() * workers;
+        System.out.printf("train: %d workers × batch %d × accumulation %d = %d samples per optimizer step; %d steps, averaging every %d;"
+                        + " learning rate %.3g (%s, warm-up %d)%n", workers, t.trainBatchSize(), t.gradientAccumulationSteps(),
+                samplesPerStep, t.maxTrainSteps(), t.averagingFrequency(), baseLr, o.lrScheduler(), o.lrWarmupSteps());
+
+        List<Map<String, Object>> validations = new ArrayList<>();
+        long started = System.nanoTime();
+        long startStep = step;
+        if (step == 0 && t.validationSteps() > 0) validations.add(validate(validator, driverNet, params, step, metrics));
+        long stop = untilStep > 0 ? Math.min(untilStep, t.maxTrainSteps()) : t.maxTrainSteps();
+        while (step < stop) {
+            int k = (int) Math.min(t.averagingFrequency(), stop - step);
+            long roundStart = System.nanoTime();
+            ParameterAveraging.Round r = ParameterAveraging.round(sc, task, shards, settings, params, state, step, round, k);
+            double secs = (System.nanoTime() - roundStart) / 1e9;
+            long prev = step;
+            step += k;
+            round++;
+            if (!Double.isFinite(r.loss()) || !r.params().allFinite()) {
+                throw new TrainingDivergedException("train: loss became " + r.loss() + " at step " + step + " (round " + round
+                        + "); stopped. Last good checkpoint: " + (lastCheckpoint == null ? "none yet" : lastCheckpoint)
+                        + ". Lower optimizer.learning_rate or max_grad_norm and resume from it.");
+            }
+            params = r.params();
+            state = r.optimizerState();
+            double elapsed = (System.nanoTime() - started) / 1e9;
+            double eta = (step - startStep) == 0 ? 0 : elapsed / (step - startStep) * (t.maxTrainSteps() - step);
+            System.out.printf("step %d/%d  loss %.5f  lr %.3g  grad-norm %.3g  %.1f samples/s  ETA %s%n", step, t.maxTrainSteps(),
+                    r.loss(), r.lr(), r.gradNorm(), r.samples() / secs, duration(eta));
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("step", step);
+            row.put("round", round);
+            row.put("train_loss", r.loss());
+            row.put("lr", r.lr());
+            row.put("grad_norm", r.gradNorm());
+            row.put("samples_per_s", r.samples() / secs);
+            row.put("round_s", secs);
+            metrics.add(row);
+            boolean last = step >= stop;
+            if (t.validationSteps() > 0 && (crossed(prev, step, t.validationSteps()) || last)) {
+                validations.add(validate(validator, driverNet, params, step, metrics));
+            }
+            if (crossed(prev, step, t.checkpointingSteps()) || last) {
+                lastCheckpoint = checkpoints.write(new Checkpoints.State(step, round, t.seed(), trainingHash(config), task.networkKey(),
+                        Map.of("train_loss", r.loss())), params, state);
+                System.out.println("train: checkpoint " + lastCheckpoint);
+            }
+        }
+        return new Result(step, lastCheckpoint, validations);
+    }
+
+    private Map<String, Object> validate(Validator validator, Network net, NamedArrays params, long step, Metrics metrics) throws IOException {
+        if (validator == null) return Map.of();
+        params.copyInto(net.parameters());
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("step", step);
+        v.putAll(validator.validate(net, step));
+        StringBuilder line = new StringBuilder("validation at step " + step + ":");
+        v.forEach((k, x) -> {
+            if (!k.equals("step")) line.append("  ").append(k).append(' ').append(x instanceof Double d ? String.format("%.5f", d) : x);
+        });
+        System.out.println(line);
+        metrics.add(v);
+        return v;
+    }
+
+    private String resumeLocation(Checkpoints checkpoints) throws IOException {
+        String r = config.model().resumeFromCheckpoint();
+        if (r == null || r.isBlank()) return null;
+        if (r.equals("latest")) {
+            String l = checkpoints.latest();
+            if (l == null) System.out.println("train: resume_from_checkpoint is \"latest\" but there is no checkpoint yet; starting fresh");
+            return l;
+        }
+        return r;
+    }
+
+    /** The configuration that determines the training trajectory (what a resumed run should share). */
+    static String trainingHash(AppConfig config) {
+        String yaml = config.toYaml().lines().filter(l -> !l.strip().startsWith("resume_from_checkpoint:"))
+                .collect(java.util.stream.Collectors.joining("\n"));
+        try {
+            byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(yaml.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(d).substring(0, 16);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static boolean crossed(long before, long after, long every) {
+        return every > 0 && after / every > before / every;
+    }
+
+    static String duration(double seconds) {
+        long s = Math.round(seconds);
+        return String.format("%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
+    }
+
+    /** Training stopped on a NaN or infinite loss. */
+    public static final class TrainingDivergedException extends RuntimeException {
+        public TrainingDivergedException(String message) {
+            super(message);
+        }
+    }
+}

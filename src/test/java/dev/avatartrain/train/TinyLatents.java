@@ -1,0 +1,63 @@
+package dev.avatartrain.train;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.factory.Nd4j;
+
+import dev.avatartrain.config.ProjectPaths;
+import dev.avatartrain.data.ClipLatents;
+import dev.avatartrain.encode.LatentStore;
+import dev.avatartrain.storage.Storage;
+import dev.avatartrain.train.unet.UNetTask;
+
+/** A small latent cache of random clips (4 channels, 4×4 latents, audio [2, 32]) and the tiny-UNet task over it. */
+final class TinyLatents {
+    static final String FOLDER = "latents/test-32px";
+
+    private TinyLatents() {}
+
+    static Storage write(Path dir, int clips, int frames, long seed) throws IOException {
+        Storage out = Storage.forUrl(dir.toString(), null);
+        Nd4j.getRandom().setSeed(seed);
+        List<LatentStore.IndexEntry> index = new ArrayList<>();
+        for (int c = 0; c < clips; c++) {
+            List<String> names = new ArrayList<>();
+            for (int f = 0; f < frames; f++) names.add(String.format("%06d", f));
+            String clip = "clip-" + c;
+            ClipLatents l = new ClipLatents(clip, names, Nd4j.randn(DataType.FLOAT, frames, 4, 4, 4),
+                    Nd4j.randn(DataType.FLOAT, frames, 4, 4, 4), Nd4j.randn(DataType.FLOAT, frames, 2, 32));
+            LatentStore.writeClip(out, FOLDER, l, List.of(), "test", 32, "h");
+            index.add(new LatentStore.IndexEntry(clip, LatentStore.clipFile(clip), frames, 0, "h"));
+        }
+        LatentStore.writeIndex(out, FOLDER, new LatentStore.Index("test", 32, index));
+        return out;
+    }
+
+    static UNetTask task(Storage out, int batch) throws IOException {
+        Path cfg = ProjectPaths.resolve("configuration/unet/tiny.json");
+        return new UNetTask(Files.readString(cfg), cfg.toString(), 7, batch, 1, 1, "l1", out, FOLDER);
+    }
+
+    static ParameterAveraging.Settings settings(int accumulation, String schedule) {
+        dev.avatartrain.config.OptimizerConfig o = new dev.avatartrain.config.OptimizerConfig(1e-3, false, schedule, 2, 0.9, 0.999,
+                1e-2, 1e-8, 1.0, 1, 1.0);
+        return new ParameterAveraging.Settings(accumulation, 1.0, dev.avatartrain.train.optim.LrSchedule.of(o, 10, 1e-3), 0.9, 0.999,
+                1e-8, 1e-2, 11);
+    }
+
+    static double maxAbsDiff(NamedArrays a, NamedArrays b) {
+        double m = 0;
+        for (String n : a.names()) {
+            float[] x = a.values(n), y = b.values(n);
+            for (int i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
+        }
+        return m;
+    }
+
+}
