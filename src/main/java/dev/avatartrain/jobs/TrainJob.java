@@ -65,8 +65,10 @@ public final class TrainJob {
         if (!split.validation().isEmpty()) {
             List<ClipLatents> val = new ArrayList<>();
             for (String c : split.validation()) val.add(LatentStore.readClip(out, folder, c));
-            System.out.println("train: validation decodes with " + vae.describe());
-            validation = new UNetValidation(val, t.audioLengthLeft(), t.audioLengthRight(), t.seed(), vae.decoder(), out, t.loss());
+            System.out.println("train: validation decodes with " + vae.describe()
+                    + (vae.isRandom() ? " (grids show latent channels 0-2: random weights decode to no picture)" : ""));
+            validation = new UNetValidation(val, t.audioLengthLeft(), t.audioLengthRight(), t.seed(), vae.decoder(), vae.isRandom(), out,
+                    t.loss());
         } else {
             System.out.println("train: only one clip, so no validation (validation is on held-out clips, never frames)");
         }

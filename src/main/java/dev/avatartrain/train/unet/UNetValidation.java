@@ -28,7 +28,9 @@ import dev.avatartrain.train.Trainer;
  * Validation on held-out clips (split by clip, never by frame), on the driver: a fixed set of samples (targets
  * spread over each clip, seeded references); the latent loss ({@code val_loss}, same kind as training's), the
  * L1 latent error, the PSNR of the decoded mouth region (lower half) of prediction against decoded target, and a
- * PNG grid {@code validation/step-N.png} (rows: masked input | reference | prediction | target, decoded).
+ * PNG grid {@code validation/step-N.png} (rows: masked input | reference | prediction | target, decoded). With a
+ * seeded random TAESD (the demo's) decoded images carry no picture, so the grid shows the latents instead: channels
+ * 0–2 as RGB, stretched over the targets' range, 8× enlarged.
  */
 public final class UNetValidation implements Trainer.Validator {
     static final int PER_CLIP = 4;
@@ -40,8 +42,11 @@ public final class UNetValidation implements Trainer.Validator {
     private final Taesd.Model decoder;
     private final Storage out;
     private final boolean mse;
+    private final boolean showLatents;
 
-    public UNetValidation(List<ClipLatents> clips, int left, int right, long seed, Taesd.Model decoder, Storage outputDir, String loss) {
+    public UNetValidation(List<ClipLatents> clips, int left, int right, long seed, Taesd.Model decoder, boolean showLatents,
+                          Storage outputDir, String loss) {
+        this.showLatents = showLatents;
         this.sampler = new UNetSampler(clips, left, right);
         this.refs = sampler.validationRefs(PER_CLIP, seed);
         this.decoder = decoder;
@@ -74,7 +79,7 @@ public final class UNetValidation implements Trainer.Validator {
                 double m = mouthDiff.get(NDArrayIndex.point(i)).mul(mouthDiff.get(NDArrayIndex.point(i))).meanNumber().doubleValue();
                 psnrSum += 10 * Math.log10(1.0 / Math.max(m, 1e-10));
             }
-            if (from == 0) grid = grid(b, predImg, targetImg);
+            if (from == 0) grid = showLatents ? latentGrid(b, pred) : grid(b, predImg, targetImg);
         }
         int n = refs.length;
         Map<String, Object> v = new LinkedHashMap<>();
@@ -102,6 +107,28 @@ public final class UNetValidation implements Trainer.Validator {
             INDArray[] cols = {masked.get(NDArrayIndex.point(r)), reference.get(NDArrayIndex.point(r)), predImg.get(NDArrayIndex.point(r)),
                     targetImg.get(NDArrayIndex.point(r))};
             for (int k = 0; k < 4; k++) g.drawImage(FrameImages.toImage(cols[k]), k * s, r * s, null);
+        }
+        g.dispose();
+        return img;
+    }
+
+    private BufferedImage latentGrid(UNetBatch b, INDArray pred) {
+        int rows = Math.min(GRID_ROWS, b.size());
+        long c = b.target().size(1);
+        INDArray t = b.target().get(NDArrayIndex.interval(0, rows));
+        double lo = t.minNumber().doubleValue(), hi = t.maxNumber().doubleValue(), range = Math.max(hi - lo, 1e-6);
+        INDArray[] cols = {b.input().get(NDArrayIndex.interval(0, rows), NDArrayIndex.interval(0, c)).dup(),
+                b.input().get(NDArrayIndex.interval(0, rows), NDArrayIndex.interval(c, 2 * c)).dup(),
+                pred.get(NDArrayIndex.interval(0, rows)).dup(), t.dup()};
+        int h = (int) t.size(2) * 8, w = (int) t.size(3) * 8;
+        BufferedImage img = new BufferedImage(4 * w, rows * h, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = img.createGraphics();
+        for (int r = 0; r < rows; r++) {
+            for (int k = 0; k < 4; k++) {
+                INDArray rgb = cols[k].get(NDArrayIndex.point(r)).get(NDArrayIndex.interval(0, Math.min(3, c))).sub(lo).divi(range);
+                if (c < 3) rgb = org.nd4j.linalg.factory.Nd4j.concat(0, rgb, rgb, rgb).get(NDArrayIndex.interval(0, 3));
+                g.drawImage(FrameImages.toImage(rgb), k * w, r * h, w, h, null); // nearest neighbour: the default hint
+            }
         }
         g.dispose();
         return img;
