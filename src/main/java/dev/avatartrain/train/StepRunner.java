@@ -4,7 +4,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 
-import org.nd4j.autodiff.samediff.api.OutAndGrad;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import dev.avatartrain.models.nn.Network;
@@ -53,12 +52,11 @@ public final class StepRunner {
             Map<String, INDArray> grads = new LinkedHashMap<>();
             double stepLoss = 0;
             for (int a = 0; a < accumulation; a++) {
-                OutAndGrad r = net.graph().calculateGradientsAndOutputs(data.next(rng), java.util.List.of(loss), net.parameterNames());
-                stepLoss += r.getOutputs().get(loss).getDouble(0) / accumulation;
-                for (String n : net.parameterNames()) {
-                    INDArray g = r.getGradients().get(n);
-                    if (a == 0) grads.put(n, g.dup().divi(accumulation));
-                    else grads.get(n).addi(g.div(accumulation));
+                Network.LossAndGradients r = net.lossAndGradients(data.next(rng), loss);
+                stepLoss += r.loss() / accumulation;
+                for (Map.Entry<String, INDArray> e : r.gradients().entrySet()) {
+                    if (a == 0) grads.put(e.getKey(), e.getValue().dup().divi(accumulation));
+                    else grads.get(e.getKey()).addi(e.getValue().div(accumulation));
                 }
             }
             double norm = GradientClipping.clipGlobalNorm(grads, maxGradNorm);

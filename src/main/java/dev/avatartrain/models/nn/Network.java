@@ -57,6 +57,20 @@ public interface Network {
         }
     }
 
+    /** A loss value and the gradients of every trainable parameter, by name in {@link #parameterNames()} order. */
+    record LossAndGradients(double loss, Map<String, INDArray> gradients) {}
+
+    /** The scalar {@code loss} and its gradients for one batch in one pass (what a training step needs). */
+    default LossAndGradients lossAndGradients(Map<String, INDArray> placeholders, String loss) {
+        useLoss(loss);
+        org.nd4j.autodiff.samediff.api.OutAndGrad r = graph().calculateGradientsAndOutputs(placeholders, List.of(loss), parameterNames());
+        Map<String, INDArray> ordered = new LinkedHashMap<>();
+        for (String n : parameterNames()) {
+            ordered.put(n, r.getGradients().get(n));
+        }
+        return new LossAndGradients(r.getOutputs().get(loss).getDouble(0), ordered);
+    }
+
     /** Runs the graph forward and returns the named outputs. */
     default Map<String, INDArray> forward(Map<String, INDArray> placeholders, String... outputs) {
         return graph().output(placeholders, outputs);
