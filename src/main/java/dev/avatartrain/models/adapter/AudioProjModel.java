@@ -92,6 +92,16 @@ public final class AudioProjModel implements Network {
         load(weights, prefixOf(weights), source);
     }
 
+    /**
+     * Copies of all parameters under their PyTorch names preceded by {@code prefix} ("" or {@code "audio_proj."}),
+     * cast to {@code dtype} (FLOAT, HALF or BFLOAT16): what InfiniteTalk's {@code load_state_dict} reads.
+     */
+    public Map<String, INDArray> export(DataType dtype, String prefix) {
+        Map<String, INDArray> out = new java.util.LinkedHashMap<>();
+        export(dtype).forEach((k, v) -> out.put(prefix + k, v));
+        return out;
+    }
+
     /** Tokens {@code [N, tokens, dim]} of one clip {@code audio [T, L, C]} (padded if T ≠ 1 + k·vae_scale). */
     public INDArray forward(INDArray audio) {
         AudioWindows.Batch b = AudioWindows.batch(List.of(audio), null, null, config, g.dataType());
