@@ -17,6 +17,9 @@ Writes src/test/resources/fixtures/adapter/<case>.safetensors holding
   io.audio_embeds, io.audio_embeds_vf, io.mask   the windowed, padded batch (model inputs)
   io.out, io.loss   output [B, N, tokens, dim] and the masked, weighted MSE
   grad.<param>      gradient of io.loss for every parameter
+and, for AdapterManifestTest, manifest_audio_fp16.pt (a bare fp16 tensor [5, 2, 8]), manifest_target_bf16.pt
+(a dict {"target": bf16 [2, 3, 8]}, so with vae_scale 4 the pair is valid) and not_a_tensor.pt (a dict of a
+string and an int: a .pt file with no tensors).
 Safetensors are written and read by hand (struct + json): the python safetensors package is not installed.
 """
 import json, math, os, struct, sys
@@ -225,6 +228,10 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     for i, (name, spec) in enumerate(CASES.items()):
         make_case(i, name, spec)
+    gen = torch.Generator().manual_seed(77)
+    torch.save(torch.randn(5, 2, 8, generator=gen).half(), os.path.join(OUT, "manifest_audio_fp16.pt"))
+    torch.save({"target": torch.randn(2, 3, 8, generator=gen).bfloat16()}, os.path.join(OUT, "manifest_target_bf16.pt"))
+    torch.save({"name": "clip", "frames": 5}, os.path.join(OUT, "not_a_tensor.pt"))
 
 
 if __name__ == "__main__":
