@@ -50,6 +50,8 @@ public final class AudioProjModel implements Network {
     private final GraphBuilder g;
     private final SameDiff sd;
     private final List<String> parameterNames;
+    private final FusedAdapter fused;
+    private boolean useGraph;
 
     private AudioProjModel(AudioProjConfig config, DataType dtype, long seed) {
         this.config = config;
@@ -57,6 +59,7 @@ public final class AudioProjModel implements Network {
         this.sd = g.sd();
         build();
         this.parameterNames = g.parameterNames();
+        this.fused = new FusedAdapter(config);
     }
 
     /** Builds the graph with PyTorch-default random initialisation from {@code seed} (FLOAT or DOUBLE). */
@@ -80,6 +83,58 @@ public final class AudioProjModel implements Network {
     @Override
     public List<String> parameterNames() {
         return parameterNames;
+    }
+
+    /**
+     * {@link #forward} of {@link #OUT}/{@link #LOSS} and {@link #gradients} of {@link #LOSS} normally run a
+     * hand-written pass over the same parameters ({@code FusedAdapter}: GEMMs with transpose flags, several times
+     * faster than SameDiff's {@code mmul} backward on these shapes); {@code true} runs the SameDiff graph instead.
+     * Both compute the same function (tested against each other and against PyTorch).
+     */
+    public AudioProjModel useGraph(boolean graph) {
+        this.useGraph = graph;
+        return this;
+    }
+
+    @Override
+    public Map<String, INDArray> gradients(Map<String, INDArray> placeholders, String loss) {
+        if (useGraph || !LOSS.equals(loss)) {
+            return Network.super.gradients(placeholders, loss);
+        }
+        requireTraining(placeholders);
+        return fused.run(placeholders, parameters(), true, true).gradients();
+    }
+
+    @Override
+    public Map<String, INDArray> forward(Map<String, INDArray> placeholders, String... outputs) {
+        boolean loss = false;
+        for (String o : outputs) {
+            if (o.equals(LOSS)) {
+                loss = true;
+            } else if (!o.equals(OUT)) {
+                return Network.super.forward(placeholders, outputs);
+            }
+        }
+        if (useGraph) {
+            return Network.super.forward(placeholders, outputs);
+        }
+        if (loss) {
+            requireTraining(placeholders);
+        }
+        FusedAdapter.Result r = fused.run(placeholders, parameters(), loss, false);
+        Map<String, INDArray> m = new HashMap<>();
+        for (String o : outputs) {
+            m.put(o, o.equals(OUT) ? r.out() : Nd4j.scalar(g.dataType(), r.loss()));
+        }
+        return m;
+    }
+
+    private static void requireTraining(Map<String, INDArray> ph) {
+        for (String k : new String[] {AUDIO_EMBEDS, AUDIO_EMBEDS_VF, TARGET, MASK, WEIGHT}) {
+            if (!ph.containsKey(k)) {
+                throw new IllegalArgumentException("the adapter's loss needs the placeholder \"" + k + "\"");
+            }
+        }
     }
 
     /** {@code "audio_proj."} when the weights use InfiniteTalk's module name, else "". */

@@ -7,6 +7,8 @@ import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -36,9 +38,10 @@ class AudioProjGradientTest {
         return net.forward(ph, AudioProjModel.LOSS).get(AudioProjModel.LOSS).getDouble(0);
     }
 
-    @Test
-    void matchesFiniteDifferences() {
-        AudioProjModel net = model();
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void matchesFiniteDifferences(boolean graph) {
+        AudioProjModel net = model().useGraph(graph);
         Map<String, INDArray> ph = net.placeholders(batch(new double[] {0.7, 1.6}));
         Map<String, INDArray> grads = net.gradients(ph, AudioProjModel.LOSS);
         double eps = 1e-6;
@@ -64,9 +67,10 @@ class AudioProjGradientTest {
         assertEquals(40, checked);
     }
 
-    @Test
-    void weightsScaleEachExampleAndPaddingIsIgnored() {
-        AudioProjModel net = model();
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void weightsScaleEachExampleAndPaddingIsIgnored(boolean graph) {
+        AudioProjModel net = model().useGraph(graph);
         double only0 = loss(net, net.placeholders(batch(new double[] {1, 0})));
         double only1 = loss(net, net.placeholders(batch(new double[] {0, 1})));
         double both = loss(net, net.placeholders(batch(new double[] {2, 0.5})));
@@ -93,5 +97,32 @@ class AudioProjGradientTest {
             sum += real.mul(real).sumNumber().doubleValue();
         }
         assertEquals(sum / (5.0 * 2 * 4), before, 1e-12);
+    }
+
+    @Test
+    void handWrittenPassEqualsTheGraph() {
+        for (AudioProjConfig c : new AudioProjConfig[] {TINY, new AudioProjConfig(5, 3, 1, 4, 6, 3, 2, false)}) {
+            AudioProjModel net = AudioProjModel.build(c, DataType.DOUBLE, 8);
+            Nd4j.getRandom().setSeed(5);
+            List<INDArray> audio = List.of(Nd4j.randn(DataType.DOUBLE, 9, c.blocks(), c.channels()),
+                    Nd4j.randn(DataType.DOUBLE, 3, c.blocks(), c.channels()));
+            List<INDArray> target = List.of(
+                    Nd4j.randn(DataType.DOUBLE, AudioWindows.outputFrames(9, c.vaeScale()), c.contextTokens(), c.outputDim()),
+                    Nd4j.randn(DataType.DOUBLE, AudioWindows.outputFrames(3, c.vaeScale()), c.contextTokens(), c.outputDim()));
+            Map<String, INDArray> ph = net.placeholders(AudioWindows.batch(audio, target, new double[] {1.5, 0.25}, c,
+                    DataType.DOUBLE));
+            Map<String, INDArray> fusedOut = net.useGraph(false).forward(ph, AudioProjModel.OUT, AudioProjModel.LOSS);
+            Map<String, INDArray> fusedGrad = net.gradients(ph, AudioProjModel.LOSS);
+            Map<String, INDArray> graphOut = net.useGraph(true).forward(ph, AudioProjModel.OUT, AudioProjModel.LOSS);
+            Map<String, INDArray> graphGrad = net.gradients(ph, AudioProjModel.LOSS);
+            assertEquals(0.0, fusedOut.get(AudioProjModel.OUT).sub(graphOut.get(AudioProjModel.OUT)).amaxNumber()
+                    .doubleValue(), 1e-12);
+            assertEquals(graphOut.get(AudioProjModel.LOSS).getDouble(0), fusedOut.get(AudioProjModel.LOSS).getDouble(0),
+                    1e-12);
+            assertEquals(0, fusedOut.get(AudioProjModel.LOSS).rank());
+            for (String n : net.parameterNames()) {
+                assertEquals(0.0, fusedGrad.get(n).sub(graphGrad.get(n)).amaxNumber().doubleValue(), 1e-12, n);
+            }
+        }
     }
 }

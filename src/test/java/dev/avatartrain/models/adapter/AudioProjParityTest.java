@@ -12,6 +12,7 @@ import java.util.Map;
 import dev.avatartrain.models.nn.Parity;
 import dev.avatartrain.tensors.Safetensors;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -81,21 +82,24 @@ class AudioProjParityTest {
         assertArrayEquals(frames, b.frames());
     }
 
+    /** Both the hand-written pass (the default) and the SameDiff graph. */
     @ParameterizedTest
-    @ValueSource(strings = {"w5_vs4_norm", "w3_vs2_plain", "w7_vs3_norm"})
-    void matchesPyTorch(String name) {
+    @CsvSource({"w5_vs4_norm,false", "w3_vs2_plain,false", "w7_vs3_norm,false", "w5_vs4_norm,true",
+        "w3_vs2_plain,true", "w7_vs3_norm,true"})
+    void matchesPyTorch(String name, boolean graph) {
         Fixture fx = fixture(name);
-        AudioProjModel net = load(fx, DataType.FLOAT);
+        AudioProjModel net = load(fx, DataType.FLOAT).useGraph(graph);
+        String what = name + (graph ? " (graph)" : " (fused)");
         Map<String, INDArray> ph = net.placeholders(fx.batch(DataType.FLOAT));
         Map<String, INDArray> out = net.forward(ph, AudioProjModel.OUT, AudioProjModel.LOSS);
-        Parity.assertClose(fx.tensors().get("io.out"), out.get(AudioProjModel.OUT), 1e-4, name + " output");
+        Parity.assertClose(fx.tensors().get("io.out"), out.get(AudioProjModel.OUT), 1e-4, what + " output");
         double loss = fx.tensors().get("io.loss").getDouble(0);
-        assertEquals(loss, out.get(AudioProjModel.LOSS).getDouble(0), 1e-4 * loss, name + " loss");
+        assertEquals(loss, out.get(AudioProjModel.LOSS).getDouble(0), 1e-4 * loss, what + " loss");
 
         Map<String, INDArray> grads = net.gradients(ph, AudioProjModel.LOSS);
-        assertEquals(net.parameterNames().size(), grads.size());
+        assertEquals(net.parameterNames(), List.copyOf(grads.keySet()));
         for (String p : net.parameterNames()) {
-            Parity.assertClose(fx.tensors().get("grad." + p), grads.get(p), 1e-4, name + " gradient of " + p);
+            Parity.assertClose(fx.tensors().get("grad." + p), grads.get(p), 1e-4, what + " gradient of " + p);
         }
     }
 
