@@ -19,13 +19,17 @@ import org.nd4j.linalg.learning.config.Adam;
 /**
  * InfiniteTalk's audio adapter (74.2 M parameters) at B=2, T=81 (21 output frames), L=12, C=768: forward, forward +
  * backward, and a full AdamW step (gradients + ND4J's Adam updater + decoupled weight decay). Run: bench/adapter.sh
- * (also runs PyTorch). Prints one line per case: median ms over the timed iterations, and GFLOP/s.
+ * [--graph] (also runs PyTorch; --graph adds the SameDiff graph's forward and forward+backward). Prints one line per case: median ms over the timed iterations, and GFLOP/s.
  */
 public final class AdapterBench {
     static final int B = 2, T = 81, WARM = 2, ITERS = 5;
     static final double LR = 1e-4, WD = 0.01;
 
     public static void main(String[] args) {
+        if (args.length > 0 && args[0].equals("--parts")) {
+            updateParts();
+            return;
+        }
         AudioProjConfig c = AudioProjConfig.defaults();
         AudioProjModel net = AudioProjModel.build(c, DataType.FLOAT, 1);
         Nd4j.getRandom().setSeed(1);
@@ -46,6 +50,13 @@ public final class AdapterBench {
         double stepFlop = 3 * fwdFlop - inputGrad;
         System.out.printf("java  params %.1f M, forward %.2f GFLOP, forward+backward %.2f GFLOP%n",
                 c.parameterCount() / 1e6, fwdFlop / 1e9, stepFlop / 1e9);
+        boolean graph = args.length > 0 && args[0].equals("--graph");
+        if (graph) {
+            net.useGraph(true);
+            report("SameDiff graph forward", fwdFlop, () -> net.forward(ph, AudioProjModel.OUT), fw);
+            report("SameDiff graph forward+backward", stepFlop, () -> net.gradients(ph, AudioProjModel.LOSS), fw);
+            net.useGraph(false);
+        }
         report("forward", fwdFlop, () -> net.forward(ph, AudioProjModel.OUT), fw);
         report("forward+backward", stepFlop, () -> net.gradients(ph, AudioProjModel.LOSS), fw);
 
@@ -57,6 +68,15 @@ public final class AdapterBench {
             updaters.put(e.getKey(), u);
         }
         int[] step = {0};
+        Map<String, INDArray> fixedGrads = net.gradients(ph, AudioProjModel.LOSS);
+        report("AdamW update alone", 0, () -> {
+            for (Map.Entry<String, INDArray> e : net.parameters().entrySet()) {
+                INDArray grad = fixedGrads.get(e.getKey()).dup();
+                updaters.get(e.getKey()).applyUpdater(grad, step[0], 0);
+                e.getValue().muli(1 - LR * WD).subi(grad);
+            }
+            return step[0]++;
+        }, fw);
         report("AdamW step", stepFlop, () -> {
             Map<String, INDArray> g = net.gradients(ph, AudioProjModel.LOSS);
             for (Map.Entry<String, INDArray> e : net.parameters().entrySet()) {
@@ -66,6 +86,34 @@ public final class AdapterBench {
             }
             return step[0]++;
         }, fw);
+    }
+
+    /** The parts of an AdamW update of the largest parameter (proj1_vf.weight, 37.7 M floats). */
+    static void updateParts() {
+        long n = 512L * 73728;
+        INDArray p = Nd4j.rand(DataType.FLOAT, 512, 73728);
+        INDArray grad = Nd4j.rand(DataType.FLOAT, 512, 73728);
+        AdamUpdater u = new AdamUpdater(new Adam(LR));
+        u.setStateViewArray(Nd4j.zeros(DataType.FLOAT, 1, 2 * n), p.shape(), 'c', true);
+        double[] fw = new double[1];
+        int[] step = {0};
+        report("dup 37.7M", 0, () -> grad.dup(), fw);
+        report("Adam applyUpdater 37.7M", 0, () -> {
+            u.applyUpdater(grad, step[0]++, 0);
+            return grad;
+        }, fw);
+        report("muli 37.7M", 0, () -> p.muli(1 - LR * WD), fw);
+        report("subi 37.7M", 0, () -> p.subi(grad), fw);
+        INDArray x = Nd4j.rand(DataType.FLOAT, 40, 73728);
+        INDArray y = Nd4j.create(DataType.FLOAT, 40, 512);
+        INDArray yt = Nd4j.create(DataType.FLOAT, 512, 40);
+        INDArray dy = Nd4j.rand(DataType.FLOAT, 40, 512);
+        double f = 2.0 * 40 * 73728 * 512;
+        report("gemm x W^T [40,73728]x[73728,512]", f, () -> Nd4j.gemm(x, p, y, false, true, 1, 0), fw);
+        report("gemm W x^T (transposed result)", f, () -> Nd4j.gemm(p, x, yt, false, true, 1, 0), fw);
+        report("gemm dW = dY^T X into reused", f, () -> Nd4j.gemm(dy, x, grad, true, false, 1, 0), fw);
+        report("gemm dW = dY^T X into new", f, () -> Nd4j.gemm(dy, x, Nd4j.create(DataType.FLOAT, 512, 73728),
+                true, false, 1, 0), fw);
     }
 
     static double forwardFlop(AudioProjConfig c, int b, int frames) {
