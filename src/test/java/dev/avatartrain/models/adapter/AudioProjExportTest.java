@@ -1,0 +1,79 @@
+package dev.avatartrain.models.adapter;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import dev.avatartrain.errors.BadInputException;
+import dev.avatartrain.models.nn.Parity;
+import dev.avatartrain.tensors.Safetensors;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Weights move both ways: the fixture's weights load with and without InfiniteTalk's {@code audio_proj.} prefix,
+ * strictly; exports (fp32, fp16 with the prefix) load back into the PyTorch model with {@code strict=True} and
+ * reproduce the fixture's output (make_adapter_fixtures.py --check-export). The Python half skips where Debian's
+ * python3 with torch is absent.
+ */
+class AudioProjExportTest {
+    static final Path PROJECT = Path.of(System.getProperty("avatartrain.project.dir", ".")).toAbsolutePath();
+
+    @Test
+    void loadsWithPrefixAndStrictly() {
+        AudioProjParityTest.Fixture fx = AudioProjParityTest.fixture("w5_vs4_norm");
+        Map<String, INDArray> prefixed = new LinkedHashMap<>();
+        fx.weights().forEach((k, v) -> prefixed.put("audio_proj." + k, v));
+        prefixed.put("blocks.0.self_attn.q.weight", fx.weights().get("proj2.weight")); // rest of a Wan checkpoint
+        assertEquals("audio_proj.", AudioProjModel.prefixOf(prefixed));
+        AudioProjModel net = AudioProjModel.build(fx.config(), DataType.FLOAT, 9);
+        net.load(prefixed, "wan.safetensors");
+        Map<String, INDArray> ph = net.placeholders(fx.batch(DataType.FLOAT));
+        Parity.assertClose(fx.tensors().get("io.out"), net.forward(ph, AudioProjModel.OUT).get(AudioProjModel.OUT),
+                1e-4, "prefixed load");
+
+        Map<String, INDArray> bad = new LinkedHashMap<>(fx.weights());
+        bad.remove("proj2.bias");
+        bad.put("proj4.weight", fx.weights().get("proj2.weight"));
+        bad.put("norm.weight", fx.weights().get("proj2.bias"));
+        BadInputException e = assertThrows(BadInputException.class, () -> net.load(bad, "bad.safetensors"));
+        assertTrue(e.getMessage().contains("bad.safetensors") && e.getMessage().contains("missing (proj2.bias)")
+                && e.getMessage().contains("unexpected (proj4.weight)")
+                && e.getMessage().contains("norm.weight is [16], expected [8]"), e.getMessage());
+    }
+
+    @Test
+    void exportLoadsStrictlyIntoPyTorch() throws IOException, InterruptedException {
+        Path dir = PROJECT.resolve("target/adapter-export");
+        Files.createDirectories(dir);
+        for (String name : AudioProjParityTest.CASES) {
+            AudioProjParityTest.Fixture fx = AudioProjParityTest.fixture(name);
+            AudioProjModel net = AudioProjParityTest.load(fx, DataType.FLOAT);
+            boolean half = name.equals("w5_vs4_norm");
+            Map<String, INDArray> w = net.export(half ? DataType.HALF : DataType.FLOAT, half ? "audio_proj." : "");
+            assertEquals(net.parameterNames().size(), w.size());
+            assertEquals(half ? DataType.HALF : DataType.FLOAT, w.values().iterator().next().dataType());
+            Safetensors.write(dir.resolve(name + ".safetensors"), w, Map.of("format", "pt"));
+        }
+        Path python = Path.of("/usr/bin/python3");
+        assumeTrue(Files.isExecutable(python), "Debian /usr/bin/python3 (with torch) is not installed");
+        Process p = new ProcessBuilder(python.toString(), "src/test/scripts/make_adapter_fixtures.py",
+                "--check-export", dir.toString()).directory(PROJECT.toFile()).redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assumeTrue(p.waitFor(5, TimeUnit.MINUTES), "python did not finish");
+        assumeTrue(!log.contains("No module named 'torch'"), "python3-torch is not installed: export not checked");
+        System.out.println(log);
+        assertEquals(0, p.exitValue(), log);
+        assertTrue(log.contains("w5_vs4_norm loaded strictly") && log.contains("prefix 'audio_proj.'"), log);
+    }
+}
