@@ -8,6 +8,9 @@ fixtures are computed the way the original computes them. Run from the repositor
     /usr/bin/python3 src/test/scripts/make_adapter_fixtures.py --check-export DIR
         # load every DIR/<case>.safetensors (written by AudioProjExportTest from Java) into the PyTorch model with
         # strict=True and compare its output on the fixture's inputs; exit 1 on any mismatch
+    /usr/bin/python3 src/test/scripts/make_adapter_fixtures.py --check-weights CONFIG_JSON WEIGHTS
+        # load trained weights (train-adapter's adapter.safetensors, with or without "audio_proj.") strictly into the
+        # PyTorch model of CONFIG_JSON (a JSON object string) and run it once; exit 1 if that fails
 Writes src/test/resources/fixtures/adapter/<case>.safetensors holding
   config            (JSON, in __metadata__)
   proj1.weight ...  weights (values rounded to fp16, so an fp16 export is exact)
@@ -221,7 +224,25 @@ def check_export(directory):
     sys.exit(1 if bad else 0)
 
 
+def check_weights(config_json, path):
+    cfg = json.loads(config_json)
+    model = AudioProj(**cfg).float().eval()
+    weights, _ = read_safetensors(path)
+    prefix = "audio_proj." if any(k.startswith("audio_proj.") for k in weights) else ""
+    model.load_state_dict({k[len(prefix):]: v.float() for k, v in weights.items()}, strict=True)
+    w, vs, l, c = cfg["audio_window"], cfg["vae_scale"], cfg["blocks"], cfg["channels"]
+    with torch.no_grad():
+        out = model(torch.randn(1, 1, w, l, c), torch.randn(1, 2, w + vs - 1, l, c))
+    finite = bool(torch.isfinite(out).all())
+    print(path, "loaded strictly,", len(weights), "tensors, prefix", repr(prefix), "output", tuple(out.shape),
+          "finite" if finite else "NOT FINITE")
+    sys.exit(0 if finite else 1)
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--check-weights":
+        check_weights(sys.argv[2], sys.argv[3])
+        return
     if len(sys.argv) == 3 and sys.argv[1] == "--check-export":
         check_export(sys.argv[2])
         return

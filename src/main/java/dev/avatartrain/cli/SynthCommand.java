@@ -31,11 +31,25 @@ final class SynthCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Seed; the same seed writes identical files (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--adapter", description = {"Write train-adapter sample data instead: <out>/manifest.json, audio/ and target/ items",
+            "(.npy, .pt, .safetensors) of varied lengths, targets from a seeded random teacher (<out>/teacher.safetensors).",
+            "Sizes from --adapter-config (default: configuration/adapter/train_adapter.yaml); --clips items."})
+    boolean adapter;
+
+    @Option(names = "--adapter-config", paramLabel = "FILE", description = "With --adapter: YAML with the adapter's sizes.")
+    Path adapterConfig;
+
     @Mixin
     CommonOptions common;
 
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
+        if (adapter) {
+            var o = dev.avatartrain.train.adapter.AdapterOptions.load(adapterConfig, java.util.Map.of("manifest", "-"));
+            Path m = dev.avatartrain.synth.SyntheticAdapterData.write(out, o.model(), Args.positive("--clips", clips), seed);
+            System.out.println("synth: adapter sample data, " + clips + " items → " + m);
+            return Main.EXIT_OK;
+        }
         int[] shape = Args.intPair("--audio-shape", audioShape);
         var config = common.loadConfig();
         SynthJob.run(out, new SyntheticClips.Spec(Args.positive("--clips", clips), Args.positive("--frames", frames),

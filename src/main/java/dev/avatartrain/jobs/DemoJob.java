@@ -17,7 +17,8 @@ import dev.avatartrain.train.Trainer;
 
 /**
  * {@code avatar-train demo}: the whole pipeline on generated data with {@code configuration/demo}: synth →
- * make-metadata → encode → train (tiny UNet, local Spark, 2 partitions) → validation grid, loss plot, checkpoint.
+ * make-metadata → encode → train (tiny UNet, local Spark, 2 partitions) → validation grid, loss plot, checkpoint;
+ * then synth --adapter → train-adapter (tiny adapter toward a random teacher).
  * Each stage is the same code its own command runs. Starts fresh each time (removes its output_dir).
  */
 public final class DemoJob {
@@ -36,15 +37,15 @@ public final class DemoJob {
                 for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
             }
         }
-        System.out.println("demo 1/4 synth: sample clips whose mouth follows their audio features → " + data);
+        System.out.println("demo 1/5 synth: sample clips whose mouth follows their audio features → " + data);
         SynthJob.run(data, new SyntheticClips.Spec(6, 40, config.data().imageSize(), 4, 32, config.train().seed(),
                 config.data().imageFolderName(), config.data().audioFolderName()));
         SparkSession spark = SparkSetup.session("avatar-train demo", master);
         try {
-            System.out.println("demo 2/4 make-metadata → " + config.data().metadataUrl());
+            System.out.println("demo 2/5 make-metadata → " + config.data().metadataUrl());
             MakeMetadataJob.run(spark, new MakeMetadataJob.Options(MakeMetadataJob.Mode.scan, data.toString(),
                     config.data().metadataUrl(), null, false, false, config.data().imageFolderName(), config.data().audioFolderName()));
-            System.out.println("demo 3/4 encode");
+            System.out.println("demo 3/5 encode");
             TaesdSource vae = TaesdSource.resolve(config.model().vaePretrainedModelNameOrPath(), EncodeJob.vaeCache(), null);
             if (vae.isRandom()) {
                 System.out.println("demo: the TAESD is seeded random weights (model.vae_pretrained_model_name_or_path: "
@@ -52,12 +53,22 @@ public final class DemoJob {
                         + " a Hugging Face cache folder, or s3a://) to train in a real latent space.");
             }
             EncodeJob.run(spark, config);
-            System.out.println("demo 4/4 train");
+            System.out.println("demo 4/5 train");
             Trainer.Result r = TrainJob.run(spark, config, 0);
             Map<String, Object> first = r.validations().get(0), last = r.validations().get(r.validations().size() - 1);
             System.out.printf("demo: validation loss %.4f (step %s) → %.4f (step %s); mouth PSNR %.1f → %.1f dB%n",
                     (Double) first.get("val_loss"), first.get("step"), (Double) last.get("val_loss"), last.get("step"),
                     (Double) first.get("val_mouth_psnr_db"), (Double) last.get("val_mouth_psnr_db"));
+            System.out.println("demo 5/5 train-adapter: a tiny audio adapter toward a random teacher (synth --adapter)");
+            dev.avatartrain.train.adapter.AdapterOptions adapter = dev.avatartrain.train.adapter.AdapterOptions.load(
+                    ProjectPaths.resolve("configuration/demo/train_adapter.yaml"), Map.of());
+            dev.avatartrain.synth.SyntheticAdapterData.write(Path.of(adapter.string("manifest")).getParent(), adapter.model(), 24,
+                    config.train().seed());
+            Trainer.Result ar = TrainAdapterJob.run(spark, adapter, demoConfigDir());
+            Map<String, Object> af = ar.validations().get(0), al = ar.validations().get(ar.validations().size() - 1);
+            System.out.printf("demo: UNet validation loss %.4f → %.4f; adapter validation loss %.4f → %.4f (token cosine %.3f → %.3f)%n",
+                    (Double) first.get("val_loss"), (Double) last.get("val_loss"), (Double) af.get("val_loss"), (Double) al.get("val_loss"),
+                    (Double) af.get("val_token_cosine"), (Double) al.get("val_token_cosine"));
             System.out.printf("demo: done in %.0f s. Outputs in %s: %s, %s, validation/latest.png, %s/ (model.safetensors = diffusers names)%n",
                     (System.nanoTime() - start) / 1e9, out.toAbsolutePath(), Metrics.PLOT, Metrics.CSV, Checkpoints.DIR);
         } finally {

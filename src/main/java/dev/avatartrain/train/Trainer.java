@@ -89,6 +89,7 @@ public final class Trainer {
             lastCheckpoint = resume;
             System.out.println("train: resumed from " + resume + " at step " + step + " (round " + round + ")");
         } else {
+            task.initialise(driverNet);
             params = NamedArrays.of(driverNet.parameters());
             state = zeroOptimizerState(driverNet.parameters());
         }

@@ -20,6 +20,10 @@ public interface TrainingTask extends Serializable {
     /** A new network of the task's architecture (the engine sets its weights). */
     Network buildNetwork();
 
+    /** Sets the starting weights of a fresh run on the driver's network (e.g. released weights to fine-tune); default: keep. */
+    default void initialise(Network net) {
+    }
+
     /** The scalar loss output of the graph. */
     String lossName();
 

@@ -21,7 +21,7 @@ import dev.avatartrain.errors.BadInputException;
  * @param normOutputAudio whether a LayerNorm {@code norm} follows {@code proj3} ({@code norm_output_audio})
  */
 public record AudioProjConfig(int audioWindow, int vaeScale, int blocks, int channels, int intermediateDim,
-                              int contextTokens, int outputDim, boolean normOutputAudio) {
+                              int contextTokens, int outputDim, boolean normOutputAudio) implements java.io.Serializable {
     /** LayerNorm eps of {@code nn.LayerNorm(output_dim)} (PyTorch's default). */
     public static final double NORM_EPS = 1e-5;
 

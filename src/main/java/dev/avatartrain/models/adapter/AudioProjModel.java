@@ -106,6 +106,16 @@ public final class AudioProjModel implements Network {
     }
 
     @Override
+    public LossAndGradients lossAndGradients(Map<String, INDArray> placeholders, String loss) {
+        if (useGraph || !LOSS.equals(loss)) {
+            return Network.super.lossAndGradients(placeholders, loss);
+        }
+        requireTraining(placeholders);
+        FusedAdapter.Result r = fused.run(placeholders, parameters(), true, true);
+        return new LossAndGradients(r.loss(), r.gradients());
+    }
+
+    @Override
     public Map<String, INDArray> forward(Map<String, INDArray> placeholders, String... outputs) {
         boolean loss = false;
         for (String o : outputs) {

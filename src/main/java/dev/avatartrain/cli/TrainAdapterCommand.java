@@ -1,0 +1,92 @@
+package dev.avatartrain.cli;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import org.apache.spark.sql.SparkSession;
+
+import dev.avatartrain.errors.BadInputException;
+import dev.avatartrain.jobs.SparkSetup;
+import dev.avatartrain.jobs.TrainAdapterJob;
+import dev.avatartrain.train.adapter.AdapterOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "train-adapter", mixinStandardHelpOptions = true,
+        description = {"Train InfiniteTalk's audio adapter (AudioProjModel) from a JSON manifest of audio embeddings and teacher",
+                "tokens, on the same engine as `train`. Defaults and every key: configuration/adapter/train_adapter.yaml."})
+final class TrainAdapterCommand implements Callable<Integer> {
+    @Option(names = "--adapter-config", paramLabel = "FILE", description = "YAML with the keys of configuration/adapter/train_adapter.yaml.")
+    Path adapterConfig;
+
+    @Option(names = "--manifest", paramLabel = "M", description = "JSON list of {\"audio\", \"target\", \"weight\"} (local, s3a://, https://).")
+    String manifest;
+
+    @Option(names = "--output-dir", paramLabel = "D", description = "Checkpoints, metrics and adapter.safetensors.")
+    String outputDir;
+
+    @Option(names = "--batch-size", paramLabel = "N", description = "Clips per micro-batch per worker (default 2).")
+    Integer batchSize;
+
+    @Option(names = "--epochs", paramLabel = "N", description = "Passes over the training clips (default 5).")
+    Integer epochs;
+
+    @Option(names = "--lr", paramLabel = "LR", description = "Learning rate (default 1e-4).")
+    Double lr;
+
+    @Option(names = "--mixed-precision", description = "Accepted: training stays float32; the exported weights are fp16.")
+    Boolean mixedPrecision;
+
+    @Option(names = "--audio-window", paramLabel = "W", description = "Odd window of audio frames per video frame (default 5).")
+    Integer audioWindow;
+
+    @Option(names = "--vae-scale", paramLabel = "S", description = "Video frames per latent frame after the first (default 4).")
+    Integer vaeScale;
+
+    @Option(names = "--init-weights", paramLabel = "W", description = "Released adapter weights to start from (.safetensors or .pt).")
+    String initWeights;
+
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Any key of train_adapter.yaml, e.g. --set num_workers=2 (repeatable).")
+    List<String> set = new java.util.ArrayList<>();
+
+    @Option(names = "--config-dir", paramLabel = "DIR", description = "Engine defaults (train.yaml, optimizer.yaml, …; default configuration/global).")
+    Path configDir;
+
+    @Option(names = "--master", paramLabel = "URL", description = "Spark master (default: local[*]; spark-submit's --master wins).")
+    String master;
+
+    @Override
+    public Integer call() throws Exception {
+        Map<String, Object> o = new LinkedHashMap<>();
+        for (String s : set) {
+            int eq = s.indexOf('=');
+            if (eq <= 0) throw new BadInputException("--set " + s + ": expected KEY=VALUE");
+            o.put(s.substring(0, eq), s.substring(eq + 1));
+        }
+        putIf(o, "manifest", manifest);
+        putIf(o, "output_dir", outputDir);
+        putIf(o, "batch_size", batchSize);
+        putIf(o, "epochs", epochs);
+        putIf(o, "lr", lr);
+        putIf(o, "mixed_precision", mixedPrecision);
+        putIf(o, "audio_window", audioWindow);
+        putIf(o, "vae_scale", vaeScale);
+        putIf(o, "init_weights", initWeights);
+        AdapterOptions options = AdapterOptions.load(adapterConfig, o);
+        System.out.println("train-adapter options: " + options.values());
+        SparkSession spark = SparkSetup.session("avatar-train train-adapter", master);
+        try {
+            TrainAdapterJob.run(spark, options, configDir);
+        } finally {
+            spark.stop();
+        }
+        return Main.EXIT_OK;
+    }
+
+    private static void putIf(Map<String, Object> o, String key, Object v) {
+        if (v != null) o.put(key, v);
+    }
+}

@@ -1,0 +1,125 @@
+package dev.avatartrain.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import dev.avatartrain.errors.BadInputException;
+import dev.avatartrain.jobs.DemoJob;
+import dev.avatartrain.jobs.TrainAdapterJob;
+import dev.avatartrain.models.adapter.AudioProjModel;
+import dev.avatartrain.synth.SyntheticAdapterData;
+import dev.avatartrain.tensors.Safetensors;
+import dev.avatartrain.tensors.TensorFiles;
+import dev.avatartrain.train.adapter.AdapterOptions;
+
+/** train-adapter end to end on local[2]: convergence toward the teacher, resume, fine-tuning from weights, export. */
+class AdapterTrainingTest {
+    static SparkSession spark;
+
+    @BeforeAll
+    static void start() {
+        spark = SparkSession.builder().master("local[2]").appName("AdapterTrainingTest").config("spark.ui.enabled", "false").getOrCreate();
+    }
+
+    @AfterAll
+    static void stop() {
+        spark.stop();
+    }
+
+    static AdapterOptions options(Path manifest, Path out, Object... kv) {
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("manifest", manifest.toString());
+        o.put("output_dir", out.toString());
+        o.put("epochs", 4);
+        o.put("checkpointing_steps", 4);
+        o.put("validation_every", 4);
+        for (int i = 0; i < kv.length; i += 2) o.put((String) kv[i], kv[i + 1]);
+        return AdapterOptions.load(Path.of("configuration/demo/train_adapter.yaml"), o);
+    }
+
+    @Test
+    void trainsTowardTheTeacherOnTwoPartitionsResumesAndExports(@TempDir Path dir) throws Exception {
+        AdapterOptions base = options(dir.resolve("m.json"), dir.resolve("x"));
+        Path manifest = SyntheticAdapterData.write(dir.resolve("data"), base.model(), 12, 3);
+
+        Trainer.Result full = TrainAdapterJob.run(spark, options(manifest, dir.resolve("a")), DemoJob.demoConfigDir());
+        double first = (Double) full.validations().get(0).get("val_loss");
+        double last = (Double) full.validations().get(full.validations().size() - 1).get("val_loss");
+        assertTrue(last < 0.8 * first, "validation loss " + first + " -> " + last);
+        Path exported = dir.resolve("a").resolve(TrainAdapterJob.EXPORT);
+        Map<String, INDArray> w = Safetensors.read(exported).tensors();
+        assertTrue(w.containsKey("proj1.weight") && w.containsKey("norm.weight"), w.keySet().toString());
+
+        // the same run split in two: stop at the first checkpoint (by a shorter max via --set), then resume
+        long steps = full.step();
+        AdapterOptions half = options(manifest, dir.resolve("b"));
+        Trainer.Result r1 = TrainAdapterJob.run(spark, options(manifest, dir.resolve("b"), "epochs", 2), DemoJob.demoConfigDir());
+        assertTrue(r1.step() < steps);
+        Trainer.Result r2 = TrainAdapterJob.run(spark, options(manifest, dir.resolve("b"), "resume_from_checkpoint", "latest"),
+                DemoJob.demoConfigDir());
+        assertEquals(steps, r2.step());
+        assertTrue(half.string("output_dir").endsWith("b"));
+
+        checkInPyTorch(base.model().toJson(), exported);
+    }
+
+    @Test
+    void fineTunesFromReleasedWeightsAndKeepsTheirPrefix(@TempDir Path dir) throws Exception {
+        AdapterOptions base = options(dir.resolve("m.json"), dir.resolve("x"));
+        Path manifest = SyntheticAdapterData.write(dir.resolve("data"), base.model(), 6, 4);
+        // "released" weights with InfiniteTalk's module prefix: the teacher itself
+        Map<String, INDArray> teacher = TensorFiles.read(dir.resolve("data/teacher.safetensors"), DataType.FLOAT);
+        Map<String, INDArray> prefixed = new LinkedHashMap<>();
+        teacher.forEach((k, v) -> prefixed.put(AudioProjModel.INFINITETALK_PREFIX + k, v));
+        Path init = dir.resolve("released.safetensors");
+        Safetensors.write(init, prefixed, Map.of());
+
+        Trainer.Result r = TrainAdapterJob.run(spark, options(manifest, dir.resolve("ft"), "init_weights", init.toString(), "epochs", 1,
+                "validation_fraction", 0.34), DemoJob.demoConfigDir());
+        double startLoss = (Double) r.validations().get(0).get("val_loss");
+        assertTrue(startLoss < 1e-6, "starting from the teacher, the loss starts at ~0: " + startLoss);
+        Map<String, INDArray> out = Safetensors.read(dir.resolve("ft").resolve(TrainAdapterJob.EXPORT)).tensors();
+        assertEquals(prefixed.keySet(), out.keySet());
+    }
+
+    @Test
+    void optionErrorsNameTheKeyOrFile(@TempDir Path dir) throws Exception {
+        assertTrue(assertThrows(BadInputException.class, () -> options(dir.resolve("m.json"), dir, "audio_window", 4))
+                .getMessage().contains("odd"));
+        assertTrue(assertThrows(BadInputException.class, () -> options(dir.resolve("m.json"), dir, "epoch", 4))
+                .getMessage().contains("unknown key \"epoch\""));
+        Path empty = dir.resolve("empty.json");
+        Files.writeString(empty, "[]");
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> TrainAdapterJob.run(spark, options(empty, dir.resolve("o")), DemoJob.demoConfigDir()));
+        assertTrue(e.getMessage().contains(empty.getFileName().toString()), e.getMessage());
+    }
+
+    static void checkInPyTorch(String configJson, Path weights) throws Exception {
+        Path python = Path.of("/usr/bin/python3");
+        assumeTrue(Files.isExecutable(python), "Debian /usr/bin/python3 (with torch) is not installed: strict load not checked");
+        Process p = new ProcessBuilder(python.toString(), "src/test/scripts/make_adapter_fixtures.py", "--check-weights", configJson,
+                weights.toString()).redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assumeTrue(p.waitFor(5, TimeUnit.MINUTES), "python did not finish");
+        assumeTrue(!log.contains("No module named 'torch'"), "python3-torch is not installed");
+        assertEquals(0, p.exitValue(), log);
+    }
+}
