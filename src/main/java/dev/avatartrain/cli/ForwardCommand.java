@@ -24,17 +24,20 @@ import picocli.CommandLine.Option;
 @Command(name = "forward", mixinStandardHelpOptions = true,
         description = {"One forward pass of a network on named input tensors (safetensors), writing the output tensor \"out\".",
                 "Inputs: unet: sample [B,in,h,w], timestep [B] or [1], encoder_hidden_states [B,S,cross_attention_dim];",
-                "taesd-encoder: images [B,3,H,W] in [0,1]; taesd-decoder: latents [B,C,h,w].",
+                "taesd-encoder: images [B,3,H,W] in [0,1]; taesd-decoder: latents [B,C,h,w];",
+                "audio-adapter: audio_embeds [T,L,C] (one clip, windowed as InfiniteTalk) → out [1+(T-1)/vae_scale, tokens, dim].",
                 "Weights: safetensors or .pt/.pth with PyTorch names (a 'unet.' prefix is accepted); without --weights a seeded",
                 "random initialisation (save it with --save-weights)."})
 final class ForwardCommand implements Callable<Integer> {
-    enum Model { unet, taesd_encoder, taesd_decoder }
+    enum Model { unet, taesd_encoder, taesd_decoder, audio_adapter }
 
-    @Option(names = "--model", required = true, paramLabel = "unet|taesd-encoder|taesd-decoder",
+    @Option(names = "--model", required = true, paramLabel = "unet|taesd-encoder|taesd-decoder|audio-adapter",
             converter = ModelConverter.class, description = "Which network.")
     Model model;
 
-    @Option(names = "--config", paramLabel = "FILE", description = "UNet config JSON (default: configuration/unet/config.json).")
+    @Option(names = "--config", paramLabel = "FILE", description = "unet: diffusers config JSON (default: configuration/unet/config.json); audio-adapter: JSON of"
+                    + " audio_window, vae_scale, blocks, channels, intermediate_dim, context_tokens, output_dim, norm_output_audio"
+                    + " (default: InfiniteTalk's).")
     Path config;
 
     @Option(names = "--weights", paramLabel = "W", description = "Weights file (.safetensors, .pt, .pth, .bin).")
@@ -85,7 +88,15 @@ final class ForwardCommand implements Callable<Integer> {
                 out = m.decode(need(in, "latents"));
                 net = m;
             }
-            default -> throw new IllegalStateException();
+            case audio_adapter -> {
+                dev.avatartrain.models.adapter.AudioProjConfig cfg = config == null ? dev.avatartrain.models.adapter.AudioProjConfig.defaults()
+                        : dev.avatartrain.models.adapter.AudioProjConfig.parse(Files.readString(config), config.toString());
+                dev.avatartrain.models.adapter.AudioProjModel m = dev.avatartrain.models.adapter.AudioProjModel.build(cfg, DataType.FLOAT, seed);
+                if (w != null) m.load(w, weights.toString());
+                out = m.forward(need(in, "audio_embeds"));
+                net = m;
+            }
+            default -> throw new IllegalStateException("unknown model " + model);
         }
         Map<String, INDArray> result = new LinkedHashMap<>();
         result.put("out", out);
