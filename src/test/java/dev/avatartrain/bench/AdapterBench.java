@@ -51,6 +51,15 @@ public final class AdapterBench {
         System.out.printf("java  params %.1f M, forward %.2f GFLOP, forward+backward %.2f GFLOP%n",
                 c.parameterCount() / 1e6, fwdFlop / 1e9, stepFlop / 1e9);
         boolean graph = args.length > 0 && args[0].equals("--graph");
+        if (args.length > 1 && args[0].equals("--profile")) { // SameDiff op trace (Chrome trace JSON) of the graph
+            net.useGraph(true);
+            net.graph().addListeners(org.nd4j.autodiff.listeners.profiler.ProfilingListener.builder(
+                    new java.io.File(args[1])).recordAll().warmup(0).build());
+            for (int i = 0; i < 4; i++) {
+                net.gradients(ph, AudioProjModel.LOSS);
+            }
+            return;
+        }
         if (graph) {
             net.useGraph(true);
             report("SameDiff graph forward", fwdFlop, () -> net.forward(ph, AudioProjModel.OUT), fw);
@@ -77,6 +86,34 @@ public final class AdapterBench {
             }
             return step[0]++;
         }, fw);
+        // the same AdamW as one pass over the float buffers on every core (an experiment for the engine's optimizer)
+        Map<String, INDArray[]> moments = new LinkedHashMap<>();
+        for (Map.Entry<String, INDArray> e : net.parameters().entrySet()) {
+            moments.put(e.getKey(), new INDArray[] {Nd4j.zeros(DataType.FLOAT, e.getValue().length()),
+                Nd4j.zeros(DataType.FLOAT, e.getValue().length())});
+        }
+        int[] step2 = {0};
+        report("one-pass Java AdamW update alone", 0, () -> {
+            step2[0]++;
+            for (Map.Entry<String, INDArray> e : net.parameters().entrySet()) {
+                INDArray[] mv = moments.get(e.getKey());
+                onePassAdamW(e.getValue(), fixedGrads.get(e.getKey()), mv[0], mv[1], step2[0]);
+            }
+            return step2[0];
+        }, fw);
+        List<Double> gradMs = new ArrayList<>();
+        report("AdamW step, one-pass update", stepFlop, () -> {
+            long s0 = System.nanoTime();
+            Map<String, INDArray> g = net.gradients(ph, AudioProjModel.LOSS);
+            gradMs.add((System.nanoTime() - s0) / 1e6);
+            step2[0]++;
+            for (Map.Entry<String, INDArray> e : net.parameters().entrySet()) {
+                INDArray[] mv = moments.get(e.getKey());
+                onePassAdamW(e.getValue(), g.get(e.getKey()), mv[0], mv[1], step2[0]);
+            }
+            return step2[0];
+        }, fw);
+        System.out.println("java    (of which gradients, ms per step: " + gradMs + ")");
         report("AdamW step", stepFlop, () -> {
             Map<String, INDArray> g = net.gradients(ph, AudioProjModel.LOSS);
             for (Map.Entry<String, INDArray> e : net.parameters().entrySet()) {
@@ -86,6 +123,31 @@ public final class AdapterBench {
             }
             return step[0]++;
         }, fw);
+    }
+
+    /** torch.optim.AdamW's update (decoupled decay, bias-corrected moments), one pass, chunks on all cores. */
+    static void onePassAdamW(INDArray p, INDArray g, INDArray m, INDArray v, int t) {
+        java.nio.FloatBuffer pb = p.data().asNioFloat();
+        java.nio.FloatBuffer gb = g.data().asNioFloat();
+        java.nio.FloatBuffer mb = m.data().asNioFloat();
+        java.nio.FloatBuffer vb = v.data().asNioFloat();
+        int n = (int) p.length();
+        float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+        float decay = (float) (1 - LR * WD);
+        float step = (float) (LR / (1 - Math.pow(b1, t)));
+        float c2 = (float) (1 / Math.sqrt(1 - Math.pow(b2, t)));
+        int chunk = 1 << 16;
+        java.util.stream.IntStream.range(0, (n + chunk - 1) / chunk).parallel().forEach(ci -> {
+            int end = Math.min(n, (ci + 1) * chunk);
+            for (int i = ci * chunk; i < end; i++) {
+                float gi = gb.get(i);
+                float mi = b1 * mb.get(i) + (1 - b1) * gi;
+                float vi = b2 * vb.get(i) + (1 - b2) * gi * gi;
+                mb.put(i, mi);
+                vb.put(i, vi);
+                pb.put(i, pb.get(i) * decay - step * mi / ((float) Math.sqrt(vi) * c2 + eps));
+            }
+        });
     }
 
     /** The parts of an AdamW update of the largest parameter (proj1_vf.weight, 37.7 M floats). */

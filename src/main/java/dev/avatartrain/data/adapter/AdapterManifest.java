@@ -211,6 +211,23 @@ public final class AdapterManifest implements Serializable {
         return new Example(item.index(), audio, target, item.weight());
     }
 
+    /**
+     * Loaded examples as one padded training batch (windows, zero-padded targets, mask, weights): the input of
+     * {@code AudioProjModel.placeholders(batch)}.
+     */
+    public static AudioWindows.Batch batch(List<Example> examples, AudioProjConfig config, DataType dtype) {
+        List<INDArray> audio = new ArrayList<>(examples.size());
+        List<INDArray> target = new ArrayList<>(examples.size());
+        double[] weight = new double[examples.size()];
+        for (int i = 0; i < weight.length; i++) {
+            Example e = examples.get(i);
+            audio.add(e.audio());
+            target.add(e.target());
+            weight[i] = e.weight();
+        }
+        return AudioWindows.batch(audio, target, weight, config, dtype);
+    }
+
     private static INDArray tensor(String where, String role, String url, Configuration hadoop) {
         Map<String, INDArray> tensors;
         String name = url.substring(url.lastIndexOf('/') + 1);

@@ -131,21 +131,25 @@ public final class AudioWindows {
         }
         INDArray first = Nd4j.create(dtype, b, 1, w, c.blocks(), c.channels());
         INDArray later = Nd4j.create(dtype, b, n - 1, wvf, c.blocks(), c.channels());
+        // row views: [B*w, L*C] and [B*(N-1)*wvf, L*C]; each clip's rows are a contiguous block filled by pullRows
+        INDArray firstRows = first.reshape('c', (long) b * w, lc);
+        INDArray laterRows = later.reshape('c', (long) b * (n - 1) * wvf, lc);
         INDArray mask = Nd4j.zeros(dtype, b, n);
         INDArray weight = Nd4j.ones(dtype, b);
         INDArray target = null;
         for (int i = 0; i < b; i++) {
             INDArray a = audios.get(i);
             int len = (int) a.size(0);
-            INDArray rows = a.castTo(dtype).reshape('c', len, lc);
-            int[] idx0 = window(0, len, w);
-            first.get(NDArrayIndex.point(i)).assign(rows.getRows(idx0).reshape('c', 1, w, c.blocks(), c.channels()));
+            INDArray rows = a.castTo(dtype);
+            rows = (rows.isView() || rows.ordering() != 'c' ? rows.dup('c') : rows).reshape('c', len, lc);
             int[] idx = new int[(n - 1) * wvf];
             for (int g = 0; g < n - 1; g++) {
                 System.arraycopy(laterWindow(g, len, w, vs), 0, idx, g * wvf, wvf);
             }
-            later.get(NDArrayIndex.point(i)).assign(rows.getRows(idx).reshape('c', n - 1, wvf, c.blocks(),
-                    c.channels()));
+            Nd4j.pullRows(rows, firstRows.get(NDArrayIndex.interval((long) i * w, (long) (i + 1) * w),
+                    NDArrayIndex.all()), 1, window(0, len, w));
+            Nd4j.pullRows(rows, laterRows.get(NDArrayIndex.interval((long) i * idx.length,
+                    (long) (i + 1) * idx.length), NDArrayIndex.all()), 1, idx);
             mask.get(NDArrayIndex.point(i), NDArrayIndex.interval(0, frames[i])).assign(1);
             if (weights != null) {
                 weight.putScalar(i, weights[i]);

@@ -101,6 +101,12 @@ class AdapterManifestTest {
         assertArrayEquals(new long[] {2, 3, 8}, e2.target().shape());
         assertEquals(DataType.FLOAT, e2.audio().dataType());
         assertEquals(0.0, e2.weight());
+
+        // one batch of all three: padded to 3 output frames, clip 2 (T=5) has 2
+        var b = AdapterManifest.batch(List.of(e0, e1, e2), CFG, DataType.FLOAT);
+        assertArrayEquals(new int[] {3, 3, 2}, b.frames());
+        assertArrayEquals(new long[] {3, 3, 3, 8}, b.target().shape());
+        assertEquals(Nd4j.createFromArray(1f, 2.5f, 0f), b.weight());
     }
 
     @Test
