@@ -61,15 +61,9 @@ public record AdapterTask(AdapterManifest manifest, AudioProjConfig config, long
     public BatchSource open(List<String> shard) {
         List<AdapterManifest.Example> examples = load(shard);
         return rng -> {
-            List<INDArray> audios = new ArrayList<>(), targets = new ArrayList<>();
-            double[] weights = new double[batchSize];
-            for (int i = 0; i < batchSize; i++) {
-                AdapterManifest.Example e = examples.get(rng.nextInt(examples.size()));
-                audios.add(e.audio());
-                targets.add(e.target());
-                weights[i] = e.weight();
-            }
-            return placeholders(AudioWindows.batch(audios, targets, weights, config, DataType.FLOAT));
+            List<AdapterManifest.Example> batch = new ArrayList<>(batchSize);
+            for (int i = 0; i < batchSize; i++) batch.add(examples.get(rng.nextInt(examples.size())));
+            return placeholders(AdapterManifest.batch(batch, config, DataType.FLOAT));
         };
     }
 

@@ -1,6 +1,5 @@
 package dev.avatartrain.train.adapter;
 
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,8 +32,7 @@ public final class AdapterValidation implements Trainer.Validator {
         double loss = 0, cosine = 0, predStd = 0, targetStd = 0;
         int tokens = 0;
         for (AdapterManifest.Example e : examples) {
-            AudioWindows.Batch b = AudioWindows.batch(List.of(e.audio()), List.of(e.target()), new double[]{e.weight()},
-                    task.config(), DataType.FLOAT);
+            AudioWindows.Batch b = AdapterManifest.batch(List.of(e), task.config(), DataType.FLOAT);
             Map<String, INDArray> r = net.forward(AdapterTask.placeholders(b), AudioProjModel.OUT, AudioProjModel.LOSS);
             loss += r.get(AudioProjModel.LOSS).getDouble(0);
             int frames = b.frames()[0];
@@ -54,9 +52,5 @@ public final class AdapterValidation implements Trainer.Validator {
         v.put("val_token_cosine", cosine / tokens);
         v.put("val_token_std_ratio", predStd / Math.max(targetStd, 1e-12));
         return v;
-    }
-
-    static List<AdapterManifest.Example> load(AdapterTask task, List<String> items) {
-        return new ArrayList<>(task.load(items));
     }
 }
