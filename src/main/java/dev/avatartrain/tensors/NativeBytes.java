@@ -1,6 +1,26 @@
 package dev.avatartrain.tensors;
 
+import org.bytedeco.javacpp.BooleanPointer;
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.ShortPointer;
+import org.bytedeco.javacpp.indexer.Bfloat16Indexer;
+import org.bytedeco.javacpp.indexer.BooleanIndexer;
+import org.bytedeco.javacpp.indexer.ByteIndexer;
+import org.bytedeco.javacpp.indexer.DoubleIndexer;
+import org.bytedeco.javacpp.indexer.FloatIndexer;
+import org.bytedeco.javacpp.indexer.HalfIndexer;
+import org.bytedeco.javacpp.indexer.Indexer;
+import org.bytedeco.javacpp.indexer.IntIndexer;
+import org.bytedeco.javacpp.indexer.LongIndexer;
+import org.bytedeco.javacpp.indexer.ShortIndexer;
+import org.bytedeco.javacpp.indexer.UByteIndexer;
+import org.nd4j.linalg.api.buffer.DataBuffer;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -19,9 +39,52 @@ final class NativeBytes {
 
     private NativeBytes() {}
 
-    /** A new C-order array of {@code dtype} and {@code shape}, uninitialised. */
+    /** Arrays at least this large get memory of their own (see {@link #allocate}). */
+    private static final long OWN_MEMORY_BYTES = 1 << 20;
+
+    /**
+     * A new C-order array of {@code dtype} and {@code shape}, uninitialised.
+     *
+     * <p>{@code Nd4j.createUninitialized} is not free in M2.1: it took 0.7–1.4 s for a 1 GiB float array here
+     * (as long as {@code Nd4j.create}, which zero-fills), more than reading the data. Large arrays therefore get a
+     * plain JavaCPP allocation (untouched pages, faulted in by the read itself, as numpy's {@code np.empty})
+     * wrapped in an ND4J buffer through the public {@code Nd4j.createBuffer(Pointer, ...)}. The buffer holds that
+     * pointer object, so the memory is freed by JavaCPP's deallocator when the buffer is unreachable. If
+     * JavaCPP's own memory limit ({@code org.bytedeco.javacpp.maxBytes}, by default the heap size) refuses the
+     * allocation, ND4J's allocator is used.
+     */
     static INDArray allocate(DType dtype, long[] shape) {
+        long n = 1;
+        for (long d : shape) n = Math.multiplyExact(n, d);
+        if (n * dtype.size >= OWN_MEMORY_BYTES) {
+            try {
+                INDArray own = allocateOwn(dtype.nd4j, n, shape);
+                if (own != null) return own;
+            } catch (OutOfMemoryError e) {
+                // JavaCPP's accounting limit, not the heap: fall through to ND4J's allocator
+            }
+        }
         return Nd4j.createUninitialized(dtype.nd4j, shape, 'c');
+    }
+
+    private static INDArray allocateOwn(DataType type, long n, long[] shape) {
+        Pointer p;
+        Indexer idx;
+        switch (type) {
+            case FLOAT -> { FloatPointer f = new FloatPointer(n); p = f; idx = FloatIndexer.create(f); }
+            case DOUBLE -> { DoublePointer d = new DoublePointer(n); p = d; idx = DoubleIndexer.create(d); }
+            case HALF -> { ShortPointer h = new ShortPointer(n); p = h; idx = HalfIndexer.create(h); }
+            case BFLOAT16 -> { ShortPointer h = new ShortPointer(n); p = h; idx = Bfloat16Indexer.create(h); }
+            case LONG -> { LongPointer l = new LongPointer(n); p = l; idx = LongIndexer.create(l); }
+            case INT -> { IntPointer i = new IntPointer(n); p = i; idx = IntIndexer.create(i); }
+            case SHORT -> { ShortPointer h = new ShortPointer(n); p = h; idx = ShortIndexer.create(h); }
+            case BYTE -> { BytePointer b = new BytePointer(n); p = b; idx = ByteIndexer.create(b); }
+            case UBYTE -> { BytePointer b = new BytePointer(n); p = b; idx = UByteIndexer.create(b); }
+            case BOOL -> { BooleanPointer b = new BooleanPointer(n); p = b; idx = BooleanIndexer.create(b); }
+            default -> { return null; }
+        }
+        DataBuffer buf = Nd4j.createBuffer(p, type, n, idx);
+        return Nd4j.create(buf, shape, Nd4j.getStrides(shape, 'c'), 0, 'c', type);
     }
 
     static long byteLength(DType dtype, long[] shape) {
@@ -30,8 +93,24 @@ final class NativeBytes {
         return Math.multiplyExact(n, dtype.size);
     }
 
-    /** Fills {@code arr} (fresh, C order) from {@code length} bytes of {@code ch} at {@code offset}, memory-mapped. */
+    /**
+     * Fills {@code arr} (fresh, C order) from {@code length} bytes of {@code ch} at {@code offset}. Data in native
+     * byte order is read straight into the array's memory (one copy, like numpy's {@code readinto}); data that
+     * needs byte swapping is memory-mapped and swapped while copied.
+     */
     static void fill(INDArray arr, FileChannel ch, long offset, long length, ByteOrder order, int elementSize) throws IOException {
+        if (order == ByteOrder.nativeOrder() || elementSize == 1) {
+            for (long done = 0; done < length; ) {
+                int n = (int) Math.min(CHUNK, length - done);
+                ByteBuffer dst = target(arr, done, n).slice(); // position 0 .. n
+                while (dst.hasRemaining()) {
+                    int got = ch.read(dst, offset + done + dst.position());
+                    if (got < 0) throw new java.io.EOFException("end of file after " + (done + dst.position()) + " of " + length + " bytes");
+                }
+                done += n;
+            }
+            return;
+        }
         for (long done = 0; done < length; ) {
             int n = (int) Math.min(CHUNK, length - done);
             ByteBuffer src = ch.map(FileChannel.MapMode.READ_ONLY, offset + done, n);

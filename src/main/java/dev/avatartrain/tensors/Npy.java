@@ -70,8 +70,23 @@ public final class Npy {
     }
 
     public static NpyArray read(Path file) {
-        try (InputStream in = Files.newInputStream(file)) {
-            return read(in, file.toString());
+        // Numeric data goes from the file straight into the array's native memory (FileChannel read into it);
+        // reading through an InputStream would copy it three times (kernel -> temporary direct buffer -> byte[]
+        // -> native), which made this 3x slower than np.load on a 1 GiB array.
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            InputStream in = java.nio.channels.Channels.newInputStream(ch);
+            Header h = readHeader(in, file.toString());
+            if (h.isNumeric()) {
+                DType dt = h.dtype(file.toString());
+                long bytes = Math.multiplyExact(h.count(), (long) dt.size);
+                long dataStart = ch.position();
+                if (ch.size() - dataStart < bytes)
+                    throw new BadInputException(file + ": truncated: expected " + bytes + " bytes of tensor data, found " + (ch.size() - dataStart) + ".");
+                INDArray arr = NativeBytes.allocate(dt, h.stored());
+                NativeBytes.fill(arr, ch, dataStart, bytes, h.byteOrder(), dt.size);
+                return h.numeric(arr);
+            }
+            return readData(in, file.toString(), h);
         } catch (IOException e) {
             throw new BadInputException(file + ": cannot be read: " + e.getMessage(), e);
         }
@@ -83,6 +98,51 @@ public final class Npy {
     }
 
     public static NpyArray read(InputStream in, String file) throws IOException {
+        return readData(in, file, readHeader(in, file));
+    }
+
+    /** A parsed .npy header. */
+    private record Header(String descr, boolean fortran, long[] shape) {
+        ByteOrder byteOrder() {
+            return descr.charAt(0) == '>' ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN;
+        }
+
+        String code() {
+            return descr.substring(1);
+        }
+
+        boolean isNumeric() {
+            return !descr.contains("O") && descr.length() >= 3 && !code().startsWith("U") && !code().startsWith("S")
+                    && DType.fromNumpy(code()) != null;
+        }
+
+        DType dtype(String file) {
+            DType dt = DType.fromNumpy(code());
+            if (dt == null)
+                throw bad(file, "has dtype '" + descr + "'; supported: float64/32/16, int64/32/16/8, uint8, bool, and unicode/bytes strings");
+            return dt;
+        }
+
+        long count() {
+            long count = 1;
+            for (long d : shape) count = Math.multiplyExact(count, d);
+            return count;
+        }
+
+        /** The shape as stored: reversed for Fortran order. */
+        long[] stored() {
+            return fortran ? reversed(shape) : shape;
+        }
+
+        /** The result for data read into {@code arr} (of the stored shape). */
+        NpyArray numeric(INDArray arr) {
+            if (fortran && shape.length > 1) arr = arr.permute(reversedAxes(shape.length)).dup('c');
+            return new NpyArray(shape, arr, null);
+        }
+    }
+
+    /** Reads the magic string, version and header dictionary; the stream is left at the first data byte. */
+    private static Header readHeader(InputStream in, String file) throws IOException {
         byte[] pre = in.readNBytes(8);
         if (pre.length < 8 || !java.util.Arrays.equals(java.util.Arrays.copyOf(pre, 6), MAGIC))
             throw bad(file, "does not start with the .npy magic string");
@@ -106,18 +166,19 @@ public final class Npy {
         String descr = group(DESCR, header, file, "descr");
         boolean fortran = group(FORTRAN, header, file, "fortran_order").equals("True");
         long[] shape = parseShape(group(SHAPE, header, file, "shape"), file);
-        return readData(in, file, descr, fortran, shape);
+        return new Header(descr, fortran, shape);
     }
 
-    private static NpyArray readData(InputStream in, String file, String descr, boolean fortran, long[] shape) throws IOException {
+    private static NpyArray readData(InputStream in, String file, Header h) throws IOException {
+        String descr = h.descr();
+        boolean fortran = h.fortran();
+        long[] shape = h.shape();
         if (descr.contains("O"))
             throw bad(file, "is an object array (dtype '" + descr + "'), which needs pickle; only numeric, boolean and string arrays are read");
         if (descr.length() < 3) throw bad(file, "has an unsupported dtype '" + descr + "'");
-        char order = descr.charAt(0);
-        String code = descr.substring(1);
-        ByteOrder bo = order == '>' ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN;
-        long count = 1;
-        for (long d : shape) count = Math.multiplyExact(count, d);
+        String code = h.code();
+        ByteOrder bo = h.byteOrder();
+        long count = h.count();
         if (code.startsWith("U") || code.startsWith("S")) {
             int width = Integer.parseInt(code.substring(1));
             int charSize = code.startsWith("U") ? 4 : 1;
@@ -137,14 +198,10 @@ public final class Npy {
             if (fortran && shape.length > 1) values = fortranToC(values, shape);
             return new NpyArray(shape, null, values);
         }
-        DType dt = DType.fromNumpy(code);
-        if (dt == null)
-            throw bad(file, "has dtype '" + descr + "'; supported: float64/32/16, int64/32/16/8, uint8, bool, and unicode/bytes strings");
-        long[] stored = fortran ? reversed(shape) : shape;
-        INDArray arr = NativeBytes.allocate(dt, stored);
+        DType dt = h.dtype(file);
+        INDArray arr = NativeBytes.allocate(dt, h.stored());
         NativeBytes.fill(arr, in, count * dt.size, bo, dt.size, file);
-        if (fortran && shape.length > 1) arr = arr.permute(reversedAxes(shape.length)).dup('c');
-        return new NpyArray(shape, arr, null);
+        return h.numeric(arr);
     }
 
     /** Writes {@code array} (C order, little-endian, its own dtype) to a stream. */

@@ -104,8 +104,25 @@ public final class TorchFiles {
         return prefix.isEmpty() ? key : prefix + "." + key;
     }
 
-    /** One storage of the archive, loaded once even when many tensors view it. */
-    private record Storage(DType dtype, String key, long numel, INDArray data) {}
+    /**
+     * One storage of the archive, loaded once even when many tensors view it. {@code handedOut} is set when one
+     * tensor took {@code data} itself (it covered the whole storage); later tensors on it get copies, so no two
+     * returned arrays share memory.
+     */
+    private static final class Storage {
+        final DType dtype;
+        final String key;
+        final long numel;
+        final INDArray data;
+        boolean handedOut;
+
+        Storage(DType dtype, String key, long numel, INDArray data) {
+            this.dtype = dtype;
+            this.key = key;
+            this.numel = numel;
+            this.data = data;
+        }
+    }
 
     private static final class Archive {
         private final ZipFile zip;
@@ -221,7 +238,23 @@ public final class TorchFiles {
             if (offset < 0 || last >= s.numel)
                 throw new BadInputException(file + ": tensor reaches element " + last + " of storage '" + s.key + "' of " + s.numel + " elements.");
             if (shape.length == 0) return s.data.getScalar(offset).reshape().dup();
+            if (!s.handedOut && offset == 0 && n == s.numel && isCContiguous(shape, strides)) {
+                // The usual state_dict case: the tensor is its whole storage in C order. Hand out the storage
+                // array itself, reshaped (a view of the same buffer), instead of copying it a second time.
+                s.handedOut = true;
+                return s.data.reshape('c', shape);
+            }
             return Nd4j.create(s.data.data(), shape, strides, offset, 'c', s.dtype.nd4j).dup('c');
+        }
+
+        /** Whether {@code strides} are the C-order strides of {@code shape} (size-1 dimensions may have any stride). */
+        private static boolean isCContiguous(long[] shape, long[] strides) {
+            long expected = 1;
+            for (int i = shape.length - 1; i >= 0; i--) {
+                if (shape[i] != 1 && strides[i] != expected) return false;
+                expected *= shape[i];
+            }
+            return true;
         }
 
         private long[] longs(RestrictedUnpickler.Tuple t) {

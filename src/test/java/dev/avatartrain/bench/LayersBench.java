@@ -33,8 +33,7 @@ public final class LayersBench {
         bench("conv3x3", x, gout, (g, in) -> g.conv2d("c", in, C, C, 3, 1, 1, true));
         bench("groupnorm", x, gout, (g, in) -> g.groupNorm("n", in, 32, C, 1e-5));
         bench("groupnorm_standardize", x, gout, LayersBench::standardizeGroupNorm);
-        // SameDiff refuses to differentiate a graph without parameters: a scalar gain (one extra multiply) feeds SiLU
-        bench("silu", x, gout, (g, in) -> g.silu(in.mul(g.param("s", Nd4j.scalar(1f)))));
+        bench("silu", x, gout, GraphBuilder::silu);
         bench("resnet_block", x, gout, (g, in) -> {
             SDVariable h = g.conv2d("conv1", g.silu(g.groupNorm("norm1", in, 32, C, 1e-5)), C, C, 3, 1, 1, true);
             h = g.conv2d("conv2", g.silu(g.groupNorm("norm2", h, 32, C, 1e-5)), C, C, 3, 1, 1, true);
@@ -64,17 +63,30 @@ public final class LayersBench {
 
     static void bench(String name, INDArray x, INDArray gout, Layer layer) {
         GraphBuilder g = new GraphBuilder(DataType.FLOAT, 1);
-        SDVariable in = g.input("x", -1, C, -1, -1);
+        SDVariable xin = g.input("x", -1, C, -1, -1);
         SDVariable gv = g.input("g", -1, C, -1, -1);
+        // SameDiff M2.1 silently returns no gradient for a placeholder that only feeds a reshape (GroupNorm) and
+        // refuses graphs without parameters (SiLU), so every case starts with x + pre, pre a scalar parameter 0:
+        // the layer's input is then an activation whose gradient is needed, as inside a network. (A broadcast add:
+        // its add_bp costs 1-2 ms here, where a broadcast multiply's multiply_bp would cost 35-60 ms.)
+        SDVariable in = xin.add(g.param("pre", Nd4j.scalar(0f)));
         SDVariable out = layer.apply(g, in).rename("out");
         out.mul(gv).sum().rename("loss");
         g.sd().setLossVariables("loss");
         Map<String, INDArray> ph = Map.of("x", x, "g", gout);
         List<String> wrt = new ArrayList<>(g.parameterNames());
-        wrt.add("x");
         report(name + " fwd", () -> g.sd().output(ph, "out"));
         report(name + " fwd+bwd", () -> g.sd().calculateGradients(ph, wrt));
+        if (PROFILE) {
+            UNetBench.OpTimer t = new UNetBench.OpTimer();
+            g.sd().setListeners(t);
+            g.sd().calculateGradients(ph, wrt);
+            g.sd().setListeners();
+            t.print(name);
+        }
     }
+
+    static final boolean PROFILE = Boolean.getBoolean("profile");
 
     /** Forward 3x3 conv as im2col + one GEMM into reused buffers, for comparison with conv2d's forward. */
     static void im2colConv(INDArray x) {

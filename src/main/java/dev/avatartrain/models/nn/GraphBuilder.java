@@ -139,7 +139,16 @@ public final class GraphBuilder {
         return groupNorm(x, gamma, beta, groups, channels, eps);
     }
 
-    /** GroupNorm with given affine parameters (biased variance, as PyTorch). */
+    /**
+     * GroupNorm with given affine parameters (biased variance, eps inside the square root, as PyTorch).
+     *
+     * <p>Written so that its backward pass has no broadcasting {@code multiply}: in M2.1 {@code multiply_bp} with a
+     * broadcast operand costs 35–60 ms on a 12×64×32×32 activation, against ≈ 1 ms for {@code multiply_bp} on equal
+     * shapes and 1–2 ms for {@code add_bp}/{@code subtract_bp} with broadcasting (docs/benchmarks.md, "Network
+     * layers"). So the mean is subtracted by a broadcast subtract, and the per-(sample, channel) scale
+     * {@code gamma · rsqrt(var + eps)} — computed on the small {@code [B, G, C/G]} tensor — is first expanded to
+     * the activation's shape by a broadcast add onto zeros ({@link #broadcastMul}), then multiplied element-wise.
+     */
     public SDVariable groupNorm(SDVariable x, SDVariable gamma, SDVariable beta, int groups, int channels,
                                 double eps) {
         if (channels % groups != 0) {
@@ -149,29 +158,36 @@ public final class GraphBuilder {
         SDVariable batch = shape.get(SDIndex.interval(0, 1));
         SDVariable grouped = sd.concat(0, batch, sd.constant(Nd4j.createFromArray((long) groups, -1L)));
         SDVariable g = sd.reshape(x, grouped);
-        SDVariable y = normalizeLastDim(g, eps);
-        y = sd.reshape(y, shape);
-        return y.mul(gamma.reshape(1, channels, 1, 1)).add(beta.reshape(1, channels, 1, 1));
+        SDVariable xc = g.sub(g.mean(true, 2));
+        SDVariable rstd = sd.math().rsqrt(xc.mul(xc).mean(true, 2).add(eps));                 // [B, G, 1]
+        SDVariable scale = rstd.mul(gamma.reshape(1, groups, channels / groups)).reshape(-1, channels, 1, 1);
+        return broadcastMul(sd.reshape(xc, shape), shape, scale).add(beta.reshape(1, channels, 1, 1));
     }
 
-    /** (x - mean) / sqrt(var + eps) over the last dimension of a rank-3 tensor. */
-    private SDVariable normalizeLastDim(SDVariable x, double eps) {
-        SDVariable mean = x.mean(true, 2);
-        SDVariable xc = x.sub(mean);
-        SDVariable var = xc.mul(xc).mean(true, 2);
-        return xc.mul(sd.math().rsqrt(var.add(eps)));
+    /**
+     * {@code x * y} for {@code y} broadcasting against {@code x} (whose shape is {@code shapeOfX}), as
+     * {@code x * (zeros + y)}: a broadcast add and a same-shape multiply, whose backward passes are a reduction
+     * and two element-wise products, instead of M2.1's slow broadcasting {@code multiply_bp}.
+     */
+    private SDVariable broadcastMul(SDVariable x, SDVariable shapeOfX, SDVariable y) {
+        return x.mul(sd.fill(shapeOfX, dtype, 0.0).add(y));
     }
 
     /**
      * {@code nn.LayerNorm(dim, eps, elementwise_affine=affine)} over the last dimension of a rank-3 input
-     * {@code [B, S, dim]} (use {@link SDVariable#reshape} for other ranks).
+     * {@code [B, S, dim]} (use {@link SDVariable#reshape} for other ranks). Broadcast products are written as in
+     * {@link #groupNorm(SDVariable, SDVariable, SDVariable, int, int, double)}.
      */
     public SDVariable layerNorm(String prefix, SDVariable x, int dim, double eps, boolean affine) {
-        SDVariable y = normalizeLastDim(x, eps);
+        SDVariable shape = x.shape();
+        SDVariable xc = x.sub(x.mean(true, 2));
+        SDVariable rstd = sd.math().rsqrt(xc.mul(xc).mean(true, 2).add(eps));                 // [B, S, 1]
+        SDVariable zeros = sd.fill(shape, dtype, 0.0);
+        SDVariable y = xc.mul(zeros.add(rstd));
         if (affine) {
             SDVariable gamma = param(prefix + ".weight", Nd4j.ones(dtype, dim));
             SDVariable beta = param(prefix + ".bias", Nd4j.zeros(dtype, dim));
-            y = y.mul(gamma).add(beta);
+            y = y.mul(zeros.add(gamma)).add(beta);
         }
         return y;
     }
