@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -53,7 +55,8 @@ class StandaloneClusterIT {
         Path dir = Files.createTempDirectory(Files.createDirectories(project.resolve("target")), "cluster-it-");
         Path data = dir.resolve("data");
         Path out = dir.resolve("out");
-        // 4 clips × 8 frames of 32 px, audio [2, 32]: 3 training clips in 2 shards, 1 validation clip
+        // 4 clips × 8 frames of 32 px, audio [2, 32]: 3 training clips in 2 shards, 1 validation clip. Two micro-batches
+        // per step, so a task runs long enough to be killed in the middle of it.
         SynthJob.run(data, new SyntheticClips.Spec(4, 8, 32, 2, 32, 5, "aligned-frames", "audio"));
 
         List<String> config = new ArrayList<>(List.of("--config-dir", project.resolve("configuration/demo").toString()));
@@ -61,7 +64,7 @@ class StandaloneClusterIT {
                 "data.output_dir=" + out, "data.IMAGE_SIZE=32", "model.unet_config_file=" + project.resolve("configuration/unet/tiny.json"),
                 "model.vae_pretrained_model_name_or_path=random", "train.max_train_steps=" + STEPS, "train.averaging_frequency=1",
                 "train.checkpointing_steps=2", "train.checkpoints_total_limit=3", "train.validation_steps=100", "train.num_workers=2",
-                "train.train_batch_size=2", "train.gradient_accumulation_steps=1", "train.validation_fraction=0.25")) {
+                "train.train_batch_size=2", "train.gradient_accumulation_steps=2", "train.validation_fraction=0.25")) {
             config.addAll(List.of("--set", s));
         }
 
@@ -80,7 +83,7 @@ class StandaloneClusterIT {
             // kill the worker running that task (and so its executor), as a lost machine
             Process train = cluster.submit("train", jar, driverJvm(), executorJvm(), conf(1.0), concat(List.of("train"), config));
             awaitStep(cluster, train, "train", 2);
-            Task task = awaitTaskStart(cluster, train, "train", cluster.sparkLog("train").length());
+            Task task = awaitTaskStart(cluster, train, "train", Files.size(cluster.logs().resolve("train.err")));
             int worker = cluster.workerOfExecutor(task.executor());
             assertTrue(worker >= 0, "no worker runs executor " + task.executor());
             cluster.killWorker(worker);
@@ -192,14 +195,29 @@ class StandaloneClusterIT {
         fail(name + " did not reach step " + atLeast + ":\n" + both(cluster, name));
     }
 
-    /** Waits for Spark's "Starting task" line (a first attempt) after {@code from} in the driver's Spark log. */
-    static Task awaitTaskStart(StandaloneCluster cluster, Process driver, String name, int from) throws Exception {
+    /**
+     * Waits for Spark's "Starting task" line (a first attempt) after byte {@code from} of the driver's Spark log, reading
+     * only what is new every few milliseconds, so the worker is killed while the task still runs.
+     */
+    static Task awaitTaskStart(StandaloneCluster cluster, Process driver, String name, long from) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(DRIVER_LIMIT_MINUTES);
-        while (System.nanoTime() < deadline) {
-            Matcher m = TASK_STARTED.matcher(cluster.sparkLog(name));
-            if (m.find(from)) return new Task(m.group(1), m.group(2), m.group(3), m.group(4));
-            if (!driver.isAlive()) fail(name + " ended before a task started:\n" + both(cluster, name));
-            Thread.sleep(100);
+        StringBuilder seen = new StringBuilder();
+        long pos = from;
+        try (RandomAccessFile log = new RandomAccessFile(cluster.logs().resolve(name + ".err").toFile(), "r")) {
+            while (System.nanoTime() < deadline) {
+                long length = log.length();
+                if (length > pos) {
+                    byte[] b = new byte[(int) (length - pos)];
+                    log.seek(pos);
+                    log.readFully(b);
+                    pos = length;
+                    seen.append(new String(b, StandardCharsets.ISO_8859_1));
+                    Matcher m = TASK_STARTED.matcher(seen);
+                    if (m.find()) return new Task(m.group(1), m.group(2), m.group(3), m.group(4));
+                }
+                if (!driver.isAlive()) fail(name + " ended before a task started:\n" + both(cluster, name));
+                Thread.sleep(10);
+            }
         }
         driver.destroyForcibly();
         fail(name + " started no task:\n" + both(cluster, name));
