@@ -1,0 +1,269 @@
+package dev.avatartrain.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import dev.avatartrain.jobs.SynthJob;
+import dev.avatartrain.synth.SyntheticClips;
+import dev.avatartrain.tensors.Safetensors;
+import dev.avatartrain.train.Checkpoints;
+
+/**
+ * The cluster jar on a real Spark standalone cluster (a master and two one-core workers, each its own JVM on
+ * loopback): {@code make-metadata}, {@code encode} and {@code train} submitted through SparkSubmit with two
+ * executors. One worker (with its executor) is killed in the middle of training: Spark reschedules the lost tasks on
+ * the surviving executor, the job completes, every checkpoint on disk is complete, and a second run resumes from the
+ * latest one.
+ */
+class StandaloneClusterIT {
+    static final int STEPS = 8;
+    static final int MORE_STEPS = 10;
+    static final long DRIVER_LIMIT_MINUTES = 10; // a hang guard only
+    static final Pattern STEP_LINE = Pattern.compile("(?m)^step (\\d+)/(\\d+)  loss ");
+    static final Pattern TASK_STARTED = Pattern.compile("Starting task (\\d+)\\.0 in stage (\\S+) \\(TID (\\d+)\\) \\(127\\.0\\.0\\.1, executor (\\d+),");
+
+    /** A task attempt Spark started: partition, stage, task id, executor. */
+    record Task(String partition, String stage, String tid, String executor) {}
+
+    @Test
+    void trainsOnTwoWorkersSurvivesLosingOneAndResumes() throws Exception {
+        Path project = StandaloneCluster.projectDir().toAbsolutePath();
+        Path jar = Path.of(System.getProperty("avatartrain.cluster.jar"));
+        assertTrue(Files.isRegularFile(jar), "built by mvn package: " + jar);
+        Path dir = Files.createTempDirectory(Files.createDirectories(project.resolve("target")), "cluster-it-");
+        Path data = dir.resolve("data");
+        Path out = dir.resolve("out");
+        // 4 clips × 8 frames of 32 px, audio [2, 32]: 3 training clips in 2 shards, 1 validation clip. Two micro-batches
+        // per step, so a task runs long enough to be killed in the middle of it.
+        SynthJob.run(data, new SyntheticClips.Spec(4, 8, 32, 2, 32, 5, "aligned-frames", "audio"));
+
+        List<String> config = new ArrayList<>(List.of("--config-dir", project.resolve("configuration/demo").toString()));
+        for (String s : List.of("data.local_data_base_url=" + data, "data.s3_data_base_url=", "data.metadata_url=" + dir.resolve("metadata.json"),
+                "data.output_dir=" + out, "data.IMAGE_SIZE=32", "model.unet_config_file=" + project.resolve("configuration/unet/tiny.json"),
+                "model.vae_pretrained_model_name_or_path=random", "train.max_train_steps=" + STEPS, "train.averaging_frequency=1",
+                "train.checkpointing_steps=2", "train.checkpoints_total_limit=3", "train.validation_steps=100", "train.num_workers=2",
+                "train.train_batch_size=2", "train.gradient_accumulation_steps=2", "train.validation_fraction=0.25")) {
+            config.addAll(List.of("--set", s));
+        }
+
+        try (StandaloneCluster cluster = new StandaloneCluster(dir.resolve("cluster"), 2, 1, "1g")) {
+            assertEquals(2, cluster.aliveWorkers());
+
+            run(cluster, jar, "make-metadata", conf(1.0), concat(List.of("make-metadata", "--input", data.toString(), "--output",
+                    dir.resolve("metadata.json").toString()), config));
+            assertTrue(Files.size(dir.resolve("metadata.json")) > 0);
+
+            String encode = run(cluster, jar, "encode", conf(1.0), concat(List.of("encode"), config));
+            assertTrue(encode.contains("encode: 4 clips encoded"), encode);
+            assertEquals(2, count(cluster.sparkLog("encode"), "Executor added: "), "two executors");
+
+            // train with two executors; once checkpoint-2 is written and the next round's first task has started,
+            // kill the worker running that task (and so its executor), as a lost machine
+            Process train = cluster.submit("train", jar, driverJvm(), executorJvm(), conf(1.0), concat(List.of("train"), config));
+            awaitStep(cluster, train, "train", 2);
+            Task task = awaitTaskStart(cluster, train, "train", Files.size(cluster.logs().resolve("train.err")));
+            int worker = cluster.workerOfExecutor(task.executor());
+            assertTrue(worker >= 0, "no worker runs executor " + task.executor());
+            cluster.killWorker(worker);
+            int stepAtKill = lastStep(cluster.output("train"));
+            String output = finish(cluster, train, "train");
+            String log = cluster.sparkLog("train");
+            assertTrue(stepAtKill < STEPS, "the worker was killed after step " + stepAtKill + ", before training ended");
+            assertEquals(2, count(log, "Executor added: "), "two executors at the start:\n" + tail(log));
+            // the task running on the lost executor failed with it, and Spark ran it again on the other executor. (When the
+            // master reports the worker lost first, Spark does not count this failure towards spark.task.maxFailures; when
+            // the executor's disconnection arrives first, it is an ExecutorLostFailure that counts.)
+            String stage = Pattern.quote(task.stage()), part = task.partition();
+            assertTrue(Pattern.compile("(Lost task " + part + "\\.0 in stage " + stage + " \\(TID " + task.tid() + "\\)|task " + part
+                    + "\\.0 in stage " + stage + " \\(TID " + task.tid() + "\\) failed because)").matcher(log).find(), tail(log));
+            assertTrue(Pattern.compile("Starting task " + part + "\\.1 in stage " + stage + " \\(TID \\d+\\) \\(127\\.0\\.0\\.1, executor (?!"
+                    + task.executor() + ",)\\d+,").matcher(log).find(), "retried on the other executor:\n" + tail(log));
+            assertTrue(Pattern.compile("Finished task " + part + "\\.1 in stage " + stage + " ").matcher(log).find(), tail(log));
+            assertTrue(output.contains("step " + STEPS + "/" + STEPS + " "), output);
+            assertTrue(output.contains("train: done at step " + STEPS), output);
+
+            Map<Long, Path> checkpoints = completeCheckpoints(out);
+            assertEquals(List.of(4L, 6L, 8L), List.copyOf(checkpoints.keySet()), "checkpoints_total_limit 3 keeps the newest three");
+
+            // resume on the surviving worker: continues from step 8 to 10
+            List<String> resume = concat(List.of("train"), config);
+            resume.addAll(List.of("--set", "model.resume_from_checkpoint=latest", "--set", "train.max_train_steps=" + MORE_STEPS));
+            String resumed = run(cluster, jar, "train-resumed", conf(0.5), resume);
+            assertTrue(Pattern.compile("train: resumed from (file://)?" + Pattern.quote(out.resolve("checkpoints/checkpoint-" + STEPS).toString())
+                    + " at step " + STEPS + " ").matcher(resumed).find(), resumed);
+            Matcher first = STEP_LINE.matcher(resumed);
+            assertTrue(first.find(), resumed);
+            assertEquals(STEPS + 1, Integer.parseInt(first.group(1)), "the first step after resuming");
+            assertEquals(MORE_STEPS, lastStep(resumed), resumed);
+            assertEquals(List.of(6L, 8L, 10L), List.copyOf(completeCheckpoints(out).keySet()));
+        } finally {
+            // the executors' copies of the 150 MB cluster jar; logs and outputs stay for inspection
+            try (Stream<Path> files = Files.walk(dir.resolve("cluster"))) {
+                files.filter(p -> p.getFileName().toString().endsWith(".jar") && Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS))
+                        .forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    /**
+     * Every checkpoint folder on disk, by step: each holds exactly the model, optimizer state and training state, all
+     * readable, and the training state names the folder's step.
+     */
+    static Map<Long, Path> completeCheckpoints(Path out) throws IOException {
+        Map<Long, Path> found = new TreeMap<>();
+        try (Stream<Path> dirs = Files.list(out.resolve(Checkpoints.DIR))) {
+            for (Path d : dirs.toList()) {
+                String name = d.getFileName().toString();
+                assertTrue(name.matches("checkpoint-\\d+") && Files.isDirectory(d), "only checkpoint folders: " + d);
+                long step = Long.parseLong(name.substring("checkpoint-".length()));
+                List<String> files;
+                try (Stream<Path> f = Files.list(d)) {
+                    files = f.map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(".") || !n.endsWith(".crc")).sorted().toList();
+                }
+                assertEquals(List.of(Checkpoints.MODEL, Checkpoints.OPTIMIZER, Checkpoints.STATE), files, d.toString());
+                JsonNode state = new ObjectMapper().readTree(d.resolve(Checkpoints.STATE).toFile());
+                assertEquals(step, state.get("step").asLong(), d + "/" + Checkpoints.STATE);
+                Map<String, INDArray> model = Safetensors.read(d.resolve(Checkpoints.MODEL)).tensors();
+                Map<String, INDArray> optimizer = Safetensors.read(d.resolve(Checkpoints.OPTIMIZER)).tensors();
+                assertTrue(!model.isEmpty(), d + "/" + Checkpoints.MODEL);
+                assertEquals(2 * model.size(), optimizer.size(), d + ": exp_avg and exp_avg_sq per parameter");
+                for (INDArray a : model.values()) assertTrue(Double.isFinite(a.sumNumber().doubleValue()), d + ": finite weights");
+                found.put(step, d);
+            }
+        }
+        return found;
+    }
+
+    /** Submits, waits for the driver, asserts exit 0 and returns its output. */
+    static String run(StandaloneCluster cluster, Path jar, String name, Map<String, String> conf, List<String> args) throws Exception {
+        Process p = cluster.submit(name, jar, driverJvm(), executorJvm(), conf, args);
+        return finish(cluster, p, name);
+    }
+
+    /** Waits for the driver, asserts exit 0 and returns its output (stdout). */
+    static String finish(StandaloneCluster cluster, Process p, String name) throws Exception {
+        if (!p.waitFor(DRIVER_LIMIT_MINUTES, TimeUnit.MINUTES)) {
+            p.destroyForcibly();
+            fail(name + " did not finish:\n" + both(cluster, name));
+        }
+        assertEquals(0, p.exitValue(), name + " failed:\n" + both(cluster, name));
+        return cluster.output(name);
+    }
+
+    static String both(StandaloneCluster cluster, String name) throws IOException {
+        return cluster.output(name) + "\n--- Spark log (" + cluster.logs().resolve(name + ".err") + "):\n" + tail(cluster.sparkLog(name));
+    }
+
+    static int lastStep(String output) {
+        int last = -1;
+        Matcher m = STEP_LINE.matcher(output);
+        while (m.find()) last = Integer.parseInt(m.group(1));
+        return last;
+    }
+
+    /** Waits for the driver's progress line of step {@code atLeast} or later. */
+    static void awaitStep(StandaloneCluster cluster, Process driver, String name, int atLeast) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(DRIVER_LIMIT_MINUTES);
+        while (System.nanoTime() < deadline) {
+            if (lastStep(cluster.output(name)) >= atLeast) return;
+            if (!driver.isAlive()) fail(name + " ended before step " + atLeast + ":\n" + both(cluster, name));
+            Thread.sleep(100);
+        }
+        driver.destroyForcibly();
+        fail(name + " did not reach step " + atLeast + ":\n" + both(cluster, name));
+    }
+
+    /**
+     * Waits for Spark's "Starting task" line (a first attempt) after byte {@code from} of the driver's Spark log, reading
+     * only what is new every few milliseconds, so the worker is killed while the task still runs.
+     */
+    static Task awaitTaskStart(StandaloneCluster cluster, Process driver, String name, long from) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(DRIVER_LIMIT_MINUTES);
+        StringBuilder seen = new StringBuilder();
+        long pos = from;
+        try (RandomAccessFile log = new RandomAccessFile(cluster.logs().resolve(name + ".err").toFile(), "r")) {
+            while (System.nanoTime() < deadline) {
+                long length = log.length();
+                if (length > pos) {
+                    byte[] b = new byte[(int) (length - pos)];
+                    log.seek(pos);
+                    log.readFully(b);
+                    pos = length;
+                    seen.append(new String(b, StandardCharsets.ISO_8859_1));
+                    Matcher m = TASK_STARTED.matcher(seen);
+                    if (m.find()) return new Task(m.group(1), m.group(2), m.group(3), m.group(4));
+                }
+                if (!driver.isAlive()) fail(name + " ended before a task started:\n" + both(cluster, name));
+                Thread.sleep(10);
+            }
+        }
+        driver.destroyForcibly();
+        fail(name + " started no task:\n" + both(cluster, name));
+        return null;
+    }
+
+    /** The driver runs in the SparkSubmit JVM (client mode): heap, plus ND4J's off-heap limits. */
+    static List<String> driverJvm() {
+        return List.of("-Xmx1g", "-Dorg.bytedeco.javacpp.maxbytes=1g", "-Dorg.bytedeco.javacpp.maxphysicalbytes=3g");
+    }
+
+    /** Executors: heap from spark.executor.memory; ND4J's off-heap limits here (Spark forbids -Xmx in these options). */
+    static List<String> executorJvm() {
+        return List.of("-Dorg.bytedeco.javacpp.maxbytes=1g", "-Dorg.bytedeco.javacpp.maxphysicalbytes=3g");
+    }
+
+    /**
+     * One-core executors of 1 GB heap, one per worker; the job starts once {@code registeredRatio} of the requested
+     * cores have executors (1.0: both; the resumed run has only the surviving worker).
+     */
+    static Map<String, String> conf(double registeredRatio) {
+        Map<String, String> c = new LinkedHashMap<>();
+        c.put("spark.executor.cores", "1");
+        c.put("spark.cores.max", "2");
+        c.put("spark.executor.memory", "1g");
+        c.put("spark.executorEnv.OMP_NUM_THREADS", "1");
+        c.put("spark.task.maxFailures", "4");
+        c.put("spark.scheduler.minRegisteredResourcesRatio", String.valueOf(registeredRatio));
+        c.put("spark.scheduler.maxRegisteredResourcesWaitingTime", "300s");
+        c.put("spark.ui.enabled", "false");
+        return c;
+    }
+
+    static List<String> concat(List<String> a, List<String> b) {
+        List<String> r = new ArrayList<>(a);
+        r.addAll(b);
+        return r;
+    }
+
+    static int count(String s, String what) {
+        int n = 0;
+        for (int i = s.indexOf(what); i >= 0; i = s.indexOf(what, i + 1)) n++;
+        return n;
+    }
+
+    static String tail(String log) {
+        return log.length() <= 12000 ? log : "…" + log.substring(log.length() - 12000);
+    }
+}
