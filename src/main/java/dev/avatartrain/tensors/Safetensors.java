@@ -77,13 +77,7 @@ public final class Safetensors {
 
     /** Reads a safetensors stream (e.g. from S3); the stream is consumed in order, nothing is held twice. */
     public static SafetensorsFile read(InputStream in, String file, DataType dtype) throws IOException {
-        byte[] len = in.readNBytes(8);
-        if (len.length < 8) throw bad(file, "is shorter than the 8-byte header length");
-        long headerLen = ByteBuffer.wrap(len).order(ByteOrder.LITTLE_ENDIAN).getLong();
-        if (headerLen < 2 || headerLen > MAX_HEADER) throw bad(file, "declares a header of " + headerLen + " bytes (limit " + MAX_HEADER + ")");
-        byte[] header = in.readNBytes((int) headerLen);
-        if (header.length < headerLen) throw bad(file, "ends inside its " + headerLen + "-byte header");
-        Header h = parseHeader(new String(header, StandardCharsets.UTF_8), -1, file);
+        Header h = readHeader(in, file);
         List<Entry> byOffset = new ArrayList<>(h.entries);
         LinkedHashMap<String, INDArray> out = new LinkedHashMap<>();
         for (Entry e : byOffset) {
@@ -154,13 +148,18 @@ public final class Safetensors {
 
     /** The {@code __metadata__} strings of a safetensors stream, reading only its header. */
     public static Map<String, String> readMetadata(InputStream in, String file) throws IOException {
+        return readHeader(in, file).metadata;
+    }
+
+    /** The length field and header at the start of a stream, validated (data length unknown). */
+    private static Header readHeader(InputStream in, String file) throws IOException {
         byte[] len = in.readNBytes(8);
         if (len.length < 8) throw bad(file, "is shorter than the 8-byte header length");
         long headerLen = ByteBuffer.wrap(len).order(ByteOrder.LITTLE_ENDIAN).getLong();
         if (headerLen < 2 || headerLen > MAX_HEADER) throw bad(file, "declares a header of " + headerLen + " bytes (limit " + MAX_HEADER + ")");
         byte[] header = in.readNBytes((int) headerLen);
         if (header.length < headerLen) throw bad(file, "ends inside its " + headerLen + "-byte header");
-        return parseHeader(new String(header, StandardCharsets.UTF_8), -1, file).metadata;
+        return parseHeader(new String(header, StandardCharsets.UTF_8), -1, file);
     }
 
     private static void writeData(OutputStream out, INDArray a) throws IOException {
