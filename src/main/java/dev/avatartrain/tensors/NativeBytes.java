@@ -174,4 +174,23 @@ final class NativeBytes {
             default -> throw new IllegalArgumentException("element size " + elementSize);
         }
     }
+
+    /** Writes the array's bytes (native order, C order of its buffer) to {@code out} in 1 MiB chunks. */
+    static void writeTo(java.io.OutputStream out, INDArray a) throws java.io.IOException {
+        if (a.length() == 0) return;
+        byte[] buf = new byte[1 << 20];
+        java.io.IOException[] failure = new java.io.IOException[1];
+        forEachChunk(a, chunk -> {
+            try {
+                while (chunk.hasRemaining() && failure[0] == null) {
+                    int n = Math.min(buf.length, chunk.remaining());
+                    chunk.get(buf, 0, n);
+                    out.write(buf, 0, n);
+                }
+            } catch (java.io.IOException e) {
+                failure[0] = e;
+            }
+        });
+        if (failure[0] != null) throw failure[0];
+    }
 }

@@ -210,21 +210,7 @@ public final class Npy {
         if (dt.numpyCode == null) throw new IllegalArgumentException("numpy has no " + dt + " type; cast first");
         String descr = (dt.size == 1 ? "|" : "<") + dt.numpyCode;
         out.write(header(descr, array.shape()));
-        if (array.length() == 0) return;
-        byte[] buf = new byte[1 << 20];
-        IOException[] failure = new IOException[1];
-        NativeBytes.forEachChunk(array, chunk -> {
-            try {
-                while (chunk.hasRemaining()) {
-                    int n = Math.min(buf.length, chunk.remaining());
-                    chunk.get(buf, 0, n);
-                    out.write(buf, 0, n);
-                }
-            } catch (IOException e) {
-                failure[0] = e;
-            }
-        });
-        if (failure[0] != null) throw failure[0];
+        NativeBytes.writeTo(out, array);
     }
 
     /** Writes {@code array} to {@code file} atomically. */

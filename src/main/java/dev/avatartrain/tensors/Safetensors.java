@@ -143,7 +143,7 @@ public final class Safetensors {
         System.arraycopy(json, 0, head, 8, json.length);
         for (int i = 8 + json.length; i < head.length; i++) head[i] = ' ';
         out.write(head);
-        for (INDArray a : sorted.values()) writeData(out, a);
+        for (INDArray a : sorted.values()) NativeBytes.writeTo(out, a);
     }
 
     /** The {@code __metadata__} strings of a safetensors stream, reading only its header. */
@@ -160,24 +160,6 @@ public final class Safetensors {
         byte[] header = in.readNBytes((int) headerLen);
         if (header.length < headerLen) throw bad(file, "ends inside its " + headerLen + "-byte header");
         return parseHeader(new String(header, StandardCharsets.UTF_8), -1, file);
-    }
-
-    private static void writeData(OutputStream out, INDArray a) throws IOException {
-        if (a.length() == 0) return;
-        byte[] buf = new byte[1 << 20];
-        IOException[] failure = new IOException[1];
-        NativeBytes.forEachChunk(a, chunk -> {
-            try {
-                while (chunk.hasRemaining() && failure[0] == null) {
-                    int n = Math.min(buf.length, chunk.remaining());
-                    chunk.get(buf, 0, n);
-                    out.write(buf, 0, n);
-                }
-            } catch (IOException e) {
-                failure[0] = e;
-            }
-        });
-        if (failure[0] != null) throw failure[0];
     }
 
     private record Header(List<Entry> entries, Map<String, String> metadata) {}
