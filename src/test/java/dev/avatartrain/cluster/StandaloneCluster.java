@@ -190,6 +190,9 @@ public final class StandaloneCluster implements AutoCloseable {
     private Process start(String name, List<String> mainAndArgs, Map<String, String> env) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(java(), "-Xmx256m"));
         cmd.addAll(javaFlags);
+        // A worker starved of CPU on a busy 2-core machine missed heartbeats for 60 s (the default) and the master
+        // dropped it in the middle of a run; only the kill in the test should lose a worker.
+        cmd.add("-Dspark.worker.timeout=600");
         cmd.addAll(List.of("-cp", home.resolve("jars") + "/*"));
         cmd.addAll(mainAndArgs);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logs.resolve(name + ".log").toFile());
