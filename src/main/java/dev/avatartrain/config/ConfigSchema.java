@@ -38,6 +38,7 @@ public final class ConfigSchema {
         bool("train", "wandb_enabled", true, "Experiment tracking: here, the live training dashboard and metrics files (W&B itself is not contacted).");
         bool("train", "gradient_checkpointing", true, "Accepted for compatibility; DL4J has no equivalent, so it has no effect (logged once).");
         integer("train", "max_train_steps", 5000, 1, INF, "Optimizer steps to train for.");
+        integer("train", "dashboard_port", 4050, 0, 65535, "Port of the live training dashboard the driver serves (0 = off).");
         integer("train", "validation_steps", 100, 1, INF, "Validate every this many optimizer steps.");
         integer("train", "checkpoints_total_limit", 1000, 1, INF, "Keep at most this many checkpoints (the newest).");
         integer("train", "train_batch_size", 12, 1, INF, "Samples per micro-batch on each worker.");

@@ -94,6 +94,8 @@ public final class Trainer {
             state = zeroOptimizerState(driverNet.parameters());
         }
         Metrics metrics = new Metrics(out, step);
+        var dashboard = dev.avatartrain.train.dashboard.Dashboard.start(t.wandbEnabled() ? t.dashboardPort() : 0, out, task.networkKey(), t.maxTrainSteps());
+        if (dashboard != null) System.out.println("train: live dashboard at " + dashboard.url());
         long samplesPerStep = (long) t.trainBatchSize() * t.gradientAccumulationSteps() * workers;
         System.out.printf("train: %d workers × batch %d × accumulation %d = %d samples per optimizer step; %d steps, averaging every %d;"
                         + " learning rate %.3g (%s, warm-up %d)%n", workers, t.trainBatchSize(), t.gradientAccumulationSteps(),
@@ -103,6 +105,7 @@ public final class Trainer {
         long started = System.nanoTime();
         long startStep = step;
         if (step == 0 && t.validationSteps() > 0) validations.add(validate(validator, driverNet, params, step, metrics));
+        if (dashboard != null) dashboard.update(metrics.rows());
         long stop = untilStep > 0 ? Math.min(untilStep, t.maxTrainSteps()) : t.maxTrainSteps();
         while (step < stop) {
             int k = (int) Math.min(t.averagingFrequency(), stop - step);
@@ -141,7 +144,9 @@ public final class Trainer {
                         Map.of("train_loss", r.loss())), params, state);
                 System.out.println("train: checkpoint " + lastCheckpoint);
             }
+            if (dashboard != null) dashboard.update(metrics.rows());
         }
+        if (dashboard != null) dashboard.close();
         return new Result(step, lastCheckpoint, validations);
     }
 

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Executes every notebook in notebooks/ against a run folder (default: the demo's output/demo) with
+# Debian's jupyter-nbconvert, python3-pandas and python3-matplotlib, into target/notebooks. Fails on any error.
+#   AVATAR_RUN_DIR=/path/to/run notebooks/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export AVATAR_RUN_DIR="$(realpath -m "${AVATAR_RUN_DIR:-$ROOT/output/demo}")"
+
+need=()
+command -v jupyter-nbconvert >/dev/null 2>&1 || need+=(jupyter-nbconvert python3-ipykernel)
+python3 -c 'import pandas' 2>/dev/null || need+=(python3-pandas)
+python3 -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
+python3 -c 'import ipykernel' 2>/dev/null || need+=(python3-ipykernel)
+if ((${#need[@]})); then
+  echo "notebooks/run.sh: installing ${need[*]}"
+  if [ "$(id -u)" != 0 ]; then echo "notebooks/run.sh: need root to apt-get install ${need[*]}" >&2; exit 3; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null || { echo "notebooks/run.sh: apt-get update failed" >&2; exit 3; }
+  apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null || { echo "notebooks/run.sh: apt-get install failed" >&2; exit 3; }
+fi
+
+if [ ! -f "$AVATAR_RUN_DIR/metrics.jsonl" ]; then
+  echo "notebooks/run.sh: no run at $AVATAR_RUN_DIR; running the demo"
+  bin/avatar-train demo
+fi
+
+mkdir -p target/notebooks
+for nb in notebooks/*.ipynb; do
+  echo "notebooks/run.sh: executing $nb against $AVATAR_RUN_DIR"
+  (cd notebooks && jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=600 \
+      --output-dir "$ROOT/target/notebooks" "$(basename "$nb")")
+done
+echo "notebooks/run.sh: all notebooks executed (target/notebooks)"
