@@ -107,7 +107,7 @@ public record AdapterOptions(Map<String, Object> values, String source) implemen
                 "train.averaging_frequency=" + integer("averaging_frequency"), "train.checkpointing_steps=" + integer("checkpointing_steps"),
                 "train.checkpoints_total_limit=" + integer("checkpoints_total_limit"), "train.loss=mse",
                 "train.validation_fraction=" + real("validation_fraction"), "train.mixed_precision=" + (flag("mixed_precision") ? "fp16" : "\"no\""),
-                "train.gradient_checkpointing=false", "train.wandb_enabled=false",
+                "train.gradient_checkpointing=false",
                 "optimizer.learning_rate=" + real("lr"), "optimizer.lr_scheduler=" + string("lr_scheduler"),
                 "optimizer.lr_warmup_steps=" + integer("lr_warmup_steps"), "optimizer.adam_weight_decay=" + real("weight_decay"),
                 "optimizer.max_grad_norm=" + real("max_grad_norm"), "model.resume_from_checkpoint=" + string("resume_from_checkpoint"));
