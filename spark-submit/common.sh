@@ -27,6 +27,9 @@ COMMON_CONF=(
   --conf spark.driver.maxResultSize=4g
   # Training tasks hold a whole model: one task per executor core group, no speculation duplicates.
   --conf spark.speculation=false
+  # Transparent huge pages for ND4J's large native arrays (glibc >= 2.35; ignored by older glibc).
+  --conf spark.executorEnv.GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+  --conf spark.yarn.appMasterEnv.GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 )
 
 # GPU scheduling (Spark 3 resource scheduling): one GPU per executor, one task per GPU.

@@ -16,5 +16,5 @@ if [[ "${GPU:-0}" == 1 ]]; then
 fi
 exec gcloud dataproc jobs submit spark --cluster="$CLUSTER" --region="$REGION" \
   --class=dev.avatartrain.cli.Main --jars="$JAR" \
-  --properties="spark.serializer=org.apache.spark.serializer.KryoSerializer,spark.kryoserializer.buffer.max=1g,spark.driver.maxResultSize=4g,spark.speculation=false${GPU_PROPS}" \
+  --properties="spark.serializer=org.apache.spark.serializer.KryoSerializer,spark.kryoserializer.buffer.max=1g,spark.driver.maxResultSize=4g,spark.speculation=false,spark.executorEnv.GLIBC_TUNABLES=glibc.malloc.hugetlb=1${GPU_PROPS}" \
   -- "$@"

@@ -52,6 +52,7 @@ public final class StepRunner {
             Map<String, INDArray> grads = new LinkedHashMap<>();
             double stepLoss = 0;
             for (int a = 0; a < accumulation; a++) {
+                NativeMemory.releaseGarbageIfHigh();
                 Network.LossAndGradients r = net.lossAndGradients(data.next(rng), loss);
                 stepLoss += r.loss() / accumulation;
                 for (Map.Entry<String, INDArray> e : r.gradients().entrySet()) {

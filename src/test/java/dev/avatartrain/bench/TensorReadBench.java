@@ -25,6 +25,7 @@ public final class TensorReadBench {
                 double s = (System.nanoTime() - t0) / 1e9;
                 for (INDArray x : m.values()) sum += x.getDouble(0);
                 best = Math.min(best, s);
+                if (Boolean.getBoolean("verbose")) System.out.printf("  run %d: %.3f s%n", r, s);
                 m.clear();
                 System.gc();
             }

@@ -9,6 +9,8 @@ import java.util.TreeMap;
 
 import dev.avatartrain.models.unet.UNet;
 import dev.avatartrain.models.unet.UNetConfig;
+import dev.avatartrain.train.NativeMemory;
+import org.bytedeco.javacpp.Pointer;
 import org.nd4j.autodiff.listeners.At;
 import org.nd4j.autodiff.listeners.BaseListener;
 import org.nd4j.autodiff.listeners.Operation;
@@ -58,6 +60,7 @@ public final class UNetBench {
 
         List<Double> fwd = new ArrayList<>(), bwd = new ArrayList<>(), upd = new ArrayList<>();
         for (int s = 0; s < steps + 1; s++) {
+            NativeMemory.releaseGarbageIfHigh(); // as the training engine does before every micro-batch
             long t0 = System.nanoTime();
             net.forward(ph, UNet.LOSS);
             long t1 = System.nanoTime();
@@ -75,8 +78,8 @@ public final class UNetBench {
                 bwd.add((t2 - t1) / 1e6);
                 upd.add((t3 - t2) / 1e6);
             }
-            System.out.printf("java %s step %d: forward %.0f ms, forward+backward %.0f ms, AdamW %.0f ms%n", which, s,
-                    (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6);
+            System.out.printf("java %s step %d: forward %.0f ms, forward+backward %.0f ms, AdamW %.0f ms, resident %.1f GB%n",
+                    which, s, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, Pointer.physicalBytes() / 1e9);
         }
         double fb = median(bwd), u = median(upd);
         System.out.printf("java %s median: forward %.0f ms, training step (forward+backward+AdamW) %.0f ms%n", which,

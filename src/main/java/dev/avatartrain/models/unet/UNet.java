@@ -320,7 +320,9 @@ public final class UNet implements Network {
         SDVariable q = splitHeads(g.linear(p + ".to_q", x, inner, inner, false), heads, headDim);
         SDVariable k = splitHeads(g.linear(p + ".to_k", kvIn, kvDim, inner, false), heads, headDim);
         SDVariable v = splitHeads(g.linear(p + ".to_v", kvIn, kvDim, inner, false), heads, headDim);
-        SDVariable scores = sd.mmul(q, k, false, true, false).mul(1.0 / Math.sqrt(headDim));
+        // The scale goes on Q ([B, heads, N, d]) rather than on the [B, heads, N, M] scores: one product of the
+        // large array fewer, forward and backward.
+        SDVariable scores = sd.mmul(q.mul(1.0 / Math.sqrt(headDim)), k, false, true, false);
         SDVariable probs = sd.nn().softmax(scores, -1);
         SDVariable o = sd.mmul(probs, v); // [B, heads, N, d]
         SDVariable xs = x.shape();
