@@ -12,13 +12,7 @@ command -v jupyter-nbconvert >/dev/null 2>&1 || need+=(jupyter-nbconvert python3
 python3 -c 'import pandas' 2>/dev/null || need+=(python3-pandas)
 python3 -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
 python3 -c 'import ipykernel' 2>/dev/null || need+=(python3-ipykernel)
-if ((${#need[@]})); then
-  echo "notebooks/run.sh: installing ${need[*]}"
-  if [ "$(id -u)" != 0 ]; then echo "notebooks/run.sh: need root to apt-get install ${need[*]}" >&2; exit 3; fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >/dev/null || { echo "notebooks/run.sh: apt-get update failed" >&2; exit 3; }
-  apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null || { echo "notebooks/run.sh: apt-get install failed" >&2; exit 3; }
-fi
+if ((${#need[@]})); then bin/install-debian-packages "${need[@]}"; fi
 
 if [ ! -f "$AVATAR_RUN_DIR/metrics.jsonl" ]; then
   echo "notebooks/run.sh: no run at $AVATAR_RUN_DIR; running the demo"

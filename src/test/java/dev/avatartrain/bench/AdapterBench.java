@@ -10,6 +10,7 @@ import java.util.function.Supplier;
 import dev.avatartrain.models.adapter.AudioProjConfig;
 import dev.avatartrain.models.adapter.AudioProjModel;
 import dev.avatartrain.models.adapter.AudioWindows;
+import dev.avatartrain.train.optim.AdamW;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -86,32 +87,19 @@ public final class AdapterBench {
             }
             return step[0]++;
         }, fw);
-        // the same AdamW as one pass over the float buffers on every core (an experiment for the engine's optimizer)
-        Map<String, INDArray[]> moments = new LinkedHashMap<>();
-        for (Map.Entry<String, INDArray> e : net.parameters().entrySet()) {
-            moments.put(e.getKey(), new INDArray[] {Nd4j.zeros(DataType.FLOAT, e.getValue().length()),
-                Nd4j.zeros(DataType.FLOAT, e.getValue().length())});
-        }
-        int[] step2 = {0};
-        report("one-pass Java AdamW update alone", 0, () -> {
-            step2[0]++;
-            for (Map.Entry<String, INDArray> e : net.parameters().entrySet()) {
-                INDArray[] mv = moments.get(e.getKey());
-                onePassAdamW(e.getValue(), fixedGrads.get(e.getKey()), mv[0], mv[1], step2[0]);
-            }
-            return step2[0];
+        // the training engine's optimizer (train.optim.AdamW: one pass over the float buffers on every core)
+        AdamW engine = new AdamW(0.9, 0.999, 1e-8, WD);
+        report("engine AdamW update alone", 0, () -> {
+            engine.step(net.parameters(), fixedGrads, LR);
+            return engine.stepCount();
         }, fw);
         List<Double> gradMs = new ArrayList<>();
-        report("AdamW step, one-pass update", stepFlop, () -> {
+        report("AdamW step, engine optimizer", stepFlop, () -> {
             long s0 = System.nanoTime();
             Map<String, INDArray> g = net.gradients(ph, AudioProjModel.LOSS);
             gradMs.add((System.nanoTime() - s0) / 1e6);
-            step2[0]++;
-            for (Map.Entry<String, INDArray> e : net.parameters().entrySet()) {
-                INDArray[] mv = moments.get(e.getKey());
-                onePassAdamW(e.getValue(), g.get(e.getKey()), mv[0], mv[1], step2[0]);
-            }
-            return step2[0];
+            engine.step(net.parameters(), g, LR);
+            return engine.stepCount();
         }, fw);
         System.out.println("java    (of which gradients, ms per step: " + gradMs + ")");
         report("AdamW step", stepFlop, () -> {
@@ -123,31 +111,6 @@ public final class AdapterBench {
             }
             return step[0]++;
         }, fw);
-    }
-
-    /** torch.optim.AdamW's update (decoupled decay, bias-corrected moments), one pass, chunks on all cores. */
-    static void onePassAdamW(INDArray p, INDArray g, INDArray m, INDArray v, int t) {
-        java.nio.FloatBuffer pb = p.data().asNioFloat();
-        java.nio.FloatBuffer gb = g.data().asNioFloat();
-        java.nio.FloatBuffer mb = m.data().asNioFloat();
-        java.nio.FloatBuffer vb = v.data().asNioFloat();
-        int n = (int) p.length();
-        float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
-        float decay = (float) (1 - LR * WD);
-        float step = (float) (LR / (1 - Math.pow(b1, t)));
-        float c2 = (float) (1 / Math.sqrt(1 - Math.pow(b2, t)));
-        int chunk = 1 << 16;
-        java.util.stream.IntStream.range(0, (n + chunk - 1) / chunk).parallel().forEach(ci -> {
-            int end = Math.min(n, (ci + 1) * chunk);
-            for (int i = ci * chunk; i < end; i++) {
-                float gi = gb.get(i);
-                float mi = b1 * mb.get(i) + (1 - b1) * gi;
-                float vi = b2 * vb.get(i) + (1 - b2) * gi * gi;
-                mb.put(i, mi);
-                vb.put(i, vi);
-                pb.put(i, pb.get(i) * decay - step * mi / ((float) Math.sqrt(vi) * c2 + eps));
-            }
-        });
     }
 
     /** The parts of an AdamW update of the largest parameter (proj1_vf.weight, 37.7 M floats). */
