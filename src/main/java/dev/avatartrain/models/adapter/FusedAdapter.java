@@ -9,6 +9,8 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
+import dev.avatartrain.tensors.NativeArrays;
+
 /**
  * The adapter's forward pass, loss and backward pass written out by hand with {@code Nd4j.gemm} (transpose flags, no
  * materialised transposes) — the same computation as {@link AudioProjModel}'s SameDiff graph, which it is tested
@@ -35,7 +37,7 @@ final class FusedAdapter {
 
     /** {@code x W^T + b} for PyTorch-layout {@code W [out, in]}. */
     private static INDArray linear(INDArray x, INDArray w, INDArray b) {
-        INDArray y = Nd4j.create(x.dataType(), x.size(0), w.size(0));
+        INDArray y = NativeArrays.uninitialized(x.dataType(), x.size(0), w.size(0));
         Nd4j.gemm(x, w, y, false, true, 1.0, 0.0);
         return y.addiRowVector(b);
     }
@@ -117,22 +119,22 @@ final class FusedAdapter {
         } else {
             dy = dOut;
         }
-        INDArray dW3 = Nd4j.create(dt, kd, inter);
+        INDArray dW3 = NativeArrays.uninitialized(dt, kd, inter);
         Nd4j.gemm(dy, h2, dW3, true, false, 1.0, 0.0);
-        INDArray dh2 = Nd4j.create(dt, b * n, inter);
+        INDArray dh2 = NativeArrays.uninitialized(dt, b * n, inter);
         Nd4j.gemm(dy, params.get("proj3.weight"), dh2, false, false, 1.0, 0.0);
         INDArray da2 = dh2.muli(h2.gt(0).castTo(dt));
-        INDArray dW2 = Nd4j.create(dt, inter, inter);
+        INDArray dW2 = NativeArrays.uninitialized(dt, inter, inter);
         Nd4j.gemm(da2, h, dW2, true, false, 1.0, 0.0);
-        INDArray dh = Nd4j.create(dt, b * n, inter);
+        INDArray dh = NativeArrays.uninitialized(dt, b * n, inter);
         Nd4j.gemm(da2, params.get("proj2.weight"), dh, false, false, 1.0, 0.0);
         INDArray da = dh.muli(h.gt(0).castTo(dt)).reshape('c', b, n, inter);
         INDArray da1 = da.get(NDArrayIndex.all(), NDArrayIndex.point(0), NDArrayIndex.all()).dup('c');
         INDArray dav = da.get(NDArrayIndex.all(), NDArrayIndex.interval(1, n), NDArrayIndex.all()).dup('c')
                 .reshape('c', b * n1, inter);
-        INDArray dW1 = Nd4j.create(dt, inter, c.inputDim());
+        INDArray dW1 = NativeArrays.uninitialized(dt, inter, c.inputDim());
         Nd4j.gemm(da1, x1, dW1, true, false, 1.0, 0.0);
-        INDArray dWv = Nd4j.create(dt, inter, c.inputDimVf());
+        INDArray dWv = NativeArrays.uninitialized(dt, inter, c.inputDimVf());
         Nd4j.gemm(dav, xv, dWv, true, false, 1.0, 0.0);
 
         g.put("proj1.weight", dW1);
