@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """PyTorch side of the adapter benchmark (same model, shapes and step as AdapterBench.java). Prints median ms."""
-import os, sys, time
+import os, sys
 import torch
+
+import timing
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "test", "scripts"))
 from make_adapter_fixtures import AudioProj, make_batch, masked_loss  # noqa: E402
@@ -21,13 +23,7 @@ opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
 
 
 def report(name, fn):
-    for _ in range(WARM):
-        fn()
-    t = []
-    for _ in range(ITERS):
-        s = time.perf_counter(); fn(); t.append((time.perf_counter() - s) * 1e3)
-    t.sort()
-    print(f"torch {name:<32s} {t[ITERS // 2]:8.1f} ms (min {t[0]:.1f})")
+    timing.report(name, fn, WARM, ITERS, 32)
 
 
 print("torch params %.1f M, torch %s" % (sum(p.numel() for p in model.parameters()) / 1e6, torch.__version__))

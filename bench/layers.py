@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """PyTorch side of the per-layer benchmark (same shapes as LayersBench.java). Prints median ms."""
-import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import timing
 
 torch.set_num_threads(2)
 B, C, H, W, WARM, ITERS = 12, 64, 32, 32, 3, 10
@@ -12,13 +13,7 @@ g = torch.randn(B, C, H, W)
 
 
 def report(name, fn):
-    for _ in range(WARM):
-        fn()
-    t = []
-    for _ in range(ITERS):
-        s = time.perf_counter(); fn(); t.append((time.perf_counter() - s) * 1e3)
-    t.sort()
-    print(f"torch {name:<28s} {t[ITERS // 2]:8.1f} ms (min {t[0]:.1f})")
+    timing.report(name, fn, WARM, ITERS, 28)
 
 
 class Block(nn.Module):

@@ -75,5 +75,4 @@ public final class NativeArrays {
         DataBuffer buf = Nd4j.createBuffer(p, type, n, idx);
         return Nd4j.create(buf, shape, Nd4j.getStrides(shape, 'c'), 0, 'c', type);
     }
-
 }

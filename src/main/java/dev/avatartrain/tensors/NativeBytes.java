@@ -19,11 +19,6 @@ final class NativeBytes {
 
     private NativeBytes() {}
 
-    /** A new C-order array of {@code dtype} and {@code shape}, uninitialised (see {@link NativeArrays#uninitialized}). */
-    static INDArray allocate(DType dtype, long[] shape) {
-        return NativeArrays.uninitialized(dtype.nd4j, shape);
-    }
-
     static long byteLength(DType dtype, long[] shape) {
         long n = 1;
         for (long d : shape) n = Math.multiplyExact(n, d);

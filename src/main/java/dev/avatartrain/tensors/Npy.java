@@ -82,7 +82,7 @@ public final class Npy {
                 long dataStart = ch.position();
                 if (ch.size() - dataStart < bytes)
                     throw new BadInputException(file + ": truncated: expected " + bytes + " bytes of tensor data, found " + (ch.size() - dataStart) + ".");
-                INDArray arr = NativeBytes.allocate(dt, h.stored());
+                INDArray arr = NativeArrays.uninitialized(dt.nd4j, h.stored());
                 NativeBytes.fill(arr, ch, dataStart, bytes, h.byteOrder(), dt.size);
                 return h.numeric(arr);
             }
@@ -199,7 +199,7 @@ public final class Npy {
             return new NpyArray(shape, null, values);
         }
         DType dt = h.dtype(file);
-        INDArray arr = NativeBytes.allocate(dt, h.stored());
+        INDArray arr = NativeArrays.uninitialized(dt.nd4j, h.stored());
         NativeBytes.fill(arr, in, count * dt.size, bo, dt.size, file);
         return h.numeric(arr);
     }

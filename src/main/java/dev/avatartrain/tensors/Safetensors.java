@@ -65,7 +65,7 @@ public final class Safetensors {
             long dataStart = 8 + headerLen;
             LinkedHashMap<String, INDArray> out = new LinkedHashMap<>();
             for (Entry e : h.entries) {
-                INDArray arr = NativeBytes.allocate(e.dtype, e.shape);
+                INDArray arr = NativeArrays.uninitialized(e.dtype.nd4j, e.shape);
                 NativeBytes.fill(arr, ch, dataStart + e.begin, e.end - e.begin, ByteOrder.LITTLE_ENDIAN, e.dtype.size);
                 out.put(e.name, dtype == null || dtype == arr.dataType() ? arr : arr.castTo(dtype));
             }
@@ -81,7 +81,7 @@ public final class Safetensors {
         List<Entry> byOffset = new ArrayList<>(h.entries);
         LinkedHashMap<String, INDArray> out = new LinkedHashMap<>();
         for (Entry e : byOffset) {
-            INDArray arr = NativeBytes.allocate(e.dtype, e.shape);
+            INDArray arr = NativeArrays.uninitialized(e.dtype.nd4j, e.shape);
             NativeBytes.fill(arr, in, e.end - e.begin, ByteOrder.LITTLE_ENDIAN, e.dtype.size, file);
             out.put(e.name, dtype == null || dtype == arr.dataType() ? arr : arr.castTo(dtype));
         }

@@ -182,7 +182,7 @@ public final class TorchFiles {
             long bytes = Math.multiplyExact(numel, dt.size);
             if (e.getSize() < bytes)
                 throw new BadInputException(file + ": storage '" + key + "' holds " + e.getSize() + " bytes, " + bytes + " expected.");
-            INDArray arr = NativeBytes.allocate(dt, new long[]{numel});
+            INDArray arr = NativeArrays.uninitialized(dt.nd4j, numel);
             try {
                 if (e.getMethod() == ZipArchiveEntry.STORED && e.getDataOffset() > 0) {
                     if (e.getDataOffset() + bytes > ch.size())

@@ -125,10 +125,9 @@ public final class AdamW {
         FloatBuffer mb = m.data().asNioFloat(), vb = v.data().asNioFloat();
         int po = (int) p.offset(), go = (int) g.offset(), mo = (int) m.offset(), vo = (int) v.offset();
         int n = (int) p.length();
-        float decay = (float) (1 - lr * weightDecay);
+        float decay = (float) (1 - lr * weightDecay); // exactly 1 without weight decay: p * 1 is p
         float b1 = (float) beta1, a1 = (float) (1 - beta1), b2 = (float) beta2, a2 = (float) (1 - beta2);
         float c2 = (float) bc2Sqrt, e = (float) eps, step = (float) -stepSize;
-        boolean decays = weightDecay != 0;
         IntStream.range(0, (n + CHUNK - 1) / CHUNK).parallel().forEach(c -> {
             int end = Math.min(n, (c + 1) * CHUNK);
             for (int i = c * CHUNK; i < end; i++) {
@@ -137,8 +136,7 @@ public final class AdamW {
                 float vi = vb.get(vo + i) * b2 + a2 * gi * gi;
                 mb.put(mo + i, mi);
                 vb.put(vo + i, vi);
-                float pi = decays ? pb.get(po + i) * decay : pb.get(po + i);
-                pb.put(po + i, pi + step * (mi / ((float) Math.sqrt(vi) / c2 + e)));
+                pb.put(po + i, pb.get(po + i) * decay + step * (mi / ((float) Math.sqrt(vi) / c2 + e)));
             }
         });
     }
