@@ -7,9 +7,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
+import dev.avatartrain.models.nn.Network;
 import dev.avatartrain.models.unet.UNet;
 import dev.avatartrain.models.unet.UNetConfig;
 import dev.avatartrain.train.NativeMemory;
+import dev.avatartrain.train.optim.AdamW;
 import org.bytedeco.javacpp.Pointer;
 import org.nd4j.autodiff.listeners.At;
 import org.nd4j.autodiff.listeners.BaseListener;
@@ -21,8 +23,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.OpContext;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.learning.GradientUpdater;
-import org.nd4j.linalg.learning.config.Adam;
 
 /**
  * UNet training step (forward + backward + AdamW) timing: {@code bench/unet.sh} runs this and bench/unet.py
@@ -46,45 +46,38 @@ public final class UNetBench {
                 Nd4j.createFromArray(new float[b]).addi(500), Nd4j.randn(DataType.FLOAT, b, seq, cfg.crossAttentionDim())));
         ph.put(UNet.TARGET, Nd4j.randn(DataType.FLOAT, b, cfg.outChannels(), hw, hw));
 
-        // AdamW (decoupled weight decay) on ND4J's Adam updater, state views owned here.
-        Adam adam = new Adam(1e-4, 0.9, 0.999, 1e-8);
-        double wd = 1e-2;
-        Map<String, GradientUpdater<?>> updaters = new HashMap<>();
-        for (Map.Entry<String, INDArray> e : net.parameters().entrySet()) {
-            long n = e.getValue().length();
-            INDArray state = Nd4j.zeros(DataType.FLOAT, 1, adam.stateSize(n));
-            updaters.put(e.getKey(), adam.instantiate(state, true));
-        }
-        System.out.printf("java %s params=%d B=%d %dx%d S=%d threads=%s%n", which, nParams, b, hw, hw, seq,
-                System.getenv().getOrDefault("OMP_NUM_THREADS", "default"));
+        boolean graph = System.getProperty("bench.graph") != null; // -Dbench.graph: the SameDiff graph path
+        net.useGraph(graph);
+        AdamW adamw = new AdamW(0.9, 0.999, 1e-8, 1e-2); // the training engine's optimizer
+        System.out.printf("java %s params=%d B=%d %dx%d S=%d path=%s threads=%s%n", which, nParams, b, hw, hw, seq,
+                graph ? "samediff-graph" : "fused", System.getenv().getOrDefault("OMP_NUM_THREADS", "default"));
 
         List<Double> fwd = new ArrayList<>(), bwd = new ArrayList<>(), upd = new ArrayList<>();
+        double peak = 0;
         for (int s = 0; s < steps + 1; s++) {
             NativeMemory.releaseGarbageIfHigh(); // as the training engine does before every micro-batch
             long t0 = System.nanoTime();
             net.forward(ph, UNet.LOSS);
             long t1 = System.nanoTime();
-            Map<String, INDArray> grads = net.gradients(ph, UNet.LOSS);
+            Network.LossAndGradients r = net.lossAndGradients(ph, UNet.LOSS); // what StepRunner calls
             long t2 = System.nanoTime();
-            for (Map.Entry<String, INDArray> e : net.parameters().entrySet()) {
-                INDArray p = e.getValue();
-                INDArray g = grads.get(e.getKey());
-                updaters.get(e.getKey()).applyUpdater(g, s, 0);
-                p.muli(1 - adam.getLearningRate(s, 0) * wd).subi(g);
-            }
+            peak = Math.max(peak, Pointer.physicalBytes() / 1e9);
+            adamw.step(net.parameters(), r.gradients(), 1e-4);
             long t3 = System.nanoTime();
+            peak = Math.max(peak, Pointer.physicalBytes() / 1e9);
             if (s > 0) { // first step is warm-up
                 fwd.add((t1 - t0) / 1e6);
                 bwd.add((t2 - t1) / 1e6);
                 upd.add((t3 - t2) / 1e6);
             }
-            System.out.printf("java %s step %d: forward %.0f ms, forward+backward %.0f ms, AdamW %.0f ms, resident %.1f GB%n",
-                    which, s, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, Pointer.physicalBytes() / 1e9);
+            System.out.printf("java %s step %d: forward %.0f ms, forward+backward %.0f ms, AdamW %.0f ms, loss %.5f,"
+                    + " resident %.1f GB (peak %.1f GB)%n", which, s, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6,
+                    r.loss(), Pointer.physicalBytes() / 1e9, peak);
         }
         double fb = median(bwd), u = median(upd);
         System.out.printf("java %s median: forward %.0f ms, training step (forward+backward+AdamW) %.0f ms%n", which,
                 median(fwd), fb + u);
-        if (profile) {
+        if (profile && graph) {
             OpTimer timer = new OpTimer();
             net.graph().setListeners(timer);
             long t0 = System.nanoTime();

@@ -44,6 +44,8 @@ public final class UNet implements Network {
     private final GraphBuilder g;
     private final SameDiff sd;
     private final List<String> parameterNames;
+    private final FusedUNet fused;
+    private boolean useGraph;
 
     private SDVariable embAct; // act(emb): the input of every ResNet's time_emb_proj
     private SDVariable context; // encoder_hidden_states
@@ -54,6 +56,7 @@ public final class UNet implements Network {
         this.sd = g.sd();
         build();
         this.parameterNames = g.parameterNames();
+        this.fused = new FusedUNet(config);
     }
 
     /** Builds the graph with PyTorch-default random initialisation from {@code seed} (FLOAT or DOUBLE). */
@@ -73,6 +76,60 @@ public final class UNet implements Network {
     @Override
     public List<String> parameterNames() {
         return parameterNames;
+    }
+
+    /**
+     * For float32, {@link #forward} of {@link #OUT} and the losses, {@link #gradients} and {@link #lossAndGradients}
+     * normally run a hand-written pass over the same parameters ({@code FusedUNet}: fused norms, activations and
+     * attention, far less memory); {@code true} runs the SameDiff graph instead (always the case for float64). Both
+     * compute the same function (tested against each other and against diffusers).
+     */
+    public UNet useGraph(boolean graph) {
+        this.useGraph = graph;
+        return this;
+    }
+
+    private boolean fusedFor(String loss) {
+        return !useGraph && g.dataType() == DataType.FLOAT && (loss == null || loss.equals(LOSS) || loss.equals(LOSS_L1));
+    }
+
+    @Override
+    public Map<String, INDArray> gradients(Map<String, INDArray> placeholders, String loss) {
+        return fusedFor(loss) ? lossAndGradients(placeholders, loss).gradients()
+                : Network.super.gradients(placeholders, loss);
+    }
+
+    @Override
+    public LossAndGradients lossAndGradients(Map<String, INDArray> placeholders, String loss) {
+        if (!fusedFor(loss)) {
+            return Network.super.lossAndGradients(placeholders, loss);
+        }
+        FusedUNet.Result r = fused.run(placeholders, parameters(), loss, true);
+        return new LossAndGradients(r.loss(), r.gradients());
+    }
+
+    @Override
+    public Map<String, INDArray> forward(Map<String, INDArray> placeholders, String... outputs) {
+        String loss = null;
+        for (String o : outputs) {
+            if (o.equals(LOSS) || o.equals(LOSS_L1)) {
+                if (loss != null && !loss.equals(o)) {
+                    return Network.super.forward(placeholders, outputs);
+                }
+                loss = o;
+            } else if (!o.equals(OUT)) {
+                return Network.super.forward(placeholders, outputs);
+            }
+        }
+        if (!fusedFor(loss)) {
+            return Network.super.forward(placeholders, outputs);
+        }
+        FusedUNet.Result r = fused.run(placeholders, parameters(), loss, false);
+        Map<String, INDArray> m = new java.util.HashMap<>();
+        for (String o : outputs) {
+            m.put(o, o.equals(OUT) ? r.out() : Nd4j.scalar(DataType.FLOAT, (float) r.loss()));
+        }
+        return m;
     }
 
     /**

@@ -3,11 +3,17 @@ package dev.avatartrain.models.unet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
+import dev.avatartrain.models.nn.Network;
 import dev.avatartrain.models.nn.Parity;
 import dev.avatartrain.tensors.Safetensors;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -15,7 +21,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * The UNet against the real diffusers 0.27.2 {@code UNet2DConditionModel} on tiny configs (fixtures from
  * src/test/scripts/make_unet_fixtures.py): forward output to 1e-4 relative, MSE loss, and the gradients of a
- * few parameters.
+ * few parameters — for both the SameDiff graph and the hand-written training pass ({@code FusedUNet}), which are
+ * also compared with each other on every parameter's gradient and on the L1 loss.
  */
 class UNetParityTest {
     static final Path DIR = Path.of("src/test/resources/fixtures/unet");
@@ -26,14 +33,25 @@ class UNetParityTest {
         return net;
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = {"conv_int_heads", "linear_list_heads", "relu_one_head"})
-    void matchesDiffusers(String name) {
-        Map<String, INDArray> fx = Safetensors.read(DIR.resolve(name + ".safetensors")).tensors();
-        UNet net = load(name, fx);
+    static final String[] NAMES = {"conv_int_heads", "linear_list_heads", "relu_one_head"};
+
+    static Map<String, INDArray> placeholders(UNet net, Map<String, INDArray> fx) {
         Map<String, INDArray> ph = new java.util.HashMap<>(net.placeholders(fx.get("io.sample"), fx.get("io.timestep"),
                 fx.get("io.encoder_hidden_states")));
         ph.put(UNet.TARGET, fx.get("io.target").castTo(DataType.FLOAT));
+        return ph;
+    }
+
+    static Stream<Arguments> cases() {
+        return Arrays.stream(NAMES).flatMap(n -> Stream.of(Arguments.of(n, true), Arguments.of(n, false)));
+    }
+
+    @ParameterizedTest(name = "{0}, graph={1}")
+    @MethodSource("cases")
+    void matchesDiffusers(String name, boolean graph) {
+        Map<String, INDArray> fx = Safetensors.read(DIR.resolve(name + ".safetensors")).tensors();
+        UNet net = load(name, fx).useGraph(graph);
+        Map<String, INDArray> ph = placeholders(net, fx);
         Map<String, INDArray> out = net.forward(ph, UNet.OUT, UNet.LOSS);
         Parity.assertClose(fx.get("io.out"), out.get(UNet.OUT), 1e-4, name + " output");
         assertEquals(fx.get("io.loss").getDouble(0), out.get(UNet.LOSS).getDouble(0),
@@ -49,5 +67,23 @@ class UNetParityTest {
             }
         }
         assertEquals(true, compared >= 4, "fixture holds gradients");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"conv_int_heads", "linear_list_heads", "relu_one_head"})
+    void fusedPassEqualsGraphOnEveryGradient(String name) {
+        Map<String, INDArray> fx = Safetensors.read(DIR.resolve(name + ".safetensors")).tensors();
+        UNet net = load(name, fx);
+        Map<String, INDArray> ph = placeholders(net, fx);
+        for (String loss : new String[] {UNet.LOSS, UNet.LOSS_L1}) {
+            Network.LossAndGradients fused = net.useGraph(false).lossAndGradients(ph, loss);
+            Network.LossAndGradients graph = net.useGraph(true).lossAndGradients(ph, loss);
+            assertEquals(graph.loss(), fused.loss(), 1e-5 * Math.abs(graph.loss()), name + " " + loss);
+            assertEquals(net.parameterNames(), List.copyOf(fused.gradients().keySet()), "gradient order");
+            for (String p : net.parameterNames()) {
+                Parity.assertClose(graph.gradients().get(p), fused.gradients().get(p), 1e-3,
+                        name + " " + loss + " gradient of " + p);
+            }
+        }
     }
 }

@@ -1,0 +1,474 @@
+package dev.avatartrain.models.kernels;
+
+import java.nio.FloatBuffer;
+import java.util.List;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+import dev.avatartrain.models.kernels.Tape.Var;
+
+/**
+ * The layers of the hand-written training path, each a forward computation on float32 arrays plus its backward pass
+ * recorded on the {@link Tape}. Shapes are PyTorch's: images NCHW, tokens {@code [rows, features]}, convolution
+ * weights {@code [out, in, k, k]}, linear weights {@code [out, in]}. Outputs are new arrays; inputs are never
+ * modified.
+ */
+public final class Layers {
+    private Layers() {
+    }
+
+    /**
+     * {@code nn.Conv2d} with square kernel and symmetric zero padding, by libnd4j's {@code conv2d} / {@code
+     * conv2d_bp} (oneDNN) on PyTorch's weight layout. {@code bias} may be null.
+     */
+    public static Var conv2d(Tape tape, Var x, Var weight, Var bias, int stride, int pad) {
+        INDArray xv = x.value();
+        INDArray w = weight.value();
+        int k = (int) w.size(2);
+        long oh = (xv.size(2) + 2L * pad - k) / stride + 1;
+        long ow = (xv.size(3) + 2L * pad - k) / stride + 1;
+        INDArray y = Buffers.empty(xv.size(0), w.size(0), oh, ow);
+        int[] iArgs = {k, k, stride, stride, pad, pad, 1, 1, 0, 0, 1}; // ..., VALID, NCHW, weights [oC, iC, kH, kW]
+        INDArray[] in = bias == null ? new INDArray[] {xv, w} : new INDArray[] {xv, w, bias.value()};
+        Nd4j.exec(new DynamicCustomOp("conv2d", in, new INDArray[] {y}, List.of(), iArgs));
+        Var out = tape.result(y, x, weight, bias);
+        tape.onBackward(out, () -> {
+            INDArray dy = out.takeGrad();
+            if (dy == null) {
+                return;
+            }
+            INDArray dx = Buffers.empty(xv.shape());
+            INDArray dw = Buffers.empty(w.shape());
+            INDArray g = Buffers.dense(dy);
+            INDArray db = bias == null ? null : Buffers.empty(bias.value().shape());
+            INDArray[] bin = bias == null ? new INDArray[] {xv, w, g} : new INDArray[] {xv, w, bias.value(), g};
+            INDArray[] bout = bias == null ? new INDArray[] {dx, dw} : new INDArray[] {dx, dw, db};
+            Nd4j.exec(new DynamicCustomOp("conv2d_bp", bin, bout, List.of(), iArgs));
+            x.accumulate(dx, true);
+            weight.accumulate(dw, true);
+            if (bias != null) {
+                bias.accumulate(db, true);
+            }
+        });
+        return out;
+    }
+
+    /**
+     * {@code x Wᵀ + b} on {@code x [rows, in]} for {@code W [out, in]} (or a 1×1 convolution's {@code [out, in, 1,
+     * 1]}, whose gradient keeps that shape); {@code bias} may be null. GEMMs with transpose flags, no transposed
+     * copies.
+     */
+    public static Var linear(Tape tape, Var x, Var weight, Var bias) {
+        INDArray xv = Buffers.dense(x.value());
+        INDArray w = weight.value();
+        INDArray w2 = w.rank() == 2 ? w : w.reshape(w.size(0), w.size(1));
+        INDArray y = Buffers.empty(xv.size(0), w2.size(0));
+        Nd4j.gemm(xv, w2, y, false, true, 1.0, 0.0);
+        if (bias != null) {
+            y.addiRowVector(bias.value());
+        }
+        Var out = tape.result(y, x, weight, bias);
+        tape.onBackward(out, () -> {
+            INDArray dy = out.takeGrad();
+            if (dy == null) {
+                return;
+            }
+            dy = Buffers.dense(dy);
+            if (x.needsGrad()) {
+                INDArray dx = Buffers.empty(xv.shape());
+                Nd4j.gemm(dy, w2, dx, false, false, 1.0, 0.0);
+                x.accumulate(dx, true);
+            }
+            if (weight.needsGrad()) {
+                INDArray dw = Buffers.empty(w2.shape());
+                Nd4j.gemm(dy, xv, dw, true, false, 1.0, 0.0);
+                weight.accumulate(dw.reshape(w.shape()), true);
+            }
+            if (bias != null && bias.needsGrad()) {
+                bias.accumulate(dy.sum(0), true);
+            }
+        });
+        return out;
+    }
+
+    /** {@code nn.GroupNorm(groups, C, eps)} on NCHW input followed by {@code act} (IDENTITY for none), fused. */
+    public static Var groupNorm(Tape tape, Var x, Var gamma, Var beta, int groups, double eps, Activation act) {
+        INDArray xv = Buffers.dense(x.value());
+        int b = (int) xv.size(0);
+        int c = (int) xv.size(1);
+        int s = (int) (xv.length() / ((long) b * c));
+        if (c % groups != 0) {
+            throw new IllegalArgumentException("GroupNorm: " + c + " channels not divisible by " + groups);
+        }
+        float[] g = Buffers.toFloats(gamma.value());
+        float[] be = Buffers.toFloats(beta.value());
+        float[] mean = new float[b * groups];
+        float[] rstd = new float[b * groups];
+        INDArray y = Buffers.empty(xv.shape());
+        Norms.groupNormForward(Buffers.floats(xv), Buffers.floats(y), g, be, b, c, s, groups, eps, act, mean, rstd);
+        Var out = tape.result(y, x, gamma, beta);
+        tape.onBackward(out, () -> {
+            INDArray dy = out.takeGrad();
+            if (dy == null) {
+                return;
+            }
+            dy = Buffers.dense(dy);
+            INDArray dx = Buffers.empty(xv.shape());
+            double[] dg = new double[b * c];
+            double[] db = new double[b * c];
+            Norms.groupNormBackward(Buffers.floats(xv), Buffers.floats(dy), Buffers.floats(dx), g, be, b, c, s, groups,
+                    act, mean, rstd, dg, db);
+            x.accumulate(dx, true);
+            gamma.accumulate(sumOverSamples(dg, b, c), true);
+            beta.accumulate(sumOverSamples(db, b, c), true);
+        });
+        return out;
+    }
+
+    private static INDArray sumOverSamples(double[] perSampleChannel, int b, int c) {
+        float[] out = new float[c];
+        for (int j = 0; j < c; j++) {
+            double sum = 0;
+            for (int i = 0; i < b; i++) {
+                sum += perSampleChannel[i * c + j];
+            }
+            out[j] = (float) sum;
+        }
+        return Nd4j.createFromArray(out);
+    }
+
+    /** {@code nn.LayerNorm(d, eps)} over the last axis of {@code x [rows, d]}. */
+    public static Var layerNorm(Tape tape, Var x, Var gamma, Var beta, double eps) {
+        INDArray xv = Buffers.dense(x.value());
+        int d = (int) xv.size(xv.rank() - 1);
+        int rows = (int) (xv.length() / d);
+        float[] g = Buffers.toFloats(gamma.value());
+        float[] mean = new float[rows];
+        float[] rstd = new float[rows];
+        INDArray y = Buffers.empty(xv.shape());
+        Norms.layerNormForward(Buffers.floats(xv), Buffers.floats(y), g, Buffers.toFloats(beta.value()), rows, d, eps,
+                mean, rstd);
+        Var out = tape.result(y, x, gamma, beta);
+        tape.onBackward(out, () -> {
+            INDArray dy = out.takeGrad();
+            if (dy == null) {
+                return;
+            }
+            dy = Buffers.dense(dy);
+            INDArray dx = Buffers.empty(xv.shape());
+            double[][] dgb = Norms.layerNormBackward(Buffers.floats(xv), Buffers.floats(dy), Buffers.floats(dx), g, rows,
+                    d, mean, rstd);
+            x.accumulate(dx, true);
+            gamma.accumulate(toFloatArray(dgb[0]), true);
+            beta.accumulate(toFloatArray(dgb[1]), true);
+        });
+        return out;
+    }
+
+    private static INDArray toFloatArray(double[] v) {
+        float[] f = new float[v.length];
+        for (int i = 0; i < v.length; i++) {
+            f[i] = (float) v[i];
+        }
+        return Nd4j.createFromArray(f);
+    }
+
+    /** An element-wise activation. */
+    public static Var activation(Tape tape, Var x, Activation act) {
+        INDArray xv = Buffers.dense(x.value());
+        INDArray y = Buffers.empty(xv.shape());
+        FloatBuffer xb = Buffers.floats(xv);
+        FloatBuffer yb = Buffers.floats(y);
+        int n = (int) xv.length();
+        forChunks(n, (i0, i1) -> {
+            for (int i = i0; i < i1; i++) {
+                yb.put(i, act.apply(xb.get(i)));
+            }
+        });
+        Var out = tape.result(y, x);
+        tape.onBackward(out, () -> {
+            INDArray dy = out.takeGrad();
+            if (dy == null) {
+                return;
+            }
+            FloatBuffer dyb = Buffers.floats(Buffers.dense(dy));
+            INDArray dx = Buffers.empty(xv.shape());
+            FloatBuffer dxb = Buffers.floats(dx);
+            forChunks(n, (i0, i1) -> {
+                for (int i = i0; i < i1; i++) {
+                    dxb.put(i, dyb.get(i) * act.derivative(xb.get(i)));
+                }
+            });
+            x.accumulate(dx, true);
+        });
+        return out;
+    }
+
+    /**
+     * diffusers' GEGLU on {@code proj [rows, 2h]} (the projection's output): {@code value · gelu(gate)} with value
+     * the first h features and gate the last h.
+     */
+    public static Var geglu(Tape tape, Var proj) {
+        INDArray pv = Buffers.dense(proj.value());
+        int rows = (int) pv.size(0);
+        int h = (int) pv.size(1) / 2;
+        INDArray y = Buffers.empty(rows, h);
+        FloatBuffer pb = Buffers.floats(pv);
+        FloatBuffer yb = Buffers.floats(y);
+        forChunks(rows, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int o = r * 2 * h;
+                for (int j = 0; j < h; j++) {
+                    yb.put(r * h + j, pb.get(o + j) * Activation.GELU.apply(pb.get(o + h + j)));
+                }
+            }
+        });
+        Var out = tape.result(y, proj);
+        tape.onBackward(out, () -> {
+            INDArray dy = out.takeGrad();
+            if (dy == null) {
+                return;
+            }
+            FloatBuffer dyb = Buffers.floats(Buffers.dense(dy));
+            INDArray dp = Buffers.empty(pv.shape());
+            FloatBuffer db = Buffers.floats(dp);
+            forChunks(rows, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) {
+                    int o = r * 2 * h;
+                    for (int j = 0; j < h; j++) {
+                        float g = dyb.get(r * h + j);
+                        float gate = pb.get(o + h + j);
+                        db.put(o + j, g * Activation.GELU.apply(gate));
+                        db.put(o + h + j, g * pb.get(o + j) * Activation.GELU.derivative(gate));
+                    }
+                }
+            });
+            proj.accumulate(dp, true);
+        });
+        return out;
+    }
+
+    /**
+     * Multi-head attention core on projected tokens: {@code q [B·n, heads·d]}, {@code k, v [B·m, heads·d]} to
+     * {@code [B·n, heads·d]}, {@code softmax(q kᵀ/√d) v} per sample and head (see {@link Attention}).
+     */
+    public static Var attention(Tape tape, Var q, Var k, Var v, int batch, int heads) {
+        int inner = (int) q.value().size(1);
+        int d = inner / heads;
+        int n = (int) (q.value().size(0) / batch);
+        int m = (int) (k.value().size(0) / batch);
+        double scale = 1 / Math.sqrt(d);
+        INDArray qh = Attention.splitHeads(Buffers.dense(q.value()), batch, n, heads, d);
+        INDArray kh = Attention.splitHeads(Buffers.dense(k.value()), batch, m, heads, d);
+        INDArray vh = Attention.splitHeads(Buffers.dense(v.value()), batch, m, heads, d);
+        INDArray probs = Buffers.empty((long) batch * heads, n, m);
+        INDArray oh = Attention.forward(qh, kh, vh, probs, scale);
+        Var out = tape.result(Attention.mergeHeads(oh, batch, n, heads, d), q, k, v);
+        tape.onBackward(out, () -> {
+            INDArray dy = out.takeGrad();
+            if (dy == null) {
+                return;
+            }
+            INDArray dOh = Attention.splitHeads(Buffers.dense(dy), batch, n, heads, d);
+            INDArray[] g = Attention.backward(qh, kh, vh, probs, dOh, scale);
+            q.accumulate(Attention.mergeHeads(g[0], batch, n, heads, d), true);
+            k.accumulate(Attention.mergeHeads(g[1], batch, m, heads, d), true);
+            v.accumulate(Attention.mergeHeads(g[2], batch, m, heads, d), true);
+        });
+        return out;
+    }
+
+    /** {@code a + b}, same shapes. */
+    public static Var add(Tape tape, Var a, Var b) {
+        Var out = tape.result(a.value().add(b.value()), a, b);
+        tape.onBackward(out, () -> {
+            INDArray dy = out.takeGrad();
+            if (dy != null) {
+                a.accumulate(dy, false);
+                b.accumulate(dy, false);
+            }
+        });
+        return out;
+    }
+
+    /** {@code x · s}. */
+    public static Var scale(Tape tape, Var x, double s) {
+        Var out = tape.result(x.value().mul(s), x);
+        tape.onBackward(out, () -> {
+            INDArray dy = out.takeGrad();
+            if (dy != null) {
+                x.accumulate(dy.mul(s), true);
+            }
+        });
+        return out;
+    }
+
+    /** {@code h [B, C, H, W] + t [B, C]} broadcast over the positions (the ResNet's time embedding). */
+    public static Var addPerChannel(Tape tape, Var h, Var t) {
+        INDArray hv = Buffers.dense(h.value());
+        int b = (int) hv.size(0);
+        int c = (int) hv.size(1);
+        int s = (int) (hv.length() / ((long) b * c));
+        float[] tv = Buffers.toFloats(t.value());
+        INDArray y = Buffers.empty(hv.shape());
+        FloatBuffer hb = Buffers.floats(hv);
+        FloatBuffer yb = Buffers.floats(y);
+        Buffers.parallel(b * c, bc -> {
+            float add = tv[bc];
+            for (int i = bc * s; i < (bc + 1) * s; i++) {
+                yb.put(i, hb.get(i) + add);
+            }
+        });
+        Var out = tape.result(y, h, t);
+        tape.onBackward(out, () -> {
+            INDArray dy = out.takeGrad();
+            if (dy == null) {
+                return;
+            }
+            if (t.needsGrad()) {
+                t.accumulate(Buffers.dense(dy).reshape(b, c, s).sum(2), true);
+            }
+            h.accumulate(dy, true);
+        });
+        return out;
+    }
+
+    /** Concatenation of two NCHW arrays along the channels. */
+    public static Var concatChannels(Tape tape, Var a, Var b) {
+        long ca = a.value().size(1);
+        long cb = b.value().size(1);
+        Var out = tape.result(Nd4j.concat(1, a.value(), b.value()), a, b);
+        tape.onBackward(out, () -> {
+            INDArray dy = out.takeGrad();
+            if (dy == null) {
+                return;
+            }
+            a.accumulate(dy.get(NDArrayIndex.all(), NDArrayIndex.interval(0, ca)).dup('c'), true);
+            b.accumulate(dy.get(NDArrayIndex.all(), NDArrayIndex.interval(ca, ca + cb)).dup('c'), true);
+        });
+        return out;
+    }
+
+    /** Zero padding of one row at the bottom and one column at the right (diffusers' {@code downsample_padding 0}). */
+    public static Var padBottomRight(Tape tape, Var x) {
+        INDArray xv = x.value();
+        long h = xv.size(2);
+        long w = xv.size(3);
+        INDArray y = Nd4j.zeros(xv.dataType(), xv.size(0), xv.size(1), h + 1, w + 1);
+        y.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(0, h), NDArrayIndex.interval(0, w)).assign(xv);
+        Var out = tape.result(y, x);
+        tape.onBackward(out, () -> {
+            INDArray dy = out.takeGrad();
+            if (dy != null) {
+                x.accumulate(dy.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(0, h),
+                        NDArrayIndex.interval(0, w)).dup('c'), true);
+            }
+        });
+        return out;
+    }
+
+    /** Nearest-neighbour 2× upsampling of NCHW input. */
+    public static Var upsample2x(Tape tape, Var x) {
+        INDArray xv = Buffers.dense(x.value());
+        int planes = (int) (xv.size(0) * xv.size(1));
+        int h = (int) xv.size(2);
+        int w = (int) xv.size(3);
+        INDArray y = Buffers.empty(xv.size(0), xv.size(1), 2L * h, 2L * w);
+        FloatBuffer xb = Buffers.floats(xv);
+        FloatBuffer yb = Buffers.floats(y);
+        Buffers.parallel(planes, p -> {
+            for (int i = 0; i < 2 * h; i++) {
+                int src = p * h * w + (i / 2) * w;
+                int dst = (p * 2 * h + i) * 2 * w;
+                for (int j = 0; j < 2 * w; j++) {
+                    yb.put(dst + j, xb.get(src + j / 2));
+                }
+            }
+        });
+        Var out = tape.result(y, x);
+        tape.onBackward(out, () -> {
+            INDArray dy = out.takeGrad();
+            if (dy == null) {
+                return;
+            }
+            FloatBuffer db = Buffers.floats(Buffers.dense(dy));
+            INDArray dx = Buffers.empty(xv.shape());
+            FloatBuffer dxb = Buffers.floats(dx);
+            Buffers.parallel(planes, p -> {
+                for (int i = 0; i < h; i++) {
+                    int r0 = (p * 2 * h + 2 * i) * 2 * w;
+                    int r1 = r0 + 2 * w;
+                    for (int j = 0; j < w; j++) {
+                        dxb.put(p * h * w + i * w + j, db.get(r0 + 2 * j) + db.get(r0 + 2 * j + 1)
+                                + db.get(r1 + 2 * j) + db.get(r1 + 2 * j + 1));
+                    }
+                }
+            });
+            x.accumulate(dx, true);
+        });
+        return out;
+    }
+
+    /** {@code [B, C, H, W] -> [B·H·W, C]} (positions become token rows). */
+    public static Var toTokens(Tape tape, Var x) {
+        INDArray xv = Buffers.dense(x.value());
+        int b = (int) xv.size(0);
+        int c = (int) xv.size(1);
+        int s = (int) (xv.size(2) * xv.size(3));
+        Var out = tape.result(transposeLast(xv, b, c, s), x);
+        tape.onBackward(out, () -> {
+            INDArray dy = out.takeGrad();
+            if (dy != null) {
+                x.accumulate(transposeLast(Buffers.dense(dy), b, s, c).reshape(xv.shape()), true);
+            }
+        });
+        return out;
+    }
+
+    /** {@code [B·H·W, C] -> [B, C, H, W]}. */
+    public static Var fromTokens(Tape tape, Var t, int b, int h, int w) {
+        INDArray tv = Buffers.dense(t.value());
+        int c = (int) tv.size(1);
+        Var out = tape.result(transposeLast(tv, b, h * w, c).reshape(b, c, h, w), t);
+        tape.onBackward(out, () -> {
+            INDArray dy = out.takeGrad();
+            if (dy != null) {
+                t.accumulate(transposeLast(Buffers.dense(dy), b, c, h * w).reshape(tv.shape()), true);
+            }
+        });
+        return out;
+    }
+
+    /** {@code [b, r, c]} (given as any dense array of that many elements) to a new {@code [b·c, r]}. */
+    private static INDArray transposeLast(INDArray x, int b, int r, int c) {
+        INDArray y = Buffers.empty((long) b * c, r);
+        FloatBuffer xb = Buffers.floats(x);
+        FloatBuffer yb = Buffers.floats(y);
+        int tile = 32;
+        int tilesR = (r + tile - 1) / tile;
+        Buffers.parallel(b * tilesR, task -> {
+            int bi = task / tilesR;
+            int r0 = (task % tilesR) * tile;
+            int r1 = Math.min(r, r0 + tile);
+            int base = bi * r * c;
+            for (int j = 0; j < c; j++) {
+                for (int i = r0; i < r1; i++) {
+                    yb.put(base + j * r + i, xb.get(base + i * c + j));
+                }
+            }
+        });
+        return y;
+    }
+
+    private interface Range {
+        void run(int from, int to);
+    }
+
+    private static void forChunks(int n, Range body) {
+        int chunks = Buffers.chunks(n);
+        Buffers.parallel(chunks, ch -> body.run(Buffers.chunkStart(ch, chunks, n), Buffers.chunkStart(ch + 1, chunks, n)));
+    }
+}

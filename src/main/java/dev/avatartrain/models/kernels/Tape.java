@@ -1,0 +1,113 @@
+package dev.avatartrain.models.kernels;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * The record of one forward pass for reverse-mode differentiation: every operation in {@link Layers} appends the
+ * closure that turns its output's gradient into its inputs' gradients, and {@link #backward} runs them newest first.
+ * Closures hold only what their backward pass needs, and each is dropped once run, so memory falls as the backward
+ * pass proceeds. A tape made with {@code record = false} keeps nothing (inference).
+ */
+public final class Tape {
+    private final boolean record;
+    private final List<Runnable> steps = new ArrayList<>();
+
+    public Tape(boolean record) {
+        this.record = record;
+    }
+
+    /** A value of the pass and, after {@link #backward}, its gradient. */
+    public static final class Var {
+        private final INDArray value;
+        private final boolean needsGrad;
+        private INDArray grad;
+        private boolean gradOwned;
+
+        private Var(INDArray value, boolean needsGrad) {
+            this.value = value;
+            this.needsGrad = needsGrad;
+        }
+
+        public INDArray value() {
+            return value;
+        }
+
+        /** The accumulated gradient, or null if nothing depended on this value. */
+        public INDArray grad() {
+            return grad;
+        }
+
+        boolean needsGrad() {
+            return needsGrad;
+        }
+
+        /**
+         * Adds {@code g} to the gradient. {@code owned}: the caller gives {@code g} away; otherwise {@code g} may be
+         * shared (an addition passes one gradient to both inputs) and is copied before anything is added to it.
+         */
+        void accumulate(INDArray g, boolean owned) {
+            if (!needsGrad) {
+                return;
+            }
+            if (grad == null) {
+                grad = g;
+                gradOwned = owned;
+                return;
+            }
+            if (!gradOwned) {
+                grad = grad.dup();
+                gradOwned = true;
+            }
+            grad.addi(g);
+        }
+
+        /** Takes the gradient away (the producing operation's backward pass consumes it). */
+        INDArray takeGrad() {
+            INDArray g = grad;
+            grad = null;
+            return g;
+        }
+    }
+
+    /** A trainable value: its gradient is collected. */
+    public Var parameter(INDArray value) {
+        return new Var(value, record);
+    }
+
+    /** A value without gradient (inputs, frozen weights). */
+    public Var constant(INDArray value) {
+        return new Var(value, false);
+    }
+
+    /** The output of an operation on {@code inputs}; needs a gradient when any input does. */
+    Var result(INDArray value, Var... inputs) {
+        boolean needs = false;
+        for (Var v : inputs) {
+            needs |= v != null && v.needsGrad;
+        }
+        return new Var(value, needs);
+    }
+
+    /** Records {@code backward} for {@code out}: it runs only when {@code out} received a gradient. */
+    void onBackward(Var out, Runnable backward) {
+        if (record && out.needsGrad) {
+            steps.add(backward);
+        }
+    }
+
+    /** Runs the recorded backward passes from {@code out} with upstream gradient {@code gradOut}. */
+    public void backward(Var out, INDArray gradOut) {
+        if (!record) {
+            throw new IllegalStateException("backward on a tape that did not record");
+        }
+        out.accumulate(gradOut, true);
+        for (int i = steps.size() - 1; i >= 0; i--) {
+            Runnable r = steps.set(i, null);
+            r.run();
+        }
+        steps.clear();
+    }
+}

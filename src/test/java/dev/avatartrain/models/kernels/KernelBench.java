@@ -1,0 +1,39 @@
+package dev.avatartrain.models.kernels;
+
+import java.nio.FloatBuffer;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/** Per-kernel timings of the hand-written layers: bench/java.sh dev.avatartrain.models.kernels.KernelBench. */
+public final class KernelBench {
+    public static void main(String[] args) {
+        int n = 1024;
+        int heads = 96;
+        INDArray s = Nd4j.randn(DataType.FLOAT, heads, n, n);
+        for (int rep = 0; rep < 5; rep++) {
+            long t0 = System.nanoTime();
+            for (int h = 0; h < heads; h++) {
+                FloatBuffer b = Buffers.floats(s.get(org.nd4j.linalg.indexing.NDArrayIndex.point(h)));
+                Attention.softmaxRows(b, n, n);
+            }
+            long t1 = System.nanoTime();
+            System.out.printf("softmax rows %d x %d x %d: %.0f ms (%.2f ns/element)%n", heads, n, n, (t1 - t0) / 1e6,
+                    (t1 - t0) / (double) (heads * (long) n * n));
+        }
+        float[] x = new float[1 << 20];
+        for (int i = 0; i < x.length; i++) x[i] = -i * 1e-5f;
+        for (int rep = 0; rep < 5; rep++) {
+            long t0 = System.nanoTime();
+            float acc = 0;
+            for (int k = 0; k < 20; k++) for (float v : x) acc += FastMath.exp(v);
+            long t1 = System.nanoTime();
+            float acc2 = 0;
+            for (int k = 0; k < 20; k++) for (float v : x) acc2 += (float) Math.exp(v);
+            long t2 = System.nanoTime();
+            System.out.printf("FastMath.exp %.2f ns, Math.exp %.2f ns per call (%f %f)%n", (t1 - t0) / (20.0 * x.length),
+                    (t2 - t1) / (20.0 * x.length), acc, acc2);
+        }
+    }
+}
