@@ -6,6 +6,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
 
+import dev.avatartrain.models.kernels.Activation;
+import dev.avatartrain.models.kernels.Layers;
+import dev.avatartrain.models.kernels.Tape;
 import dev.avatartrain.models.nn.GraphBuilder;
 import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
@@ -40,9 +43,59 @@ public final class LayersBench {
             return in.add(h);
         });
         im2colConv(x);
+        // the hand-written training path (models.kernels, as FusedUNet runs it)
+        fused("fused conv3x3", x, gout, (t, in, p) -> Layers.conv2d(t, in, p.apply(C, C, 3, 3), p.apply(C), 1, 1));
+        fused("fused groupnorm", x, gout, (t, in, p) -> Layers.groupNorm(t, in, p.apply(C), p.apply(C), 32, 1e-5,
+                Activation.IDENTITY));
+        fused("fused groupnorm_silu", x, gout, (t, in, p) -> Layers.groupNorm(t, in, p.apply(C), p.apply(C), 32, 1e-5,
+                Activation.SILU));
+        fused("fused silu", x, gout, (t, in, p) -> Layers.activation(t, in, Activation.SILU));
+        fused("fused resnet_block", x, gout, (t, in, p) -> {
+            Tape.Var h = Layers.groupNorm(t, in, p.apply(C), p.apply(C), 32, 1e-5, Activation.SILU);
+            h = Layers.conv2d(t, h, p.apply(C, C, 3, 3), p.apply(C), 1, 1);
+            h = Layers.groupNorm(t, h, p.apply(C), p.apply(C), 32, 1e-5, Activation.SILU);
+            return Layers.add(t, in, Layers.conv2d(t, h, p.apply(C, C, 3, 3), p.apply(C), 1, 1));
+        });
+        // attention core at the tiny UNet's first level: B=12, 1024 tokens, 8 heads of 4 (q, k, v given)
+        INDArray q = Nd4j.randn(DataType.FLOAT, B * 1024, 32);
+        fused("fused attention 8x1024x1024x4", q, q, (t, in, p) -> Layers.attention(t, in,
+                Layers.scale(t, in, 0.5), Layers.scale(t, in, -1.0), B, 8));
         // fixed cost of one SameDiff output()/calculateGradients() call: a per-channel scale on a 12x64x1x1 input
         bench("overhead_tiny", Nd4j.randn(DataType.FLOAT, B, C, 1, 1), Nd4j.randn(DataType.FLOAT, B, C, 1, 1),
                 (g, in) -> in.mul(g.param("s", Nd4j.ones(DataType.FLOAT, 1, C, 1, 1))));
+    }
+
+    interface Params {
+        Tape.Var apply(long... shape);
+    }
+
+    interface FusedLayer {
+        Tape.Var apply(Tape t, Tape.Var in, Params p);
+    }
+
+    /** A layer of the hand-written path: forward alone, and forward + backward of {@code sum(out · gout)}. */
+    static void fused(String name, INDArray x, INDArray gout, FusedLayer layer) {
+        List<INDArray> params = new ArrayList<>();
+        Nd4j.getRandom().setSeed(7);
+        report(name + " fwd", () -> run(x, gout, layer, params, false));
+        report(name + " fwd+bwd", () -> run(x, gout, layer, params, true));
+    }
+
+    private static Object run(INDArray x, INDArray gout, FusedLayer layer, List<INDArray> params, boolean backward) {
+        Tape t = new Tape(backward);
+        int[] next = {0};
+        Tape.Var in = t.parameter(x); // the input's gradient is needed, as inside a network
+        Tape.Var out = layer.apply(t, in, shape -> {
+            if (next[0] == params.size()) {
+                params.add(Nd4j.randn(DataType.FLOAT, shape).muli(0.1));
+            }
+            return t.parameter(params.get(next[0]++));
+        });
+        if (backward) {
+            t.backward(out, gout);
+            return in.grad();
+        }
+        return out.value();
     }
 
     interface Layer {

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
+import dev.avatartrain.models.kernels.Profile;
 import dev.avatartrain.models.nn.Network;
 import dev.avatartrain.models.unet.UNet;
 import dev.avatartrain.models.unet.UNetConfig;
@@ -28,7 +29,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * UNet training step (forward + backward + AdamW) timing: {@code bench/unet.sh} runs this and bench/unet.py
  * (the real diffusers UNet in PyTorch) on the same configs. Args: {@code tiny|bench batch size seq steps
  * [profile]}. "bench" is block_out_channels [64,128,256], 2 layers/block, cross-attention dim 384, 8 heads.
- * Prints "java <config> ..." lines; with "profile" also the time per SameDiff op type of one step.
+ * Prints "java <config> ..." lines; with "profile" also the time per layer type of the last step (hand-written
+ * path, models.kernels.Profile) or per SameDiff op type ({@code -Dbench.graph}).
  */
 public final class UNetBench {
     public static void main(String[] args) {
@@ -38,6 +40,9 @@ public final class UNetBench {
         int seq = args.length > 3 ? Integer.parseInt(args[3]) : 50;
         int steps = args.length > 4 ? Integer.parseInt(args[4]) : 3;
         boolean profile = args.length > 5 && args[5].equals("profile");
+        if (profile) {
+            System.setProperty("avatartrain.kernels.profile", "true"); // before the kernels load
+        }
         UNetConfig cfg = config(which);
         UNet net = UNet.build(cfg, DataType.FLOAT, 1);
         long nParams = net.parameters().values().stream().mapToLong(INDArray::length).sum();
@@ -56,6 +61,7 @@ public final class UNetBench {
         double peak = 0;
         for (int s = 0; s < steps + 1; s++) {
             NativeMemory.releaseGarbageIfHigh(); // as the training engine does before every micro-batch
+            Profile.reset(); // so that the profile printed below is the last step's
             long t0 = System.nanoTime();
             net.forward(ph, UNet.LOSS);
             long t1 = System.nanoTime();
@@ -77,6 +83,14 @@ public final class UNetBench {
         double fb = median(bwd), u = median(upd);
         System.out.printf("java %s median: forward %.0f ms, training step (forward+backward+AdamW) %.0f ms%n", which,
                 median(fwd), fb + u);
+        if (profile && !graph) {
+            double total = Profile.snapshot().values().stream().mapToDouble(v -> v[0]).sum();
+            System.out.printf("java %s profile of the last step (forward, then forward+backward): %.0f ms in layers%n",
+                    which, total);
+            Profile.snapshot().entrySet().stream().sorted((x, y) -> Double.compare(y.getValue()[0], x.getValue()[0]))
+                    .forEach(e -> System.out.printf("java %s   %-22s %8.0f ms %6.0f calls%n", which, e.getKey(),
+                            e.getValue()[0], e.getValue()[1]));
+        }
         if (profile && graph) {
             OpTimer timer = new OpTimer();
             net.graph().setListeners(timer);

@@ -7,10 +7,11 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * Multi-head scaled dot-product attention, {@code softmax(Q Kᵀ / √d) V}, one (sample, head) at a time: the scores
- * of one head are a GEMM into the saved probabilities, the softmax runs in place over them, and the backward pass
- * needs one head-sized scratch matrix. SameDiff's version keeps the scores, the probabilities and every
- * intermediate of the backward pass for all heads at once ({@code [B, heads, N, M]} each).
+ * Multi-head scaled dot-product attention, {@code softmax(Q Kᵀ / √d) V}, one (sample, head) at a time in a
+ * head-sized scratch matrix: scores by GEMM, the softmax in place, the output by GEMM; only each row's log-sum-exp is
+ * kept for the backward pass, which recomputes the probabilities (as FlashAttention does). SameDiff's version keeps
+ * the scores, the probabilities and every intermediate of the backward pass for all heads at once
+ * ({@code [B, heads, N, M]} each).
  */
 final class Attention {
     private Attention() {
@@ -61,53 +62,72 @@ final class Attention {
     }
 
     /**
-     * Forward on split heads {@code q [BH, n, d]}, {@code k, v [BH, m, d]}: returns the output {@code [BH, n, d]}
-     * and fills {@code probs [BH, n, m]} (kept for the backward pass).
+     * Forward on split heads {@code q [BH, n, d]}, {@code k, v [BH, m, d]}: returns the output {@code [BH, n, d]} and
+     * fills {@code lse [BH·n]} with each score row's log-sum-exp, from which the backward pass recomputes the
+     * probabilities (a GEMM and an exponential per head) instead of keeping {@code [BH, n, m]} of them: allocating
+     * and faulting in that array cost more than the recomputation (docs/benchmarks.md).
      */
-    static INDArray forward(INDArray q, INDArray k, INDArray v, INDArray probs, double scale) {
+    static INDArray forward(INDArray q, INDArray k, INDArray v, float[] lse, double scale) {
         int bh = (int) q.size(0);
         int n = (int) q.size(1);
         int m = (int) k.size(1);
         INDArray out = Buffers.empty(q.shape());
+        INDArray p = Buffers.empty(n, m); // one head's scores, then probabilities
+        FloatBuffer pb = Buffers.floats(p);
         for (int i = 0; i < bh; i++) {
-            INDArray p = head(probs, i);
             Nd4j.gemm(head(q, i), head(k, i), p, false, true, scale, 0.0);
-            softmaxRows(Buffers.floats(p), n, m);
+            softmaxRows(pb, n, m, lse, i * n);
             Nd4j.gemm(p, head(v, i), head(out, i), false, false, 1.0, 0.0);
         }
         return out;
     }
 
     /** Gradients {dQ, dK, dV} (split heads) from {@code dOut [BH, n, d]}. */
-    static INDArray[] backward(INDArray q, INDArray k, INDArray v, INDArray probs, INDArray dOut, double scale) {
+    static INDArray[] backward(INDArray q, INDArray k, INDArray v, float[] lse, INDArray dOut, double scale) {
         int bh = (int) q.size(0);
         int n = (int) q.size(1);
         int m = (int) k.size(1);
         INDArray dq = Buffers.empty(q.shape());
         INDArray dk = Buffers.empty(k.shape());
         INDArray dv = Buffers.empty(v.shape());
+        INDArray p = Buffers.empty(n, m);
         INDArray ds = Buffers.empty(n, m);
+        FloatBuffer pb = Buffers.floats(p);
         FloatBuffer dsBuf = Buffers.floats(ds);
         for (int i = 0; i < bh; i++) {
-            INDArray p = head(probs, i);
+            Nd4j.gemm(head(q, i), head(k, i), p, false, true, scale, 0.0);
+            expRows(pb, n, m, lse, i * n); // the forward's probabilities
             INDArray dO = head(dOut, i);
             Nd4j.gemm(p, dO, head(dv, i), true, false, 1.0, 0.0);
             Nd4j.gemm(dO, head(v, i), ds, false, true, 1.0, 0.0); // dP
-            softmaxBackwardRows(Buffers.floats(p), dsBuf, n, m, (float) scale); // dP -> scale · dS
+            softmaxBackwardRows(pb, dsBuf, n, m, (float) scale); // dP -> scale · dS
             Nd4j.gemm(ds, head(k, i), head(dq, i), false, false, 1.0, 0.0);
             Nd4j.gemm(ds, head(q, i), head(dk, i), true, false, 1.0, 0.0);
         }
         return new INDArray[] {dq, dk, dv};
     }
 
-    /** Softmax of each row of {@code s [n, m]}, in place. */
-    static void softmaxRows(FloatBuffer s, int n, int m) {
+    /** Softmax of each row of {@code s [n, m]}, in place; row r's log-sum-exp goes to {@code lse[offset + r]}. */
+    static void softmaxRows(FloatBuffer s, int n, int m, float[] lse, int offset) {
         int chunks = Buffers.chunks(n);
         Buffers.parallel(chunks, ch -> {
             float[] row = new float[m];
             for (int r = Buffers.chunkStart(ch, chunks, n); r < Buffers.chunkStart(ch + 1, chunks, n); r++) {
                 s.get(r * m, row);
-                Rows.softmax(row, m);
+                lse[offset + r] = Rows.softmax(row, m);
+                s.put(r * m, row);
+            }
+        });
+    }
+
+    /** {@code s ← exp(s − lse[offset + r])} for each row r: scores back to the forward pass's probabilities. */
+    static void expRows(FloatBuffer s, int n, int m, float[] lse, int offset) {
+        int chunks = Buffers.chunks(n);
+        Buffers.parallel(chunks, ch -> {
+            float[] row = new float[m];
+            for (int r = Buffers.chunkStart(ch, chunks, n); r < Buffers.chunkStart(ch + 1, chunks, n); r++) {
+                s.get(r * m, row);
+                Rows.expShifted(row, m, lse[offset + r]);
                 s.put(r * m, row);
             }
         });

@@ -25,6 +25,7 @@ public final class Layers {
      * conv2d_bp} (oneDNN) on PyTorch's weight layout. {@code bias} may be null.
      */
     public static Var conv2d(Tape tape, Var x, Var weight, Var bias, int stride, int pad) {
+        long t0 = Profile.start();
         INDArray xv = x.value();
         INDArray w = weight.value();
         int k = (int) w.size(2);
@@ -35,7 +36,9 @@ public final class Layers {
         INDArray[] in = bias == null ? new INDArray[] {xv, w} : new INDArray[] {xv, w, bias.value()};
         Nd4j.exec(new DynamicCustomOp("conv2d", in, new INDArray[] {y}, List.of(), iArgs));
         Var out = tape.result(y, x, weight, bias);
+        Profile.end("conv2d fwd", t0);
         tape.onBackward(out, () -> {
+            long t1 = Profile.start();
             INDArray dy = out.takeGrad();
             if (dy == null) {
                 return;
@@ -52,6 +55,7 @@ public final class Layers {
             if (bias != null) {
                 bias.accumulate(db, true);
             }
+            Profile.end("conv2d bwd", t1);
         });
         return out;
     }
@@ -62,6 +66,7 @@ public final class Layers {
      * copies.
      */
     public static Var linear(Tape tape, Var x, Var weight, Var bias) {
+        long t0 = Profile.start();
         INDArray xv = Buffers.dense(x.value());
         INDArray w = weight.value();
         INDArray w2 = w.rank() == 2 ? w : w.reshape(w.size(0), w.size(1));
@@ -71,7 +76,9 @@ public final class Layers {
             y.addiRowVector(bias.value());
         }
         Var out = tape.result(y, x, weight, bias);
+        Profile.end("linear fwd", t0);
         tape.onBackward(out, () -> {
+            long t1 = Profile.start();
             INDArray dy = out.takeGrad();
             if (dy == null) {
                 return;
@@ -90,12 +97,14 @@ public final class Layers {
             if (bias != null && bias.needsGrad()) {
                 bias.accumulate(dy.sum(0), true);
             }
+            Profile.end("linear bwd", t1);
         });
         return out;
     }
 
     /** {@code nn.GroupNorm(groups, C, eps)} on NCHW input followed by {@code act} (IDENTITY for none), fused. */
     public static Var groupNorm(Tape tape, Var x, Var gamma, Var beta, int groups, double eps, Activation act) {
+        long t0 = Profile.start();
         INDArray xv = Buffers.dense(x.value());
         int b = (int) xv.size(0);
         int c = (int) xv.size(1);
@@ -110,7 +119,9 @@ public final class Layers {
         INDArray y = Buffers.empty(xv.shape());
         Norms.groupNormForward(Buffers.floats(xv), Buffers.floats(y), g, be, b, c, s, groups, eps, act, mean, rstd);
         Var out = tape.result(y, x, gamma, beta);
+        Profile.end("groupNorm fwd", t0);
         tape.onBackward(out, () -> {
+            long t1 = Profile.start();
             INDArray dy = out.takeGrad();
             if (dy == null) {
                 return;
@@ -124,6 +135,7 @@ public final class Layers {
             x.accumulate(dx, true);
             gamma.accumulate(sumOverSamples(dg, b, c), true);
             beta.accumulate(sumOverSamples(db, b, c), true);
+            Profile.end("groupNorm bwd", t1);
         });
         return out;
     }
@@ -142,6 +154,7 @@ public final class Layers {
 
     /** {@code nn.LayerNorm(d, eps)} over the last axis of {@code x [rows, d]}. */
     public static Var layerNorm(Tape tape, Var x, Var gamma, Var beta, double eps) {
+        long t0 = Profile.start();
         INDArray xv = Buffers.dense(x.value());
         int d = (int) xv.size(xv.rank() - 1);
         int rows = (int) (xv.length() / d);
@@ -152,7 +165,9 @@ public final class Layers {
         Norms.layerNormForward(Buffers.floats(xv), Buffers.floats(y), g, Buffers.toFloats(beta.value()), rows, d, eps,
                 mean, rstd);
         Var out = tape.result(y, x, gamma, beta);
+        Profile.end("layerNorm fwd", t0);
         tape.onBackward(out, () -> {
+            long t1 = Profile.start();
             INDArray dy = out.takeGrad();
             if (dy == null) {
                 return;
@@ -164,6 +179,7 @@ public final class Layers {
             x.accumulate(dx, true);
             gamma.accumulate(toFloatArray(dgb[0]), true);
             beta.accumulate(toFloatArray(dgb[1]), true);
+            Profile.end("layerNorm bwd", t1);
         });
         return out;
     }
@@ -178,6 +194,7 @@ public final class Layers {
 
     /** An element-wise activation. */
     public static Var activation(Tape tape, Var x, Activation act) {
+        long t0 = Profile.start();
         INDArray xv = Buffers.dense(x.value());
         INDArray y = Buffers.empty(xv.shape());
         FloatBuffer xb = Buffers.floats(xv);
@@ -189,7 +206,9 @@ public final class Layers {
             }
         });
         Var out = tape.result(y, x);
+        Profile.end("activation fwd", t0);
         tape.onBackward(out, () -> {
+            long t1 = Profile.start();
             INDArray dy = out.takeGrad();
             if (dy == null) {
                 return;
@@ -203,6 +222,7 @@ public final class Layers {
                 }
             });
             x.accumulate(dx, true);
+            Profile.end("activation bwd", t1);
         });
         return out;
     }
@@ -212,6 +232,7 @@ public final class Layers {
      * the first h features and gate the last h.
      */
     public static Var geglu(Tape tape, Var proj) {
+        long t0 = Profile.start();
         INDArray pv = Buffers.dense(proj.value());
         int rows = (int) pv.size(0);
         int h = (int) pv.size(1) / 2;
@@ -227,7 +248,9 @@ public final class Layers {
             }
         });
         Var out = tape.result(y, proj);
+        Profile.end("geglu fwd", t0);
         tape.onBackward(out, () -> {
+            long t1 = Profile.start();
             INDArray dy = out.takeGrad();
             if (dy == null) {
                 return;
@@ -247,6 +270,7 @@ public final class Layers {
                 }
             });
             proj.accumulate(dp, true);
+            Profile.end("geglu bwd", t1);
         });
         return out;
     }
@@ -256,6 +280,7 @@ public final class Layers {
      * {@code [B·n, heads·d]}, {@code softmax(q kᵀ/√d) v} per sample and head (see {@link Attention}).
      */
     public static Var attention(Tape tape, Var q, Var k, Var v, int batch, int heads) {
+        long t0 = Profile.start();
         int inner = (int) q.value().size(1);
         int d = inner / heads;
         int n = (int) (q.value().size(0) / batch);
@@ -264,50 +289,62 @@ public final class Layers {
         INDArray qh = Attention.splitHeads(Buffers.dense(q.value()), batch, n, heads, d);
         INDArray kh = Attention.splitHeads(Buffers.dense(k.value()), batch, m, heads, d);
         INDArray vh = Attention.splitHeads(Buffers.dense(v.value()), batch, m, heads, d);
-        INDArray probs = Buffers.empty((long) batch * heads, n, m);
-        INDArray oh = Attention.forward(qh, kh, vh, probs, scale);
+        float[] lse = new float[batch * heads * n];
+        INDArray oh = Attention.forward(qh, kh, vh, lse, scale);
         Var out = tape.result(Attention.mergeHeads(oh, batch, n, heads, d), q, k, v);
+        Profile.end("attention fwd", t0);
         tape.onBackward(out, () -> {
+            long t1 = Profile.start();
             INDArray dy = out.takeGrad();
             if (dy == null) {
                 return;
             }
             INDArray dOh = Attention.splitHeads(Buffers.dense(dy), batch, n, heads, d);
-            INDArray[] g = Attention.backward(qh, kh, vh, probs, dOh, scale);
+            INDArray[] g = Attention.backward(qh, kh, vh, lse, dOh, scale);
             q.accumulate(Attention.mergeHeads(g[0], batch, n, heads, d), true);
             k.accumulate(Attention.mergeHeads(g[1], batch, m, heads, d), true);
             v.accumulate(Attention.mergeHeads(g[2], batch, m, heads, d), true);
+            Profile.end("attention bwd", t1);
         });
         return out;
     }
 
     /** {@code a + b}, same shapes. */
     public static Var add(Tape tape, Var a, Var b) {
+        long t0 = Profile.start();
         Var out = tape.result(a.value().add(b.value()), a, b);
+        Profile.end("add fwd", t0);
         tape.onBackward(out, () -> {
+            long t1 = Profile.start();
             INDArray dy = out.takeGrad();
             if (dy != null) {
                 a.accumulate(dy, false);
                 b.accumulate(dy, false);
             }
+            Profile.end("add bwd", t1);
         });
         return out;
     }
 
     /** {@code x · s}. */
     public static Var scale(Tape tape, Var x, double s) {
+        long t0 = Profile.start();
         Var out = tape.result(x.value().mul(s), x);
+        Profile.end("scale fwd", t0);
         tape.onBackward(out, () -> {
+            long t1 = Profile.start();
             INDArray dy = out.takeGrad();
             if (dy != null) {
                 x.accumulate(dy.mul(s), true);
             }
+            Profile.end("scale bwd", t1);
         });
         return out;
     }
 
     /** {@code h [B, C, H, W] + t [B, C]} broadcast over the positions (the ResNet's time embedding). */
     public static Var addPerChannel(Tape tape, Var h, Var t) {
+        long t0 = Profile.start();
         INDArray hv = Buffers.dense(h.value());
         int b = (int) hv.size(0);
         int c = (int) hv.size(1);
@@ -323,7 +360,9 @@ public final class Layers {
             }
         });
         Var out = tape.result(y, h, t);
+        Profile.end("addPerChannel fwd", t0);
         tape.onBackward(out, () -> {
+            long t1 = Profile.start();
             INDArray dy = out.takeGrad();
             if (dy == null) {
                 return;
@@ -332,46 +371,56 @@ public final class Layers {
                 t.accumulate(Buffers.dense(dy).reshape(b, c, s).sum(2), true);
             }
             h.accumulate(dy, true);
+            Profile.end("addPerChannel bwd", t1);
         });
         return out;
     }
 
     /** Concatenation of two NCHW arrays along the channels. */
     public static Var concatChannels(Tape tape, Var a, Var b) {
+        long t0 = Profile.start();
         long ca = a.value().size(1);
         long cb = b.value().size(1);
         Var out = tape.result(Nd4j.concat(1, a.value(), b.value()), a, b);
+        Profile.end("concatChannels fwd", t0);
         tape.onBackward(out, () -> {
+            long t1 = Profile.start();
             INDArray dy = out.takeGrad();
             if (dy == null) {
                 return;
             }
             a.accumulate(dy.get(NDArrayIndex.all(), NDArrayIndex.interval(0, ca)).dup('c'), true);
             b.accumulate(dy.get(NDArrayIndex.all(), NDArrayIndex.interval(ca, ca + cb)).dup('c'), true);
+            Profile.end("concatChannels bwd", t1);
         });
         return out;
     }
 
     /** Zero padding of one row at the bottom and one column at the right (diffusers' {@code downsample_padding 0}). */
     public static Var padBottomRight(Tape tape, Var x) {
+        long t0 = Profile.start();
         INDArray xv = x.value();
         long h = xv.size(2);
         long w = xv.size(3);
         INDArray y = Nd4j.zeros(xv.dataType(), xv.size(0), xv.size(1), h + 1, w + 1);
         y.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(0, h), NDArrayIndex.interval(0, w)).assign(xv);
         Var out = tape.result(y, x);
+        Profile.end("padBottomRight fwd", t0);
         tape.onBackward(out, () -> {
+            long t1 = Profile.start();
             INDArray dy = out.takeGrad();
             if (dy != null) {
                 x.accumulate(dy.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(0, h),
                         NDArrayIndex.interval(0, w)).dup('c'), true);
             }
+            Profile.end("padBottomRight bwd", t1);
         });
         return out;
     }
 
     /** Nearest-neighbour 2× upsampling of NCHW input. */
     public static Var upsample2x(Tape tape, Var x) {
+        long t0 = Profile.start();
         INDArray xv = Buffers.dense(x.value());
         int planes = (int) (xv.size(0) * xv.size(1));
         int h = (int) xv.size(2);
@@ -389,7 +438,9 @@ public final class Layers {
             }
         });
         Var out = tape.result(y, x);
+        Profile.end("upsample2x fwd", t0);
         tape.onBackward(out, () -> {
+            long t1 = Profile.start();
             INDArray dy = out.takeGrad();
             if (dy == null) {
                 return;
@@ -408,36 +459,45 @@ public final class Layers {
                 }
             });
             x.accumulate(dx, true);
+            Profile.end("upsample2x bwd", t1);
         });
         return out;
     }
 
     /** {@code [B, C, H, W] -> [B·H·W, C]} (positions become token rows). */
     public static Var toTokens(Tape tape, Var x) {
+        long t0 = Profile.start();
         INDArray xv = Buffers.dense(x.value());
         int b = (int) xv.size(0);
         int c = (int) xv.size(1);
         int s = (int) (xv.size(2) * xv.size(3));
         Var out = tape.result(transposeLast(xv, b, c, s), x);
+        Profile.end("toTokens fwd", t0);
         tape.onBackward(out, () -> {
+            long t1 = Profile.start();
             INDArray dy = out.takeGrad();
             if (dy != null) {
                 x.accumulate(transposeLast(Buffers.dense(dy), b, s, c).reshape(xv.shape()), true);
             }
+            Profile.end("toTokens bwd", t1);
         });
         return out;
     }
 
     /** {@code [B·H·W, C] -> [B, C, H, W]}. */
     public static Var fromTokens(Tape tape, Var t, int b, int h, int w) {
+        long t0 = Profile.start();
         INDArray tv = Buffers.dense(t.value());
         int c = (int) tv.size(1);
         Var out = tape.result(transposeLast(tv, b, h * w, c).reshape(b, c, h, w), t);
+        Profile.end("fromTokens fwd", t0);
         tape.onBackward(out, () -> {
+            long t1 = Profile.start();
             INDArray dy = out.takeGrad();
             if (dy != null) {
                 t.accumulate(transposeLast(Buffers.dense(dy), b, c, h * w).reshape(tv.shape()), true);
             }
+            Profile.end("fromTokens bwd", t1);
         });
         return out;
     }

@@ -11,11 +11,10 @@ final class Rows {
 
     static final boolean VECTOR = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
 
-    /** {@code row[0..m)} ← softmax of itself. */
-    static void softmax(float[] row, int m) {
+    /** {@code row[0..m)} ← softmax of itself; returns the row's log-sum-exp (for {@link #expShifted}). */
+    static float softmax(float[] row, int m) {
         if (VECTOR) {
-            VectorRows.softmax(row, m);
-            return;
+            return VectorRows.softmax(row, m);
         }
         float max = Float.NEGATIVE_INFINITY;
         for (int j = 0; j < m; j++) {
@@ -30,6 +29,18 @@ final class Rows {
         float inv = 1 / sum;
         for (int j = 0; j < m; j++) {
             row[j] *= inv;
+        }
+        return max + (float) Math.log(sum);
+    }
+
+    /** {@code row[0..m)} ← {@code exp(row − shift)}: the softmax again, given the log-sum-exp {@code shift}. */
+    static void expShifted(float[] row, int m, float shift) {
+        if (VECTOR) {
+            VectorRows.expShifted(row, m, shift);
+            return;
+        }
+        for (int j = 0; j < m; j++) {
+            row[j] = FastMath.exp(row[j] - shift);
         }
     }
 

@@ -41,7 +41,7 @@ final class VectorRows {
         return s;
     }
 
-    static void softmax(float[] row, int m) {
+    static float softmax(float[] row, int m) {
         int bound = S.loopBound(m);
         int j = 0;
         FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
@@ -69,6 +69,18 @@ final class VectorRows {
         }
         for (; j < m; j++) {
             row[j] *= inv;
+        }
+        return max + (float) Math.log(sum);
+    }
+
+    static void expShifted(float[] row, int m, float shift) {
+        int bound = S.loopBound(m);
+        int j = 0;
+        for (; j < bound; j += S.length()) {
+            exp(FloatVector.fromArray(S, row, j).sub(shift)).intoArray(row, j);
+        }
+        for (; j < m; j++) {
+            row[j] = FastMath.exp(row[j] - shift);
         }
     }
 
