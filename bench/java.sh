@@ -8,6 +8,7 @@ mvn -q -B -o -Dstyle.color=never test-compile dependency:build-classpath -Dmdep.
 read -r -a JVM_FLAGS < target/classes/avatar-train/jvm-options.txt
 CLASS="$1"; shift
 export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1" # as bin/avatar-train
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}" # as bin/avatar-train
 [[ "$CLASS" == *.* ]] || CLASS="dev.avatartrain.bench.$CLASS"
 exec java ${BENCH_JAVA_OPTS:--Xmx12g} "${JVM_FLAGS[@]}" -Davatartrain.home="$ROOT" \
   -cp "target/test-classes:target/classes:$(cat target/test-classpath.txt)" "$CLASS" "$@"

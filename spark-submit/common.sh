@@ -30,6 +30,9 @@ COMMON_CONF=(
   # Transparent huge pages for ND4J's large native arrays (glibc >= 2.35; ignored by older glibc).
   --conf spark.executorEnv.GLIBC_TUNABLES=glibc.malloc.hugetlb=1
   --conf spark.yarn.appMasterEnv.GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+  # OpenMP threads sleep between libnd4j calls, leaving the cores to the Java kernels in between.
+  --conf spark.executorEnv.OMP_WAIT_POLICY=PASSIVE
+  --conf spark.yarn.appMasterEnv.OMP_WAIT_POLICY=PASSIVE
 )
 
 # GPU scheduling (Spark 3 resource scheduling): one GPU per executor, one task per GPU.

@@ -13,9 +13,10 @@ final class Rows {
 
     /** {@code row[0..m)} ← softmax of itself; returns the row's log-sum-exp (for {@link #expShifted}). */
     static float softmax(float[] row, int m) {
-        if (VECTOR) {
-            return VectorRows.softmax(row, m);
-        }
+        return VECTOR ? VectorRows.softmax(row, m) : scalarSoftmax(row, m);
+    }
+
+    static float scalarSoftmax(float[] row, int m) {
         float max = Float.NEGATIVE_INFINITY;
         for (int j = 0; j < m; j++) {
             max = Math.max(max, row[j]);
@@ -37,8 +38,12 @@ final class Rows {
     static void expShifted(float[] row, int m, float shift) {
         if (VECTOR) {
             VectorRows.expShifted(row, m, shift);
-            return;
+        } else {
+            scalarExpShifted(row, m, shift);
         }
+    }
+
+    static void scalarExpShifted(float[] row, int m, float shift) {
         for (int j = 0; j < m; j++) {
             row[j] = FastMath.exp(row[j] - shift);
         }
@@ -48,8 +53,12 @@ final class Rows {
     static void softmaxBackward(float[] p, float[] d, int m, float scale) {
         if (VECTOR) {
             VectorRows.softmaxBackward(p, d, m, scale);
-            return;
+        } else {
+            scalarSoftmaxBackward(p, d, m, scale);
         }
+    }
+
+    static void scalarSoftmaxBackward(float[] p, float[] d, int m, float scale) {
         float dot = 0;
         for (int j = 0; j < m; j++) {
             dot += p[j] * d[j];

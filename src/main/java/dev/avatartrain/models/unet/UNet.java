@@ -81,7 +81,8 @@ public final class UNet implements Network {
     /**
      * For float32, {@link #forward} of {@link #OUT} and the losses, {@link #gradients} and {@link #lossAndGradients}
      * normally run a hand-written pass over the same parameters ({@code FusedUNet}: fused norms, activations and
-     * attention, far less memory); {@code true} runs the SameDiff graph instead (always the case for float64). Both
+     * attention, far less memory); {@code true} runs the SameDiff graph instead (always the case for float64 and on
+     * the CUDA backend, where arrays live on the GPU). Both
      * compute the same function (tested against each other and against diffusers).
      */
     public UNet useGraph(boolean graph) {
@@ -89,8 +90,10 @@ public final class UNet implements Network {
         return this;
     }
 
+    /** The hand-written kernels work on host memory: float32 on the CPU backend (on CUDA the graph runs). */
     private boolean fusedFor(String loss) {
-        return !useGraph && g.dataType() == DataType.FLOAT && (loss == null || loss.equals(LOSS) || loss.equals(LOSS_L1));
+        return !useGraph && g.dataType() == DataType.FLOAT && Nd4j.getEnvironment().isCPU()
+                && (loss == null || loss.equals(LOSS) || loss.equals(LOSS_L1));
     }
 
     @Override
