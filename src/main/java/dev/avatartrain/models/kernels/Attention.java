@@ -57,6 +57,13 @@ final class Attention {
         return out;
     }
 
+    /** Head sizes up to this run row by row ({@link VectorAttention}); larger ones by per-head GEMMs. */
+    static int rowFusedMaxHeadDim = 4; // at 8 both took the same time, at 16 the GEMMs won (KernelBench)
+
+    private static boolean rowFused(int d) {
+        return Rows.VECTOR && d <= rowFusedMaxHeadDim;
+    }
+
     private static INDArray head(INDArray a, int i) {
         return a.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all());
     }
@@ -71,7 +78,13 @@ final class Attention {
         int bh = (int) q.size(0);
         int n = (int) q.size(1);
         int m = (int) k.size(1);
+        int d = (int) q.size(2);
         INDArray out = Buffers.empty(q.shape());
+        if (rowFused(d)) {
+            VectorAttention.forward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), Buffers.floats(out), lse,
+                    bh, n, m, d, (float) scale);
+            return out;
+        }
         INDArray p = Buffers.empty(n, m); // one head's scores, then probabilities
         FloatBuffer pb = Buffers.floats(p);
         for (int i = 0; i < bh; i++) {
@@ -90,6 +103,12 @@ final class Attention {
         INDArray dq = Buffers.empty(q.shape());
         INDArray dk = Buffers.empty(k.shape());
         INDArray dv = Buffers.empty(v.shape());
+        int d = (int) q.size(2);
+        if (rowFused(d)) {
+            VectorAttention.backward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), lse, Buffers.floats(dOut),
+                    Buffers.floats(dq), Buffers.floats(dk), Buffers.floats(dv), bh, n, m, d, (float) scale);
+            return new INDArray[] {dq, dk, dv};
+        }
         INDArray p = Buffers.empty(n, m);
         INDArray ds = Buffers.empty(n, m);
         FloatBuffer pb = Buffers.floats(p);

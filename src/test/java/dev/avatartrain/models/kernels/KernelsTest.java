@@ -80,6 +80,34 @@ class KernelsTest {
     }
 
     @Test
+    void rowFusedAttentionEqualsThePerHeadGemms() {
+        Nd4j.getRandom().setSeed(11);
+        int bh = 3, n = 37, m = 21, d = 4; // lengths that leave vector tails
+        INDArray q = Nd4j.randn(DataType.FLOAT, bh, n, d);
+        INDArray k = Nd4j.randn(DataType.FLOAT, bh, m, d);
+        INDArray v = Nd4j.randn(DataType.FLOAT, bh, m, d);
+        INDArray dOut = Nd4j.randn(DataType.FLOAT, bh, n, d);
+        INDArray[][] grads = new INDArray[2][];
+        INDArray[] outs = new INDArray[2];
+        int saved = Attention.rowFusedMaxHeadDim;
+        try {
+            for (int path = 0; path < 2; path++) {
+                Attention.rowFusedMaxHeadDim = path == 0 ? 0 : d;
+                float[] lse = new float[bh * n];
+                outs[path] = Attention.forward(q, k, v, lse, 0.5);
+                grads[path] = Attention.backward(q, k, v, lse, dOut, 0.5);
+            }
+        } finally {
+            Attention.rowFusedMaxHeadDim = saved;
+        }
+        assertTrue(Rows.VECTOR, "tests run with the vector module (pom.xml java17.opens)");
+        assertTrue(outs[0].equalsWithEps(outs[1], 1e-5), "outputs");
+        for (int g = 0; g < 3; g++) {
+            assertTrue(grads[0][g].equalsWithEps(grads[1][g], 1e-4), "gradient " + "qkv".charAt(g));
+        }
+    }
+
+    @Test
     void sharedGradientsAreCopiedBeforeAccumulating() {
         Tape t = new Tape(true);
         Tape.Var a = t.parameter(Nd4j.ones(DataType.FLOAT, 3));
