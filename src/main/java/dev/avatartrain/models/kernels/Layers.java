@@ -370,7 +370,7 @@ public final class Layers {
             if (t.needsGrad()) {
                 t.accumulate(Buffers.dense(dy).reshape(b, c, s).sum(2), true);
             }
-            h.accumulate(dy, true);
+            h.accumulate(dy, false); // passed through: may be shared with another consumer's gradient
             Profile.end("addPerChannel bwd", t1);
         });
         return out;

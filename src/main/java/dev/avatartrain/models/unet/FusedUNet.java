@@ -10,6 +10,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
+import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.models.kernels.Activation;
 import dev.avatartrain.models.kernels.Layers;
 import dev.avatartrain.models.kernels.Tape;
@@ -88,6 +89,10 @@ final class FusedUNet {
         Var out = network(s, sample, ph.get(UNet.TIMESTEP), ph.get(UNet.ENCODER_HIDDEN_STATES));
         if (lossName == null) {
             return new Result(out.value(), Double.NaN, null);
+        }
+        if (ph.get(UNet.TARGET) == null) {
+            throw new BadInputException("the UNet's loss needs the \"" + UNet.TARGET + "\" input [B, "
+                    + c.outChannels() + ", h, w]; it was not given.");
         }
         INDArray target = ph.get(UNet.TARGET).castTo(DataType.FLOAT).dup('c');
         boolean l1 = lossName.equals(UNet.LOSS_L1);
