@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch side of bench/unet.sh: the real diffusers 0.27.2 UNet2DConditionModel, forward + backward + AdamW.
 
-Args: tiny|bench batch size seq steps. Prints "torch <config> ..." lines, including the GEMM/conv FLOP count of
+Args: tiny|bench|default batch size seq steps. Prints "torch <config> ..." lines, including the GEMM/conv FLOP count of
 one training step (3x the forward's multiply-adds x 2, counted with hooks) used for the share of peak.
 """
 import json, os, sys, time
@@ -21,8 +21,9 @@ BENCH = dict(in_channels=8, out_channels=4, block_out_channels=[64, 128, 256], l
 
 
 def config(which):
-    if which == "tiny":
-        with open(os.path.join(ROOT, "configuration", "unet", "tiny.json")) as f:
+    if which in ("tiny", "default"):
+        name = "tiny.json" if which == "tiny" else "config.json"
+        with open(os.path.join(ROOT, "configuration", "unet", name)) as f:
             return {k: v for k, v in json.load(f).items() if not k.startswith("_")}
     return BENCH
 

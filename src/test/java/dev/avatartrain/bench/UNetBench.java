@@ -28,7 +28,7 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * UNet training step (forward + backward + AdamW) timing: {@code bench/unet.sh} runs this and bench/unet.py
  * (the real diffusers UNet in PyTorch) on the same configs. Args: {@code tiny|bench batch size seq steps
- * [profile]}. "bench" is block_out_channels [64,128,256], 2 layers/block, cross-attention dim 384, 8 heads.
+ * [profile]}. "default" is configuration/unet/config.json; "bench" is block_out_channels [64,128,256], 2 layers/block, cross-attention dim 384, 8 heads.
  * Prints "java <config> ..." lines; with "profile" also the time per layer type of the last step (hand-written
  * path, models.kernels.Profile) or per SameDiff op type ({@code -Dbench.graph}).
  */
@@ -105,6 +105,9 @@ public final class UNetBench {
     static UNetConfig config(String which) {
         if (which.equals("tiny")) {
             return UNetConfig.read(Path.of("configuration/unet/tiny.json"));
+        }
+        if (which.equals("default")) {
+            return UNetConfig.read(Path.of("configuration/unet/config.json"));
         }
         return UNetConfig.parse("{\"in_channels\": 8, \"out_channels\": 4, \"block_out_channels\": [64, 128, 256],"
                 + " \"layers_per_block\": 2, \"down_block_types\": [\"CrossAttnDownBlock2D\", \"CrossAttnDownBlock2D\","
