@@ -1,8 +1,8 @@
 package dev.avatartrain.models.kernels;
 
 /**
- * Row-wise softmax and its backward pass on Java arrays: through the JDK's vector API ({@link VectorRows}, whose
- * {@code EXP} is an SVML intrinsic, ≈ 6× the scalar loop here) when the JVM runs with {@code --add-modules
+ * Row-wise softmax and its backward pass on Java arrays: through the JDK's vector API ({@link VectorRows}: 1.9 ns per
+ * element against 6.4–6.8 ns for the scalar loop, KernelBench) when the JVM runs with {@code --add-modules
  * jdk.incubator.vector} (every launcher of this project passes it), else the scalar loop.
  */
 final class Rows {
