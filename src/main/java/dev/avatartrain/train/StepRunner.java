@@ -10,6 +10,7 @@ import dev.avatartrain.models.nn.Network;
 import dev.avatartrain.train.optim.AdamW;
 import dev.avatartrain.train.optim.GradientClipping;
 import dev.avatartrain.train.optim.LrSchedule;
+import dev.avatartrain.tensors.NativeMemory;
 
 /**
  * Optimizer steps on one worker: each step sums the gradients of {@code accumulation} micro-batches (each loss

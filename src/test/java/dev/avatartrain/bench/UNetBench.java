@@ -11,7 +11,7 @@ import dev.avatartrain.models.kernels.Profile;
 import dev.avatartrain.models.nn.Network;
 import dev.avatartrain.models.unet.UNet;
 import dev.avatartrain.models.unet.UNetConfig;
-import dev.avatartrain.train.NativeMemory;
+import dev.avatartrain.tensors.NativeMemory;
 import dev.avatartrain.train.optim.AdamW;
 import org.bytedeco.javacpp.Pointer;
 import org.nd4j.autodiff.listeners.At;

@@ -5,6 +5,8 @@ import java.util.List;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+import dev.avatartrain.tensors.NativeMemory;
+
 /**
  * The record of one forward pass for reverse-mode differentiation: every operation in {@link Layers} appends the
  * closure that turns its output's gradient into its inputs' gradients, and {@link #backward} runs them newest first.
@@ -12,6 +14,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * pass proceeds. A tape made with {@code record = false} keeps nothing (inference).
  */
 public final class Tape {
+    /** Backward steps between checks of the process's memory (a check reads /proc; a collection runs only when high). */
+    private static final int MEMORY_CHECK_EVERY = 16;
+
     private final boolean record;
     private final List<Runnable> steps = new ArrayList<>();
 
@@ -107,6 +112,9 @@ public final class Tape {
         for (int i = steps.size() - 1; i >= 0; i--) {
             Runnable r = steps.set(i, null);
             r.run();
+            if (i % MEMORY_CHECK_EVERY == 0) {
+                NativeMemory.releaseGarbageIfHigh(); // what the steps so far consumed is garbage now
+            }
         }
         steps.clear();
     }
