@@ -19,27 +19,16 @@ final class Attention {
 
     /** {@code [B·n, heads·d]} (tokens, heads interleaved as a linear layer writes them) to {@code [B·heads, n, d]}. */
     static INDArray splitHeads(INDArray x, int b, int n, int heads, int d) {
-        INDArray out = Buffers.empty((long) b * heads, n, d);
-        FloatBuffer src = Buffers.floats(x);
-        FloatBuffer dst = Buffers.floats(out);
-        int inner = heads * d;
-        Buffers.parallel(b * heads, bh -> {
-            int bi = bh / heads;
-            int h = bh % heads;
-            for (int i = 0; i < n; i++) {
-                int s = (bi * n + i) * inner + h * d;
-                int t = (bh * n + i) * d;
-                for (int j = 0; j < d; j++) {
-                    dst.put(t + j, src.get(s + j));
-                }
-            }
-        });
-        return out;
+        return moveHeads(x, Buffers.empty((long) b * heads, n, d), b, n, heads, d, true);
     }
 
     /** Inverse of {@link #splitHeads}. */
     static INDArray mergeHeads(INDArray x, int b, int n, int heads, int d) {
-        INDArray out = Buffers.empty((long) b * n, (long) heads * d);
+        return moveHeads(x, Buffers.empty((long) b * n, (long) heads * d), b, n, heads, d, false);
+    }
+
+    /** Copies each (sample, head, token) row of {@code d} floats between the two layouts; returns {@code out}. */
+    private static INDArray moveHeads(INDArray x, INDArray out, int b, int n, int heads, int d, boolean split) {
         FloatBuffer src = Buffers.floats(x);
         FloatBuffer dst = Buffers.floats(out);
         int inner = heads * d;
@@ -47,10 +36,12 @@ final class Attention {
             int bi = bh / heads;
             int h = bh % heads;
             for (int i = 0; i < n; i++) {
-                int t = (bi * n + i) * inner + h * d;
-                int s = (bh * n + i) * d;
+                int tokens = (bi * n + i) * inner + h * d;
+                int perHead = (bh * n + i) * d;
+                int from = split ? tokens : perHead;
+                int to = split ? perHead : tokens;
                 for (int j = 0; j < d; j++) {
-                    dst.put(t + j, src.get(s + j));
+                    dst.put(to + j, src.get(from + j));
                 }
             }
         });

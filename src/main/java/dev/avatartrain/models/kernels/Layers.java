@@ -36,13 +36,7 @@ public final class Layers {
         INDArray[] in = bias == null ? new INDArray[] {xv, w} : new INDArray[] {xv, w, bias.value()};
         Nd4j.exec(new DynamicCustomOp("conv2d", in, new INDArray[] {y}, List.of(), iArgs));
         Var out = tape.result(y, x, weight, bias);
-        Profile.end("conv2d fwd", t0);
-        tape.onBackward(out, () -> {
-            long t1 = Profile.start();
-            INDArray dy = out.takeGrad();
-            if (dy == null) {
-                return;
-            }
+        tape.onBackward(out, "conv2d", t0, dy -> {
             INDArray dx = Buffers.empty(xv.shape());
             INDArray dw = Buffers.empty(w.shape());
             INDArray g = Buffers.dense(dy);
@@ -55,7 +49,6 @@ public final class Layers {
             if (bias != null) {
                 bias.accumulate(db, true);
             }
-            Profile.end("conv2d bwd", t1);
         });
         return out;
     }
@@ -76,13 +69,7 @@ public final class Layers {
             y.addiRowVector(bias.value());
         }
         Var out = tape.result(y, x, weight, bias);
-        Profile.end("linear fwd", t0);
-        tape.onBackward(out, () -> {
-            long t1 = Profile.start();
-            INDArray dy = out.takeGrad();
-            if (dy == null) {
-                return;
-            }
+        tape.onBackward(out, "linear", t0, dy -> {
             dy = Buffers.dense(dy);
             if (x.needsGrad()) {
                 INDArray dx = Buffers.empty(xv.shape());
@@ -97,7 +84,6 @@ public final class Layers {
             if (bias != null && bias.needsGrad()) {
                 bias.accumulate(dy.sum(0), true);
             }
-            Profile.end("linear bwd", t1);
         });
         return out;
     }
@@ -119,13 +105,7 @@ public final class Layers {
         INDArray y = Buffers.empty(xv.shape());
         Norms.groupNormForward(Buffers.floats(xv), Buffers.floats(y), g, be, b, c, s, groups, eps, act, mean, rstd);
         Var out = tape.result(y, x, gamma, beta);
-        Profile.end("groupNorm fwd", t0);
-        tape.onBackward(out, () -> {
-            long t1 = Profile.start();
-            INDArray dy = out.takeGrad();
-            if (dy == null) {
-                return;
-            }
+        tape.onBackward(out, "groupNorm", t0, dy -> {
             dy = Buffers.dense(dy);
             INDArray dx = Buffers.empty(xv.shape());
             double[] dg = new double[b * c];
@@ -135,7 +115,6 @@ public final class Layers {
             x.accumulate(dx, true);
             gamma.accumulate(sumOverSamples(dg, b, c), true);
             beta.accumulate(sumOverSamples(db, b, c), true);
-            Profile.end("groupNorm bwd", t1);
         });
         return out;
     }
@@ -165,13 +144,7 @@ public final class Layers {
         Norms.layerNormForward(Buffers.floats(xv), Buffers.floats(y), g, Buffers.toFloats(beta.value()), rows, d, eps,
                 mean, rstd);
         Var out = tape.result(y, x, gamma, beta);
-        Profile.end("layerNorm fwd", t0);
-        tape.onBackward(out, () -> {
-            long t1 = Profile.start();
-            INDArray dy = out.takeGrad();
-            if (dy == null) {
-                return;
-            }
+        tape.onBackward(out, "layerNorm", t0, dy -> {
             dy = Buffers.dense(dy);
             INDArray dx = Buffers.empty(xv.shape());
             double[][] dgb = Norms.layerNormBackward(Buffers.floats(xv), Buffers.floats(dy), Buffers.floats(dx), g, rows,
@@ -179,7 +152,6 @@ public final class Layers {
             x.accumulate(dx, true);
             gamma.accumulate(toFloatArray(dgb[0]), true);
             beta.accumulate(toFloatArray(dgb[1]), true);
-            Profile.end("layerNorm bwd", t1);
         });
         return out;
     }
@@ -206,13 +178,7 @@ public final class Layers {
             }
         });
         Var out = tape.result(y, x);
-        Profile.end("activation fwd", t0);
-        tape.onBackward(out, () -> {
-            long t1 = Profile.start();
-            INDArray dy = out.takeGrad();
-            if (dy == null) {
-                return;
-            }
+        tape.onBackward(out, "activation", t0, dy -> {
             FloatBuffer dyb = Buffers.floats(Buffers.dense(dy));
             INDArray dx = Buffers.empty(xv.shape());
             FloatBuffer dxb = Buffers.floats(dx);
@@ -222,7 +188,6 @@ public final class Layers {
                 }
             });
             x.accumulate(dx, true);
-            Profile.end("activation bwd", t1);
         });
         return out;
     }
@@ -248,13 +213,7 @@ public final class Layers {
             }
         });
         Var out = tape.result(y, proj);
-        Profile.end("geglu fwd", t0);
-        tape.onBackward(out, () -> {
-            long t1 = Profile.start();
-            INDArray dy = out.takeGrad();
-            if (dy == null) {
-                return;
-            }
+        tape.onBackward(out, "geglu", t0, dy -> {
             FloatBuffer dyb = Buffers.floats(Buffers.dense(dy));
             INDArray dp = Buffers.empty(pv.shape());
             FloatBuffer db = Buffers.floats(dp);
@@ -270,7 +229,6 @@ public final class Layers {
                 }
             });
             proj.accumulate(dp, true);
-            Profile.end("geglu bwd", t1);
         });
         return out;
     }
@@ -292,19 +250,12 @@ public final class Layers {
         float[] lse = new float[batch * heads * n];
         INDArray oh = Attention.forward(qh, kh, vh, lse, scale);
         Var out = tape.result(Attention.mergeHeads(oh, batch, n, heads, d), q, k, v);
-        Profile.end("attention fwd", t0);
-        tape.onBackward(out, () -> {
-            long t1 = Profile.start();
-            INDArray dy = out.takeGrad();
-            if (dy == null) {
-                return;
-            }
+        tape.onBackward(out, "attention", t0, dy -> {
             INDArray dOh = Attention.splitHeads(Buffers.dense(dy), batch, n, heads, d);
             INDArray[] g = Attention.backward(qh, kh, vh, lse, dOh, scale);
             q.accumulate(Attention.mergeHeads(g[0], batch, n, heads, d), true);
             k.accumulate(Attention.mergeHeads(g[1], batch, m, heads, d), true);
             v.accumulate(Attention.mergeHeads(g[2], batch, m, heads, d), true);
-            Profile.end("attention bwd", t1);
         });
         return out;
     }
@@ -313,15 +264,9 @@ public final class Layers {
     public static Var add(Tape tape, Var a, Var b) {
         long t0 = Profile.start();
         Var out = tape.result(a.value().add(b.value()), a, b);
-        Profile.end("add fwd", t0);
-        tape.onBackward(out, () -> {
-            long t1 = Profile.start();
-            INDArray dy = out.takeGrad();
-            if (dy != null) {
-                a.accumulate(dy, false);
-                b.accumulate(dy, false);
-            }
-            Profile.end("add bwd", t1);
+        tape.onBackward(out, "add", t0, dy -> {
+            a.accumulate(dy, false);
+            b.accumulate(dy, false);
         });
         return out;
     }
@@ -330,14 +275,8 @@ public final class Layers {
     public static Var scale(Tape tape, Var x, double s) {
         long t0 = Profile.start();
         Var out = tape.result(x.value().mul(s), x);
-        Profile.end("scale fwd", t0);
-        tape.onBackward(out, () -> {
-            long t1 = Profile.start();
-            INDArray dy = out.takeGrad();
-            if (dy != null) {
-                x.accumulate(dy.mul(s), true);
-            }
-            Profile.end("scale bwd", t1);
+        tape.onBackward(out, "scale", t0, dy -> {
+            x.accumulate(dy.mul(s), true);
         });
         return out;
     }
@@ -360,18 +299,11 @@ public final class Layers {
             }
         });
         Var out = tape.result(y, h, t);
-        Profile.end("addPerChannel fwd", t0);
-        tape.onBackward(out, () -> {
-            long t1 = Profile.start();
-            INDArray dy = out.takeGrad();
-            if (dy == null) {
-                return;
-            }
+        tape.onBackward(out, "addPerChannel", t0, dy -> {
             if (t.needsGrad()) {
                 t.accumulate(Buffers.dense(dy).reshape(b, c, s).sum(2), true);
             }
             h.accumulate(dy, false); // passed through: may be shared with another consumer's gradient
-            Profile.end("addPerChannel bwd", t1);
         });
         return out;
     }
@@ -382,16 +314,9 @@ public final class Layers {
         long ca = a.value().size(1);
         long cb = b.value().size(1);
         Var out = tape.result(Nd4j.concat(1, a.value(), b.value()), a, b);
-        Profile.end("concatChannels fwd", t0);
-        tape.onBackward(out, () -> {
-            long t1 = Profile.start();
-            INDArray dy = out.takeGrad();
-            if (dy == null) {
-                return;
-            }
+        tape.onBackward(out, "concatChannels", t0, dy -> {
             a.accumulate(dy.get(NDArrayIndex.all(), NDArrayIndex.interval(0, ca)).dup('c'), true);
             b.accumulate(dy.get(NDArrayIndex.all(), NDArrayIndex.interval(ca, ca + cb)).dup('c'), true);
-            Profile.end("concatChannels bwd", t1);
         });
         return out;
     }
@@ -405,15 +330,9 @@ public final class Layers {
         INDArray y = Nd4j.zeros(xv.dataType(), xv.size(0), xv.size(1), h + 1, w + 1);
         y.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(0, h), NDArrayIndex.interval(0, w)).assign(xv);
         Var out = tape.result(y, x);
-        Profile.end("padBottomRight fwd", t0);
-        tape.onBackward(out, () -> {
-            long t1 = Profile.start();
-            INDArray dy = out.takeGrad();
-            if (dy != null) {
-                x.accumulate(dy.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(0, h),
-                        NDArrayIndex.interval(0, w)).dup('c'), true);
-            }
-            Profile.end("padBottomRight bwd", t1);
+        tape.onBackward(out, "padBottomRight", t0, dy -> {
+            x.accumulate(dy.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(0, h),
+                    NDArrayIndex.interval(0, w)).dup('c'), true);
         });
         return out;
     }
@@ -438,13 +357,7 @@ public final class Layers {
             }
         });
         Var out = tape.result(y, x);
-        Profile.end("upsample2x fwd", t0);
-        tape.onBackward(out, () -> {
-            long t1 = Profile.start();
-            INDArray dy = out.takeGrad();
-            if (dy == null) {
-                return;
-            }
+        tape.onBackward(out, "upsample2x", t0, dy -> {
             FloatBuffer db = Buffers.floats(Buffers.dense(dy));
             INDArray dx = Buffers.empty(xv.shape());
             FloatBuffer dxb = Buffers.floats(dx);
@@ -459,7 +372,6 @@ public final class Layers {
                 }
             });
             x.accumulate(dx, true);
-            Profile.end("upsample2x bwd", t1);
         });
         return out;
     }
@@ -472,14 +384,8 @@ public final class Layers {
         int c = (int) xv.size(1);
         int s = (int) (xv.size(2) * xv.size(3));
         Var out = tape.result(transposeLast(xv, b, c, s), x);
-        Profile.end("toTokens fwd", t0);
-        tape.onBackward(out, () -> {
-            long t1 = Profile.start();
-            INDArray dy = out.takeGrad();
-            if (dy != null) {
-                x.accumulate(transposeLast(Buffers.dense(dy), b, s, c).reshape(xv.shape()), true);
-            }
-            Profile.end("toTokens bwd", t1);
+        tape.onBackward(out, "toTokens", t0, dy -> {
+            x.accumulate(transposeLast(Buffers.dense(dy), b, s, c).reshape(xv.shape()), true);
         });
         return out;
     }
@@ -490,14 +396,8 @@ public final class Layers {
         INDArray tv = Buffers.dense(t.value());
         int c = (int) tv.size(1);
         Var out = tape.result(transposeLast(tv, b, h * w, c).reshape(b, c, h, w), t);
-        Profile.end("fromTokens fwd", t0);
-        tape.onBackward(out, () -> {
-            long t1 = Profile.start();
-            INDArray dy = out.takeGrad();
-            if (dy != null) {
-                t.accumulate(transposeLast(Buffers.dense(dy), b, c, h * w).reshape(tv.shape()), true);
-            }
-            Profile.end("fromTokens bwd", t1);
+        tape.onBackward(out, "fromTokens", t0, dy -> {
+            t.accumulate(transposeLast(Buffers.dense(dy), b, c, h * w).reshape(tv.shape()), true);
         });
         return out;
     }

@@ -12,6 +12,22 @@ final class Norms {
     private Norms() {
     }
 
+    /** Mean and {@code 1/sqrt(var + eps)} of {@code x[offset, offset + n)} into {@code mean[at]}, {@code rstd[at]}. */
+    private static void moments(FloatBuffer x, int offset, int n, double eps, float[] mean, float[] rstd, int at) {
+        double sum = 0;
+        for (int i = offset; i < offset + n; i++) {
+            sum += x.get(i);
+        }
+        double mu = sum / n;
+        double sq = 0;
+        for (int i = offset; i < offset + n; i++) {
+            double dv = x.get(i) - mu;
+            sq += dv * dv;
+        }
+        mean[at] = (float) mu;
+        rstd[at] = (float) (1 / Math.sqrt(sq / n + eps));
+    }
+
     /**
      * {@code y = act(gamma_c · (x - mean_bg) · rstd_bg + beta_c)} on {@code x [B, C, S]}, groups of {@code C/G}
      * consecutive channels. Writes {@code mean} and {@code rstd}, each {@code [B·G]}.
@@ -22,20 +38,9 @@ final class Norms {
         int n = cg * s;
         Buffers.parallel(b * groups, bg -> {
             int base = bg * n;
-            double sum = 0;
-            for (int i = 0; i < n; i++) {
-                sum += x.get(base + i);
-            }
-            double mu = sum / n;
-            double sq = 0;
-            for (int i = 0; i < n; i++) {
-                double dv = x.get(base + i) - mu;
-                sq += dv * dv;
-            }
-            float m = (float) mu;
-            float r = (float) (1 / Math.sqrt(sq / n + eps));
-            mean[bg] = m;
-            rstd[bg] = r;
+            moments(x, base, n, eps, mean, rstd, bg);
+            float m = mean[bg];
+            float r = rstd[bg];
             int c0 = (bg % groups) * cg;
             for (int ci = 0; ci < cg; ci++) {
                 float ga = gamma[c0 + ci] * r;
@@ -109,20 +114,9 @@ final class Norms {
         Buffers.parallel(chunks, ch -> {
             for (int row = Buffers.chunkStart(ch, chunks, rows); row < Buffers.chunkStart(ch + 1, chunks, rows); row++) {
                 int o = row * d;
-                double sum = 0;
-                for (int j = 0; j < d; j++) {
-                    sum += x.get(o + j);
-                }
-                double mu = sum / d;
-                double sq = 0;
-                for (int j = 0; j < d; j++) {
-                    double dv = x.get(o + j) - mu;
-                    sq += dv * dv;
-                }
-                float m = (float) mu;
-                float r = (float) (1 / Math.sqrt(sq / d + eps));
-                mean[row] = m;
-                rstd[row] = r;
+                moments(x, o, d, eps, mean, rstd, row);
+                float m = mean[row];
+                float r = rstd[row];
                 for (int j = 0; j < d; j++) {
                     y.put(o + j, (x.get(o + j) - m) * r * gamma[j] + beta[j]);
                 }

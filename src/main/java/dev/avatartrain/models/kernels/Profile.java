@@ -22,8 +22,10 @@ public final class Profile {
         return ON ? System.nanoTime() : 0;
     }
 
-    static void end(String what, long start) {
+    /** Adds the time since {@code start} to the entry {@code name + direction}. */
+    static void end(String name, String direction, long start) {
         if (ON) {
+            String what = name + direction;
             NANOS.computeIfAbsent(what, k -> new LongAdder()).add(System.nanoTime() - start);
             CALLS.computeIfAbsent(what, k -> new LongAdder()).increment();
         }

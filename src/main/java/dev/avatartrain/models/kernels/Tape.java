@@ -2,6 +2,7 @@ package dev.avatartrain.models.kernels;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -96,10 +97,22 @@ public final class Tape {
         return new Var(value, needs);
     }
 
-    /** Records {@code backward} for {@code out}: it runs only when {@code out} received a gradient. */
-    void onBackward(Var out, Runnable backward) {
+    /**
+     * Ends operation {@code name}'s forward pass (started at {@code t0} = {@link Profile#start()}) and records its
+     * backward pass for {@code out}: {@code backward} gets the gradient {@code out} accumulated, and runs only when
+     * there is one. Both are timed under {@code name} when profiling is on.
+     */
+    void onBackward(Var out, String name, long t0, Consumer<INDArray> backward) {
+        Profile.end(name, " fwd", t0);
         if (record && out.needsGrad) {
-            steps.add(backward);
+            steps.add(() -> {
+                INDArray dy = out.takeGrad();
+                if (dy != null) {
+                    long t1 = Profile.start();
+                    backward.accept(dy);
+                    Profile.end(name, " bwd", t1);
+                }
+            });
         }
     }
 
