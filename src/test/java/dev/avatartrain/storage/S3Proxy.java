@@ -1,6 +1,5 @@
 package dev.avatartrain.storage;
 
-import org.junit.jupiter.api.Assumptions;
 
 import java.io.IOException;
 import java.net.HttpURLConnection;
@@ -31,7 +30,7 @@ public final class S3Proxy implements AutoCloseable {
 
     static Path jar() {
         Path jar = Path.of(System.getProperty("avatartrain.project.dir", "."), "target", "s3proxy", "s3proxy.jar");
-        Assumptions.assumeTrue(Files.isRegularFile(jar), "s3proxy jar not found at " + jar + " (run mvn generate-test-resources)");
+        if (!Files.isRegularFile(jar)) throw new IllegalStateException("s3proxy jar not found at " + jar + " (run mvn generate-test-resources)");
         return jar;
     }
 

@@ -2,7 +2,6 @@ package dev.avatartrain.tensors;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -10,7 +9,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -24,14 +22,13 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class PretrainedWeightsTest {
     static Path sharedWeights() {
-        return Path.of(System.getProperty("avatartrain.project.dir", ".")).resolve("../shared/weights").normalize();
+        return dev.avatartrain.testing.ReferencePython.shared().resolve("weights");
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"encoder", "decoder"})
     void taef2WeightsLoadWithPytorchsExactValues(String part) throws IOException {
         Path file = sharedWeights().resolve("taef2_" + part + ".pth");
-        Assumptions.assumeTrue(Files.isRegularFile(file), "skipped: " + file + " is absent (../shared/weights is not beside this checkout)");
         LinkedHashMap<String, INDArray> sd = TorchFiles.loadStateDict(file, null);
         JsonNode expected = new ObjectMapper().readTree(TensorFilesTest.FIX.resolve("taef2_checksums.json").toFile()).get(part);
         List<String> names = new ArrayList<>();

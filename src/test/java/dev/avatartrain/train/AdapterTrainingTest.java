@@ -3,14 +3,11 @@ package dev.avatartrain.train;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
@@ -113,13 +110,7 @@ class AdapterTrainingTest {
     }
 
     static void checkInPyTorch(String configJson, Path weights) throws Exception {
-        Path python = Path.of("/usr/bin/python3");
-        assumeTrue(Files.isExecutable(python), "Debian /usr/bin/python3 (with torch) is not installed: strict load not checked");
-        Process p = new ProcessBuilder(python.toString(), "src/test/scripts/make_adapter_fixtures.py", "--check-weights", configJson,
-                weights.toString()).redirectErrorStream(true).start();
-        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assumeTrue(p.waitFor(5, TimeUnit.MINUTES), "python did not finish");
-        assumeTrue(!log.contains("No module named 'torch'"), "python3-torch is not installed");
-        assertEquals(0, p.exitValue(), log);
+        dev.avatartrain.testing.ReferencePython.runScript("src/test/scripts/make_adapter_fixtures.py", "--check-weights", configJson,
+                weights.toString());
     }
 }

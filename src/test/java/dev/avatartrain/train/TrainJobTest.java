@@ -3,7 +3,6 @@ package dev.avatartrain.train;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -11,7 +10,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
@@ -29,7 +27,6 @@ import dev.avatartrain.jobs.EncodeJob;
 import dev.avatartrain.jobs.MakeMetadataJob;
 import dev.avatartrain.jobs.SynthJob;
 import dev.avatartrain.jobs.TrainJob;
-import dev.avatartrain.models.unet.UNetExportTest;
 import dev.avatartrain.synth.SyntheticClips;
 import dev.avatartrain.tensors.Safetensors;
 
@@ -138,14 +135,7 @@ class TrainJobTest {
     }
 
     static void checkInDiffusers(Path weights) throws Exception {
-        Path python = Path.of("/usr/bin/python3");
-        assumeTrue(Files.isExecutable(python), "Debian /usr/bin/python3 (with torch) is not installed: strict load in diffusers not checked");
-        assumeTrue(UNetExportTest.shared() != null, "../shared/reference is absent: strict load in diffusers not checked");
-        Process p = new ProcessBuilder(python.toString(), "src/test/scripts/make_unet_fixtures.py", "--check-checkpoint",
-                "configuration/unet/tiny.json", weights.toString()).redirectErrorStream(true).start();
-        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assumeTrue(p.waitFor(5, TimeUnit.MINUTES), "python did not finish");
-        assumeTrue(!log.contains("No module named 'torch'"), "python3-torch is not installed");
-        assertEquals(0, p.exitValue(), log);
+        dev.avatartrain.testing.ReferencePython.runScript("src/test/scripts/make_unet_fixtures.py", "--check-checkpoint",
+                "configuration/unet/tiny.json", weights.toString());
     }
 }

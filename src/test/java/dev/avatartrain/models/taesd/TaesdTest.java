@@ -15,7 +15,6 @@ import dev.avatartrain.tensors.Npy;
 import dev.avatartrain.tensors.Npz;
 import dev.avatartrain.tensors.Safetensors;
 import dev.avatartrain.tensors.TorchFiles;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -118,9 +117,7 @@ class TaesdTest {
     /** The real TAEF2 weights (float16 torch.save files): 32 latent channels and mid-block GroupNorm inferred. */
     @Test
     void realTaef2MatchesPyTorch() {
-        Path weights = Path.of(System.getProperty("avatartrain.project.dir", "."), "..", "shared", "weights");
-        Assumptions.assumeTrue(Files.isRegularFile(weights.resolve("taef2_encoder.pth")),
-                "skipped: real TAEF2 weights not found in " + weights.toAbsolutePath().normalize());
+        Path weights = dev.avatartrain.testing.ReferencePython.shared().resolve("weights");
         Map<String, INDArray> f = fixture("taef2_real.npz");
         Path encFile = weights.resolve("taef2_encoder.pth");
         Path decFile = weights.resolve("taef2_decoder.pth");

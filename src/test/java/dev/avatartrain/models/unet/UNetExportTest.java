@@ -1,14 +1,13 @@
 package dev.avatartrain.models.unet;
 
+import dev.avatartrain.testing.ReferencePython;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import dev.avatartrain.tensors.Safetensors;
 import org.junit.jupiter.api.Test;
@@ -24,13 +23,7 @@ public class UNetExportTest {
     static final Path PROJECT = Path.of(System.getProperty("avatartrain.project.dir", ".")).toAbsolutePath();
 
     public static Path shared() {
-        // ../shared from the repository root; a git worktree one level deeper finds it at ../../shared
-        for (Path p : new Path[] {PROJECT.resolve("../shared"), PROJECT.resolve("../../shared")}) {
-            if (Files.isDirectory(p.resolve("reference"))) {
-                return p.normalize();
-            }
-        }
-        return null;
+        return ReferencePython.shared();
     }
 
     @Test
@@ -48,16 +41,7 @@ public class UNetExportTest {
             assertEquals(c.getValue(), w.values().iterator().next().dataType());
             Safetensors.write(dir.resolve(c.getKey() + ".safetensors"), w, Map.of("format", "pt"));
         }
-        Path python = Path.of("/usr/bin/python3");
-        assumeTrue(Files.isExecutable(python), "Debian /usr/bin/python3 (with torch) is not installed");
-        Path shared = shared();
-        assumeTrue(shared != null, "../shared/reference (the diffusers original) is absent: strict load not checked");
-        Process p = new ProcessBuilder(python.toString(), "src/test/scripts/make_unet_fixtures.py", "--check-export",
-                dir.toString()).directory(PROJECT.toFile()).redirectErrorStream(true).start();
-        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assumeTrue(p.waitFor(5, TimeUnit.MINUTES), "python did not finish");
-        assumeTrue(!log.contains("No module named 'torch'"), "python3-torch is not installed");
+        String log = ReferencePython.runScript("src/test/scripts/make_unet_fixtures.py", "--check-export", dir.toString());
         System.out.println(log);
-        assertEquals(0, p.exitValue(), log);
     }
 }
