@@ -46,7 +46,7 @@ final class HubCache {
     }
 
     void writeRef(String revision, String commit) throws IOException {
-        if (revision.equals(commit)) return;
+        if (revision.matches("[0-9a-f]{40}")) return; // a commit needs no ref
         Path ref = repoDir.resolve("refs").resolve(revision);
         if (Files.isRegularFile(ref) && Files.readString(ref, StandardCharsets.UTF_8).strip().equals(commit)) return;
         AtomicFiles.writeString(ref, commit);
