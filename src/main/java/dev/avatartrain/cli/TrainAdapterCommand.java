@@ -49,7 +49,7 @@ final class TrainAdapterCommand implements Callable<Integer> {
     @Option(names = "--init-weights", paramLabel = "W", description = "Released adapter weights to start from (.safetensors or .pt).")
     String initWeights;
 
-    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Any key of train_adapter.yaml, e.g. --set num_workers=2 (repeatable).")
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Any key of train_adapter.yaml, e.g. --set num_workers=2 or --set adapter.num_workers=2 (repeatable).")
     List<String> set = new java.util.ArrayList<>();
 
     @Option(names = "--config-dir", paramLabel = "DIR", description = "Engine defaults (train.yaml, optimizer.yaml, …; default configuration/global).")

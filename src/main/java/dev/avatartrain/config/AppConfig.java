@@ -36,6 +36,15 @@ public record AppConfig(DataConfig data, TrainConfig train, ModelConfig model, O
         return new ConfigLoader().load(configDir, overrides);
     }
 
+    /**
+     * One section's own file checked against {@link ConfigSchema} like the global files (e.g. {@code train-adapter}'s
+     * {@link ConfigSchema#ADAPTER_FILE}): {@code file}, or when null {@code defaultFile} from the checkout or the jar,
+     * then {@code overrides} ({@code section.key=value}). Returns every key of the section with its typed value.
+     */
+    public static Map<String, Object> loadSection(String section, Path file, String defaultFile, List<String> overrides) {
+        return new ConfigLoader().loadSection(section, file, defaultFile, overrides);
+    }
+
     /** All defaults, as if every file were empty. */
     public static AppConfig defaults() {
         return new ConfigLoader().fromValues(ConfigLoader.defaultValues());
@@ -51,9 +60,22 @@ public record AppConfig(DataConfig data, TrainConfig train, ModelConfig model, O
 
     /** SHA-256 of {@link #toYaml()}, recorded in checkpoints and caches. */
     public String hash() {
+        return sha256(toYaml());
+    }
+
+    /**
+     * What a resumed run must share with the run it resumes: the first 16 hex digits of the SHA-256 of {@link
+     * #toYaml()} without its {@code resume_from_checkpoint} line.
+     */
+    public String trainingHash() {
+        String yaml = toYaml().lines().filter(l -> !l.strip().startsWith("resume_from_checkpoint:"))
+                .collect(java.util.stream.Collectors.joining("\n"));
+        return sha256(yaml).substring(0, 16);
+    }
+
+    private static String sha256(String text) {
         try {
-            byte[] digest = MessageDigest.getInstance("SHA-256").digest(toYaml().getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(digest);
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

@@ -76,6 +76,20 @@ public record ConfigKey(String section, String name, Type type, Object defaultVa
         }
     }
 
+    /**
+     * {@code raw} (as parsed from YAML or JSON) as this key's Java type, checked like the configuration files are:
+     * a {@link dev.avatartrain.errors.BadInputException} naming {@code where}, the key and what is allowed otherwise.
+     */
+    public Object check(Object raw, String where) {
+        Object value = raw == null ? null : coerce(raw);
+        String problem = raw != null && value == null ? "must be " + allowed() + ", found " + raw : problem(value);
+        if (problem != null) {
+            throw new dev.avatartrain.errors.BadInputException(where + ": key '" + name + "' " + problem
+                    + (problem.startsWith("must") ? "." : "; it must be " + allowed() + "."));
+        }
+        return value;
+    }
+
     /** Null if {@code value} (already coerced) is allowed, else what is wrong with it. */
     String problem(Object value) {
         if (value == null) return type == Type.OPTIONAL_STRING ? null : "is missing a value";

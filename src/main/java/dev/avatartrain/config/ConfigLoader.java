@@ -28,7 +28,7 @@ final class ConfigLoader {
     AppConfig load(Path configDir, List<String> overrides) {
         Map<String, Map<String, Object>> values = defaultValues();
         for (String section : ConfigSchema.SECTIONS) {
-            Source src = source(configDir, section);
+            Source src = source(configDir, DEFAULT_DIR + "/" + section + ".yaml");
             if (src == null) continue;
             Map<String, Object> file = parseYaml(src);
             if (file != null) apply(values, section, file, src.name);
@@ -38,6 +38,25 @@ final class ConfigLoader {
         checkAcross(values);
         fail();
         return fromValues(values);
+    }
+
+    /**
+     * The one file of {@code section} (e.g. {@link ConfigSchema#ADAPTER}): {@code file}, or when null {@code defaultFile}
+     * as the checkout or, outside one, the jar holds it; checked against the schema like the global files, then
+     * {@code overrides} ({@code section.key=value}). Returns key → typed value, every key present.
+     */
+    Map<String, Object> loadSection(String section, Path file, String defaultFile, List<String> overrides) {
+        Map<String, Map<String, Object>> values = new LinkedHashMap<>();
+        Map<String, Object> s = new LinkedHashMap<>();
+        ConfigSchema.section(section).forEach((name, key) -> s.put(name, key.defaultValue()));
+        values.put(section, s);
+        Source src = file != null ? source(file.getParent() == null ? Path.of(".") : file.getParent(), file.getFileName().toString())
+                : source(null, defaultFile);
+        Map<String, Object> parsed = src == null ? null : parseYaml(src);
+        if (parsed != null) apply(values, section, parsed, src.name);
+        if (overrides != null) for (String o : overrides) applyOverride(values, o);
+        fail();
+        return s;
     }
 
     static Map<String, Map<String, Object>> defaultValues() {
@@ -57,11 +76,13 @@ final class ConfigLoader {
 
     private record Source(String name, String text) {}
 
-    /** The file's text; null when the default directory is used and holds no such file (defaults apply). */
-    private Source source(Path configDir, String section) {
-        String fileName = section + ".yaml";
-        Path dir = configDir != null ? configDir : ProjectPaths.resolve(DEFAULT_DIR);
-        Path file = dir.resolve(fileName);
+    /**
+     * The text of {@code configDir/<name of defaultPath>}, or with no {@code configDir} of {@code defaultPath} in the
+     * checkout or, outside one, in the jar; null when a default is missing (defaults apply).
+     */
+    private Source source(Path configDir, String defaultPath) {
+        String fileName = Path.of(defaultPath).getFileName().toString();
+        Path file = configDir != null ? configDir.resolve(fileName) : ProjectPaths.resolve(defaultPath);
         if (Files.isRegularFile(file)) {
             try {
                 return new Source(file.toString(), Files.readString(file, StandardCharsets.UTF_8));
@@ -71,14 +92,15 @@ final class ConfigLoader {
             }
         }
         if (configDir != null) {
-            problems.add(file + ": configuration file is missing; --config-dir must hold "
-                    + String.join(", ", ConfigSchema.SECTIONS.stream().map(s -> s + ".yaml").toList()) + ".");
+            problems.add(file + ": configuration file is missing"
+                    + (defaultPath.startsWith(DEFAULT_DIR + "/") ? "; --config-dir must hold "
+                    + String.join(", ", ConfigSchema.SECTIONS.stream().map(s -> s + ".yaml").toList()) : "") + ".");
             return null;
         }
         // Outside a checkout (e.g. spark-submit of the cluster jar) the seed files bundled in the jar apply.
-        try (InputStream in = ConfigLoader.class.getResourceAsStream("/" + DEFAULT_DIR + "/" + fileName)) {
+        try (InputStream in = ConfigLoader.class.getResourceAsStream("/" + defaultPath)) {
             if (in == null) return null;
-            return new Source("classpath:" + DEFAULT_DIR + "/" + fileName, new String(in.readAllBytes(), StandardCharsets.UTF_8));
+            return new Source("classpath:" + defaultPath, new String(in.readAllBytes(), StandardCharsets.UTF_8));
         } catch (IOException e) {
             return null;
         }
@@ -129,14 +151,15 @@ final class ConfigLoader {
         }
         String section = override.substring(0, dot);
         String name = override.substring(dot + 1, eq);
-        if (!ConfigSchema.SECTIONS.contains(section)) {
-            problems.add(where + ": unknown section '" + section + "'" + suggestion(section, ConfigSchema.SECTIONS)
-                    + "; sections are " + String.join(", ", ConfigSchema.SECTIONS) + ".");
+        if (!values.containsKey(section)) {
+            problems.add(where + ": unknown section '" + section + "'" + suggestion(section, values.keySet())
+                    + "; sections are " + String.join(", ", values.keySet()) + ".");
             return;
         }
         ConfigKey key = ConfigSchema.section(section).get(name);
         if (key == null) {
-            problems.add(where + ": unknown key '" + name + "' in " + section + ".yaml"
+            problems.add(where + ": unknown key '" + name + "' in "
+                    + (ConfigSchema.SECTIONS.contains(section) ? section + ".yaml" : ConfigSchema.ADAPTER_FILE)
                     + suggestion(name, ConfigSchema.section(section).keySet()) + ".");
             return;
         }

@@ -14,6 +14,9 @@ import static dev.avatartrain.config.ConfigKey.Type.*;
  */
 public final class ConfigSchema {
     public static final List<String> SECTIONS = List.of("data", "train", "model", "optimizer");
+    /** The section of {@code train-adapter}'s own file, {@link #ADAPTER_FILE} (not one of the global files). */
+    public static final String ADAPTER = "adapter";
+    public static final String ADAPTER_FILE = "configuration/adapter/train_adapter.yaml";
     private static final double INF = Double.POSITIVE_INFINITY;
 
     private static final List<ConfigKey> KEYS = new ArrayList<>();
@@ -71,6 +74,38 @@ public final class ConfigSchema {
         number("optimizer", "max_grad_norm", 1.0, 0.0, INF, "Clip the global gradient norm (all parameters together) to this; 0 disables.");
         integer("optimizer", "lr_num_cycles", 1, 1, INF, "Hard restarts of cosine_with_restarts.");
         number("optimizer", "lr_power", 1.0, 0.0, INF, "Power of the polynomial schedule.");
+
+        // configuration/adapter/train_adapter.yaml (train-adapter; the engine keys mean what they mean above)
+        str(ADAPTER, "manifest", "", "JSON list of {audio, target, weight}: local, s3a:// or https://. Required.");
+        str(ADAPTER, "output_dir", "output/adapter", "Checkpoints, metrics and adapter.safetensors.");
+        integer(ADAPTER, "batch_size", 2, 1, INF, "Clips per micro-batch per worker.");
+        integer(ADAPTER, "epochs", 5, 1, INF, "Passes over the training clips (sets the number of optimizer steps).");
+        number(ADAPTER, "lr", 1e-4, 0.0, INF, "Learning rate.");
+        bool(ADAPTER, "mixed_precision", false, "Accepted; training computes in float32, the export is fp16 when true.");
+        integer(ADAPTER, "audio_window", 5, 1, INF, "Odd: frames of audio around each video frame.");
+        integer(ADAPTER, "vae_scale", 4, 2, INF, "Video frames per latent frame after the first.");
+        str(ADAPTER, "init_weights", "", "Released weights to start from (.safetensors or .pt, with or without audio_proj.); empty: random.");
+        integer(ADAPTER, "blocks", 12, 1, INF, "Audio-encoder layers per frame.");
+        integer(ADAPTER, "channels", 768, 1, INF, "Hidden size of each audio-encoder layer.");
+        integer(ADAPTER, "intermediate_dim", 512, 1, INF, "Width of proj1, proj1_vf and proj2.");
+        integer(ADAPTER, "context_tokens", 32, 1, INF, "Tokens per output frame.");
+        integer(ADAPTER, "output_dim", 768, 1, INF, "Width of each token.");
+        bool(ADAPTER, "norm_output_audio", true, "Whether a LayerNorm follows proj3.");
+        integer(ADAPTER, "gradient_accumulation_steps", 1, 1, INF, "Micro-batches summed into one optimizer step.");
+        choice(ADAPTER, "lr_scheduler", "constant",
+                List.of("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial"),
+                "Learning-rate schedule over the run.");
+        integer(ADAPTER, "lr_warmup_steps", 0, 0, INF, "Linear warm-up steps.");
+        number(ADAPTER, "weight_decay", 1e-2, 0.0, INF, "AdamW decoupled weight decay.");
+        number(ADAPTER, "max_grad_norm", 1.0, 0.0, INF, "Clip the global gradient norm to this; 0 disables.");
+        integer(ADAPTER, "seed", 42, -INF, INF, "Seed for initialisation, the validation split and sampling.");
+        integer(ADAPTER, "num_workers", 0, 0, INF, "Data-parallel workers; 0 = Spark's default parallelism.");
+        integer(ADAPTER, "averaging_frequency", 1, 1, INF, "Optimizer steps each worker takes between two averages.");
+        number(ADAPTER, "validation_fraction", 0.1, 0.0, 0.5, "Share of clips held out for validation.");
+        integer(ADAPTER, "validation_every", 0, 0, INF, "Optimizer steps between validations; 0: about 5 per run.");
+        integer(ADAPTER, "checkpointing_steps", 500, 1, INF, "Write a checkpoint every this many optimizer steps (and at the end).");
+        integer(ADAPTER, "checkpoints_total_limit", 3, 1, INF, "Keep at most this many checkpoints.");
+        str(ADAPTER, "resume_from_checkpoint", "", "A checkpoint folder, or 'latest'; empty starts fresh.");
     }
 
     private ConfigSchema() {}
@@ -79,7 +114,7 @@ public final class ConfigSchema {
         return Collections.unmodifiableList(KEYS);
     }
 
-    /** Keys of one section, in file order. */
+    /** Keys of one section ({@link #SECTIONS} or {@link #ADAPTER}), in file order. */
     public static Map<String, ConfigKey> section(String section) {
         Map<String, ConfigKey> out = new LinkedHashMap<>();
         for (ConfigKey k : KEYS) if (k.section().equals(section)) out.put(k.name(), k);

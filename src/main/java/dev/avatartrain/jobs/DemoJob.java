@@ -62,7 +62,7 @@ public final class DemoJob {
             System.out.println("demo 5/5 train-adapter: a tiny audio adapter toward a random teacher (synth --adapter)");
             dev.avatartrain.train.adapter.AdapterOptions adapter = dev.avatartrain.train.adapter.AdapterOptions.load(
                     ProjectPaths.resolve("configuration/demo/train_adapter.yaml"), Map.of());
-            dev.avatartrain.synth.SyntheticAdapterData.write(Path.of(adapter.string("manifest")).getParent(), adapter.model(), 24,
+            dev.avatartrain.synth.SyntheticAdapterData.write(Path.of(adapter.manifest()).getParent(), adapter.model(), 24,
                     config.train().seed());
             Trainer.Result ar = TrainAdapterJob.run(spark, adapter, demoConfigDir());
             Map<String, Object> af = ar.validations().get(0), al = ar.validations().get(ar.validations().size() - 1);

@@ -42,23 +42,23 @@ public final class TrainAdapterJob {
     public static Trainer.Result run(SparkSession spark, AdapterOptions o, Path engineConfigDir) throws IOException {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Configuration hadoop = sc.hadoopConfiguration();
-        AdapterManifest manifest = AdapterManifest.read(o.string("manifest"), hadoop);
+        AdapterManifest manifest = AdapterManifest.read(o.manifest(), hadoop);
         if (!manifest.ignoredKeys().isEmpty()) System.out.println("train-adapter: ignored manifest keys " + manifest.ignoredKeys());
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < manifest.size(); i++) ids.add(String.valueOf(i));
-        ClipSplit split = ClipSplit.of(ids, o.real("validation_fraction"), o.integer("seed"));
-        int workers = Math.max(1, Math.min(split.train().size(), o.integer("num_workers") > 0 ? o.integer("num_workers") : sc.defaultParallelism()));
+        ClipSplit split = ClipSplit.of(ids, o.validationFraction(), o.seed());
+        int workers = Math.max(1, Math.min(split.train().size(), o.numWorkers() > 0 ? o.numWorkers() : sc.defaultParallelism()));
         List<List<String>> shards = new ArrayList<>();
         for (int w = 0; w < workers; w++) shards.add(new ArrayList<>());
         for (int i = 0; i < split.train().size(); i++) shards.get(i % workers).add(split.train().get(i));
 
-        int perStep = o.integer("batch_size") * o.integer("gradient_accumulation_steps") * workers;
+        int perStep = o.batchSize() * o.gradientAccumulationSteps() * workers;
         int stepsPerEpoch = (split.train().size() + perStep - 1) / perStep;
-        int maxSteps = Math.max(1, o.integer("epochs") * stepsPerEpoch);
-        int validationSteps = o.integer("validation_every") > 0 ? o.integer("validation_every") : Math.max(1, maxSteps / 5);
+        int maxSteps = Math.max(1, o.epochs() * stepsPerEpoch);
+        int validationSteps = o.validationEvery() > 0 ? o.validationEvery() : Math.max(1, maxSteps / 5);
         AppConfig engine = AppConfig.load(engineConfigDir, o.engineOverrides(maxSteps, validationSteps));
         System.out.printf("train-adapter: %d items (%d training, %d validation) from %s; %d workers; %d epochs = %d optimizer steps%n",
-                manifest.size(), split.train().size(), split.validation().size(), manifest.source(), workers, o.integer("epochs"), maxSteps);
+                manifest.size(), split.train().size(), split.validation().size(), manifest.source(), workers, o.epochs(), maxSteps);
 
         Map<String, String> s3 = new LinkedHashMap<>();
         Configuration defaults = new Configuration();
@@ -66,13 +66,13 @@ public final class TrainAdapterJob {
             String k = e.getKey();
             if (k.startsWith("fs.s3a.") && !java.util.Objects.equals(hadoop.get(k), defaults.get(k))) s3.put(k, hadoop.get(k));
         }
-        AdapterTask task = new AdapterTask(manifest, o.model(), o.integer("seed"), o.integer("batch_size"), o.string("init_weights"), s3);
+        AdapterTask task = new AdapterTask(manifest, o.model(), o.seed(), o.batchSize(), o.initWeights(), s3);
         AdapterValidation validation = split.validation().isEmpty() ? null : new AdapterValidation(task.load(split.validation()), task);
-        try (Storage out = Storage.forUrl(o.string("output_dir"), hadoop)) {
+        try (Storage out = Storage.forUrl(o.outputDir(), hadoop)) {
             Trainer.Result r = new Trainer(sc, engine, task, shards, out).run(validation, 0);
             String prefix = "";
-            if (!o.string("init_weights").isBlank()) prefix = AudioProjModel.prefixOf(TensorFiles.read(Path.of(o.string("init_weights")), null));
-            export(r.lastCheckpoint(), out, prefix, o.flag("mixed_precision") ? DataType.HALF : DataType.FLOAT, hadoop);
+            if (!o.initWeights().isBlank()) prefix = AudioProjModel.prefixOf(TensorFiles.read(Path.of(o.initWeights()), null));
+            export(r.lastCheckpoint(), out, prefix, o.mixedPrecision() ? DataType.HALF : DataType.FLOAT, hadoop);
             if (r.validations().size() >= 2) {
                 Map<String, Object> first = r.validations().get(0), last = r.validations().get(r.validations().size() - 1);
                 System.out.printf("train-adapter: validation loss %.5f (step %s) → %.5f (step %s)%n", (Double) first.get("val_loss"),

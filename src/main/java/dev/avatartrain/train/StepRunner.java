@@ -46,7 +46,6 @@ public final class StepRunner {
      * {@code data} with {@code rng}.
      */
     public Totals run(TrainingTask.BatchSource data, SplittableRandom rng, AdamW optimizer, long firstStep, int steps, int batchSize) {
-        net.useLoss(loss);
         Map<String, INDArray> params = net.parameters();
         double lossSum = 0, normSum = 0, lrSum = 0;
         for (int s = 0; s < steps; s++) {

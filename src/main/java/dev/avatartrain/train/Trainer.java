@@ -14,6 +14,7 @@ import dev.avatartrain.config.OptimizerConfig;
 import dev.avatartrain.config.TrainConfig;
 import dev.avatartrain.models.nn.Network;
 import dev.avatartrain.storage.Storage;
+import dev.avatartrain.train.optim.AdamW;
 import dev.avatartrain.train.optim.LrSchedule;
 
 /**
@@ -49,8 +50,8 @@ public final class Trainer {
     public static NamedArrays zeroOptimizerState(Map<String, INDArray> params) {
         Map<String, INDArray> like = new LinkedHashMap<>();
         params.forEach((n, a) -> {
-            like.put(n + ".exp_avg", a);
-            like.put(n + ".exp_avg_sq", a);
+            like.put(n + AdamW.EXP_AVG, a);
+            like.put(n + AdamW.EXP_AVG_SQ, a);
         });
         return NamedArrays.zerosLike(like);
     }
@@ -178,14 +179,7 @@ public final class Trainer {
 
     /** The configuration that determines the training trajectory (what a resumed run should share). */
     static String trainingHash(AppConfig config) {
-        String yaml = config.toYaml().lines().filter(l -> !l.strip().startsWith("resume_from_checkpoint:"))
-                .collect(java.util.stream.Collectors.joining("\n"));
-        try {
-            byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(yaml.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            return java.util.HexFormat.of().formatHex(d).substring(0, 16);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return config.trainingHash();
     }
 
     static boolean crossed(long before, long after, long every) {

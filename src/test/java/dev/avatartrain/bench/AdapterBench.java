@@ -10,6 +10,7 @@ import java.util.function.Supplier;
 import dev.avatartrain.models.adapter.AudioProjConfig;
 import dev.avatartrain.models.adapter.AudioProjModel;
 import dev.avatartrain.models.adapter.AudioWindows;
+import dev.avatartrain.models.nn.Backend;
 import dev.avatartrain.train.optim.AdamW;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -52,20 +53,10 @@ public final class AdapterBench {
         System.out.printf("java  params %.1f M, forward %.2f GFLOP, forward+backward %.2f GFLOP%n",
                 c.parameterCount() / 1e6, fwdFlop / 1e9, stepFlop / 1e9);
         boolean graph = args.length > 0 && args[0].equals("--graph");
-        if (args.length > 1 && args[0].equals("--profile")) { // SameDiff op trace (Chrome trace JSON) of the graph
-            net.useGraph(true);
-            net.graph().addListeners(org.nd4j.autodiff.listeners.profiler.ProfilingListener.builder(
-                    new java.io.File(args[1])).recordAll().warmup(0).build());
-            for (int i = 0; i < 4; i++) {
-                net.gradients(ph, AudioProjModel.LOSS);
-            }
-            return;
-        }
         if (graph) {
-            net.useGraph(true);
-            report("SameDiff graph forward", fwdFlop, () -> net.forward(ph, AudioProjModel.OUT), fw);
-            report("SameDiff graph forward+backward", stepFlop, () -> net.gradients(ph, AudioProjModel.LOSS), fw);
-            net.useGraph(false);
+            AudioProjModel g = AudioProjModel.build(c, DataType.FLOAT, 1, Backend.GRAPH);
+            report("SameDiff graph forward", fwdFlop, () -> g.forward(ph, AudioProjModel.OUT), fw);
+            report("SameDiff graph forward+backward", stepFlop, () -> g.gradients(ph, AudioProjModel.LOSS), fw);
         }
         report("forward", fwdFlop, () -> net.forward(ph, AudioProjModel.OUT), fw);
         report("forward+backward", stepFlop, () -> net.gradients(ph, AudioProjModel.LOSS), fw);

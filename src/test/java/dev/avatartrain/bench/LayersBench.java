@@ -9,7 +9,7 @@ import java.util.function.Supplier;
 import dev.avatartrain.models.kernels.Activation;
 import dev.avatartrain.models.kernels.Layers;
 import dev.avatartrain.models.kernels.Tape;
-import dev.avatartrain.models.nn.GraphBuilder;
+import dev.avatartrain.models.nn.SameDiffLayers;
 import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -36,7 +36,7 @@ public final class LayersBench {
         bench("conv3x3", x, gout, (g, in) -> g.conv2d("c", in, C, C, 3, 1, 1, true));
         bench("groupnorm", x, gout, (g, in) -> g.groupNorm("n", in, 32, C, 1e-5));
         bench("groupnorm_standardize", x, gout, LayersBench::standardizeGroupNorm);
-        bench("silu", x, gout, GraphBuilder::silu);
+        bench("silu", x, gout, SameDiffLayers::silu);
         bench("resnet_block", x, gout, (g, in) -> {
             SDVariable h = g.conv2d("conv1", g.silu(g.groupNorm("norm1", in, 32, C, 1e-5)), C, C, 3, 1, 1, true);
             h = g.conv2d("conv2", g.silu(g.groupNorm("norm2", h, 32, C, 1e-5)), C, C, 3, 1, 1, true);
@@ -99,11 +99,11 @@ public final class LayersBench {
     }
 
     interface Layer {
-        SDVariable apply(GraphBuilder g, SDVariable in);
+        SDVariable apply(SameDiffLayers g, SDVariable in);
     }
 
     /** GroupNorm through libnd4j's fused standardize op (no eps: differs from PyTorch where variance is tiny). */
-    static SDVariable standardizeGroupNorm(GraphBuilder g, SDVariable x) {
+    static SDVariable standardizeGroupNorm(SameDiffLayers g, SDVariable x) {
         SameDiff sd = g.sd();
         SDVariable shape = x.shape();
         SDVariable grouped = sd.concat(0, shape.get(SDIndex.interval(0, 1)),
@@ -115,7 +115,7 @@ public final class LayersBench {
     }
 
     static void bench(String name, INDArray x, INDArray gout, Layer layer) {
-        GraphBuilder g = new GraphBuilder(DataType.FLOAT, 1);
+        SameDiffLayers g = new SameDiffLayers(DataType.FLOAT, 1);
         SDVariable xin = g.input("x", -1, C, -1, -1);
         SDVariable gv = g.input("g", -1, C, -1, -1);
         // SameDiff M2.1 silently returns no gradient for a placeholder that only feeds a reshape (GroupNorm) and
@@ -160,7 +160,7 @@ public final class LayersBench {
     }
 
     /**
-     * The adapter's proj1 shape (162 x 46080 -> 512): GraphBuilder.linear (mmul with transB) fwd+bwd against
+     * The adapter's proj1 shape (162 x 46080 -> 512): the graph backend's linear (mmul with transB) fwd+bwd against
      * the GEMMs with transpose flags into preallocated outputs. Prints GFLOP/s: the graph's gradient is taken
      * w.r.t. the parameters only (forward + weight gradient, 4·M·K·N); the GEMM case also computes dX (6·M·K·N).
      */
@@ -168,7 +168,7 @@ public final class LayersBench {
         int m = 162, k = 46080, n = 512;
         INDArray x = Nd4j.randn(DataType.FLOAT, m, k);
         INDArray gout = Nd4j.randn(DataType.FLOAT, m, n);
-        GraphBuilder g = new GraphBuilder(DataType.FLOAT, 1);
+        SameDiffLayers g = new SameDiffLayers(DataType.FLOAT, 1);
         SDVariable in = g.input("x", -1, k);
         SDVariable gv = g.input("g", -1, n);
         g.linear("proj1", in, k, n, true).mul(gv).sum().rename("loss");

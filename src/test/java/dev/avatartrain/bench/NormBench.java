@@ -5,7 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import dev.avatartrain.models.nn.GraphBuilder;
+import dev.avatartrain.models.nn.SameDiffLayers;
 import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -26,13 +26,13 @@ public final class NormBench {
     static final double EPS = 1e-5;
 
     interface Norm {
-        SDVariable apply(GraphBuilder g, SDVariable x, SDVariable gamma, SDVariable beta);
+        SDVariable apply(SameDiffLayers g, SDVariable x, SDVariable gamma, SDVariable beta);
     }
 
     static final Map<String, Norm> FORMS = new LinkedHashMap<>();
 
     static {
-        FORMS.put("composed (GraphBuilder.groupNorm)", (g, x, ga, be) -> g.groupNorm(x, ga, be, G, C, EPS));
+        FORMS.put("composed (GraphOps.groupNorm)", (g, x, ga, be) -> g.groupNorm(x, ga, be, G, EPS));
         FORMS.put("reference (M2.1 composed, pre-change)", NormBench::reference);
         FORMS.put("scale+shift per (b,c)", NormBench::scaleShift);
         FORMS.put("moments op", NormBench::moments);
@@ -51,7 +51,7 @@ public final class NormBench {
         String only = args.length > 1 ? args[1] : "";
         for (Map.Entry<String, Norm> f : FORMS.entrySet()) {
             if (!f.getKey().startsWith(only)) continue;
-            GraphBuilder g = graph(f.getValue(), DataType.FLOAT);
+            SameDiffLayers g = graph(f.getValue(), DataType.FLOAT);
             Map<String, INDArray> ph = Map.of("x", x, "g", gout);
             List<String> wrt = g.parameterNames();
             try {
@@ -77,8 +77,8 @@ public final class NormBench {
      * is cheap); for the check {@code x * pre} with {@code pre} per element ([1,C,H,W]), whose gradient then
      * compares dx element by element.
      */
-    static GraphBuilder graph(Norm n, DataType dt, long... preShape) {
-        GraphBuilder g = new GraphBuilder(dt, 1);
+    static SameDiffLayers graph(Norm n, DataType dt, long... preShape) {
+        SameDiffLayers g = new SameDiffLayers(dt, 1);
         SDVariable x = g.input("x", -1, C, -1, -1);
         SDVariable gv = g.input("g", -1, C, -1, -1);
         Nd4j.getRandom().setSeed(5);
@@ -97,13 +97,13 @@ public final class NormBench {
         INDArray x = Nd4j.randn(DataType.DOUBLE, 2, C, 8, 8).muli(3).addi(1);
         INDArray gout = Nd4j.randn(DataType.DOUBLE, 2, C, 8, 8);
         Map<String, INDArray> ph = Map.of("x", x, "g", gout);
-        GraphBuilder ref = graph(NormBench::reference, DataType.DOUBLE, 1, C, 8, 8);
+        SameDiffLayers ref = graph(NormBench::reference, DataType.DOUBLE, 1, C, 8, 8);
         List<String> wrt = ref.parameterNames();
         INDArray refOut = ref.sd().output(ph, "out").get("out");
         Map<String, INDArray> refGrad = ref.sd().calculateGradients(ph, wrt);
         for (Map.Entry<String, Norm> f : FORMS.entrySet()) {
             try {
-                GraphBuilder g = graph(f.getValue(), DataType.DOUBLE, 1, C, 8, 8);
+                SameDiffLayers g = graph(f.getValue(), DataType.DOUBLE, 1, C, 8, 8);
                 double dOut = g.sd().output(ph, "out").get("out").sub(refOut).amaxNumber().doubleValue();
                 Map<String, INDArray> gr = g.sd().calculateGradients(ph, wrt);
                 StringBuilder s = new StringBuilder();
@@ -119,8 +119,8 @@ public final class NormBench {
         }
     }
 
-    /** The composed form GraphBuilder used in M2.1 before this change (reshape, mean, sub, square, mean, rsqrt, affine). */
-    static SDVariable reference(GraphBuilder g, SDVariable x, SDVariable gamma, SDVariable beta) {
+    /** The composed form the graph used in M2.1 before this change (reshape, mean, sub, square, mean, rsqrt, affine). */
+    static SDVariable reference(SameDiffLayers g, SDVariable x, SDVariable gamma, SDVariable beta) {
         SameDiff sd = g.sd();
         SDVariable shape = x.shape();
         SDVariable grouped = sd.concat(0, shape.get(SDIndex.interval(0, 1)), sd.constant(Nd4j.createFromArray((long) G, -1L)));
@@ -136,7 +136,7 @@ public final class NormBench {
      * PyTorch's own scheme: group statistics, then one scale and one shift per (sample, channel), applied to the
      * input in one broadcast multiply-add: y = x * a + b, a = gamma * rstd, b = beta - mean * a.
      */
-    static SDVariable scaleShift(GraphBuilder g, SDVariable x, SDVariable gamma, SDVariable beta) {
+    static SDVariable scaleShift(SameDiffLayers g, SDVariable x, SDVariable gamma, SDVariable beta) {
         SameDiff sd = g.sd();
         SDVariable shape = x.shape();
         SDVariable grouped = sd.concat(0, shape.get(SDIndex.interval(0, 1)), sd.constant(Nd4j.createFromArray((long) G, -1L)));
@@ -149,7 +149,7 @@ public final class NormBench {
         return x.mul(a.reshape(-1, C, 1, 1)).add(b.reshape(-1, C, 1, 1));
     }
 
-    static SDVariable moments(GraphBuilder g, SDVariable x, SDVariable gamma, SDVariable beta) {
+    static SDVariable moments(SameDiffLayers g, SDVariable x, SDVariable gamma, SDVariable beta) {
         SameDiff sd = g.sd();
         SDVariable shape = x.shape();
         SDVariable grouped = sd.concat(0, shape.get(SDIndex.interval(0, 1)), sd.constant(Nd4j.createFromArray((long) G, -1L)));
@@ -159,7 +159,7 @@ public final class NormBench {
         return y.mul(gamma.reshape(1, C, 1, 1)).add(beta.reshape(1, C, 1, 1));
     }
 
-    static SDVariable batchNorm(GraphBuilder g, SDVariable x, SDVariable gamma, SDVariable beta, boolean stop) {
+    static SDVariable batchNorm(SameDiffLayers g, SDVariable x, SDVariable gamma, SDVariable beta, boolean stop) {
         SameDiff sd = g.sd();
         SDVariable shape = x.shape();
         SDVariable bg = shape.get(SDIndex.interval(0, 1)).mul(G);
@@ -185,14 +185,14 @@ public final class NormBench {
     }
 
     /** Group statistics by batchNorm on [1,B*G,N] (stats stopGradient), affine by a second batchNorm (mean 0, var 1-eps). */
-    static SDVariable batchNorm2(GraphBuilder g, SDVariable x, SDVariable gamma, SDVariable beta) {
+    static SDVariable batchNorm2(SameDiffLayers g, SDVariable x, SDVariable gamma, SDVariable beta) {
         SameDiff sd = g.sd();
         SDVariable y = batchNorm(g, x, null, null, true);
         SDVariable zeros = sd.zerosLike(gamma), var = sd.onesLike(gamma).mul(1 - EPS);
         return batchNormOp(sd, y, zeros, var, gamma, beta, EPS, 1);
     }
 
-    static SDVariable standardize(GraphBuilder g, SDVariable x, SDVariable gamma, SDVariable beta) {
+    static SDVariable standardize(SameDiffLayers g, SDVariable x, SDVariable gamma, SDVariable beta) {
         SameDiff sd = g.sd();
         SDVariable shape = x.shape();
         SDVariable grouped = sd.concat(0, shape.get(SDIndex.interval(0, 1)), sd.constant(Nd4j.createFromArray((long) G, -1L)));

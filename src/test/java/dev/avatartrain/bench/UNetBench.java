@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 import dev.avatartrain.models.kernels.Profile;
+import dev.avatartrain.models.nn.Backend;
 import dev.avatartrain.models.nn.Network;
 import dev.avatartrain.models.unet.UNet;
 import dev.avatartrain.models.unet.UNetConfig;
@@ -44,18 +45,17 @@ public final class UNetBench {
             System.setProperty("avatartrain.kernels.profile", "true"); // before the kernels load
         }
         UNetConfig cfg = config(which);
-        UNet net = UNet.build(cfg, DataType.FLOAT, 1);
+        boolean graph = System.getProperty("bench.graph") != null; // -Dbench.graph: the SameDiff graph backend
+        UNet net = UNet.build(cfg, DataType.FLOAT, 1, graph ? Backend.GRAPH : Backend.TAPE);
         long nParams = net.parameters().values().stream().mapToLong(INDArray::length).sum();
         Nd4j.getRandom().setSeed(3);
         Map<String, INDArray> ph = new HashMap<>(net.placeholders(Nd4j.randn(DataType.FLOAT, b, cfg.inChannels(), hw, hw),
                 Nd4j.createFromArray(new float[b]).addi(500), Nd4j.randn(DataType.FLOAT, b, seq, cfg.crossAttentionDim())));
         ph.put(UNet.TARGET, Nd4j.randn(DataType.FLOAT, b, cfg.outChannels(), hw, hw));
 
-        boolean graph = System.getProperty("bench.graph") != null; // -Dbench.graph: the SameDiff graph path
-        net.useGraph(graph);
         AdamW adamw = new AdamW(0.9, 0.999, 1e-8, 1e-2); // the training engine's optimizer
         System.out.printf("java %s params=%d B=%d %dx%d S=%d path=%s threads=%s%n", which, nParams, b, hw, hw, seq,
-                graph ? "samediff-graph" : "fused", System.getenv().getOrDefault("OMP_NUM_THREADS", "default"));
+                graph ? "samediff-graph" : "tape", System.getenv().getOrDefault("OMP_NUM_THREADS", "default"));
 
         List<Double> fwd = new ArrayList<>(), bwd = new ArrayList<>(), upd = new ArrayList<>();
         double peak = 0;
@@ -83,22 +83,13 @@ public final class UNetBench {
         double fb = median(bwd), u = median(upd);
         System.out.printf("java %s median: forward %.0f ms, training step (forward+backward+AdamW) %.0f ms%n", which,
                 median(fwd), fb + u);
-        if (profile && !graph) {
+        if (profile && !graph) { // the tape's kernels time themselves (Profile)
             double total = Profile.snapshot().values().stream().mapToDouble(v -> v[0]).sum();
             System.out.printf("java %s profile of the last step (forward, then forward+backward): %.0f ms in layers%n",
                     which, total);
             Profile.snapshot().entrySet().stream().sorted((x, y) -> Double.compare(y.getValue()[0], x.getValue()[0]))
                     .forEach(e -> System.out.printf("java %s   %-22s %8.0f ms %6.0f calls%n", which, e.getKey(),
                             e.getValue()[0], e.getValue()[1]));
-        }
-        if (profile && graph) {
-            OpTimer timer = new OpTimer();
-            net.graph().setListeners(timer);
-            long t0 = System.nanoTime();
-            net.gradients(ph, UNet.LOSS);
-            System.out.printf("java %s profiled gradient call: %.0f ms%n", which, (System.nanoTime() - t0) / 1e6);
-            net.graph().setListeners();
-            timer.print(which);
         }
     }
 

@@ -72,7 +72,7 @@ class AdapterTrainingTest {
         Trainer.Result r2 = TrainAdapterJob.run(spark, options(manifest, dir.resolve("b"), "resume_from_checkpoint", "latest"),
                 DemoJob.demoConfigDir());
         assertEquals(steps, r2.step());
-        assertTrue(half.string("output_dir").endsWith("b"));
+        assertTrue(half.outputDir().endsWith("b"));
 
         checkInPyTorch(base.model().toJson(), exported);
     }
@@ -100,8 +100,18 @@ class AdapterTrainingTest {
     void optionErrorsNameTheKeyOrFile(@TempDir Path dir) throws Exception {
         assertTrue(assertThrows(BadInputException.class, () -> options(dir.resolve("m.json"), dir, "audio_window", 4))
                 .getMessage().contains("odd"));
-        assertTrue(assertThrows(BadInputException.class, () -> options(dir.resolve("m.json"), dir, "epoch", 4))
-                .getMessage().contains("unknown key \"epoch\""));
+        String unknown = assertThrows(BadInputException.class, () -> options(dir.resolve("m.json"), dir, "epoch", 4))
+                .getMessage();
+        assertTrue(unknown.contains("unknown key 'epoch'") && unknown.contains("did you mean 'epochs'"), unknown);
+        // typed on ConfigSchema's adapter section: the file and key named, overrides parsed to the key's type
+        Path bad = dir.resolve("bad.yaml");
+        Files.writeString(bad, "manifest: m.json\nlr: fast\nbatch_size: 0\n");
+        String typed = assertThrows(BadInputException.class, () -> AdapterOptions.load(bad, Map.of())).getMessage();
+        assertTrue(typed.contains(bad.toString()) && typed.contains("key 'lr' must be a number")
+                && typed.contains("key 'batch_size' is 0"), typed);
+        AdapterOptions set = options(dir.resolve("m.json"), dir, "lr", "2e-4", "adapter.seed", "7");
+        assertEquals(2e-4, set.lr());
+        assertEquals(7, set.seed());
         Path empty = dir.resolve("empty.json");
         Files.writeString(empty, "[]");
         BadInputException e = assertThrows(BadInputException.class,

@@ -6,10 +6,12 @@ import java.util.Set;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.avatartrain.config.ConfigSchema;
 import dev.avatartrain.errors.BadInputException;
 
 /**
- * The shape of InfiniteTalk's {@code AudioProjModel} and of its windowing.
+ * The shape of InfiniteTalk's {@code AudioProjModel} and of its windowing. Each key's type and range are those of the
+ * adapter section of {@link ConfigSchema} (the same keys as {@code train_adapter.yaml}); the rules across keys are here.
  *
  * @param audioWindow     frames in the audio window centred on each video frame ({@code audio_window}); odd
  * @param vaeScale        video frames per latent frame after the first ({@code vae_scale}); at least 2
@@ -94,26 +96,23 @@ public record AudioProjConfig(int audioWindow, int vaeScale, int blocks, int cha
         }
     }
 
-    private static int intOf(JsonNode root, String key, int dflt, String source) {
+    /** The key's value checked by the adapter section of {@link ConfigSchema} (type and range), or the default. */
+    private static Object valueOf(JsonNode root, String key, Object dflt, String source) {
         JsonNode n = root.get(key);
         if (n == null) {
             return dflt;
         }
-        if (!n.isIntegralNumber() || !n.canConvertToInt()) {
-            throw new BadInputException(source + ": \"" + key + "\" is " + n + "; expected an integer.");
-        }
-        return n.intValue();
+        Object raw = n.isBoolean() ? n.booleanValue() : n.isIntegralNumber() && n.canConvertToInt() ? n.intValue()
+                : n.isTextual() ? (Object) ("\"" + n.textValue() + "\"") : n.toString();
+        return ConfigSchema.section(ConfigSchema.ADAPTER).get(key).check(raw, source);
+    }
+
+    private static int intOf(JsonNode root, String key, int dflt, String source) {
+        return (Integer) valueOf(root, key, dflt, source);
     }
 
     private static boolean boolOf(JsonNode root, String key, boolean dflt, String source) {
-        JsonNode n = root.get(key);
-        if (n == null) {
-            return dflt;
-        }
-        if (!n.isBoolean()) {
-            throw new BadInputException(source + ": \"" + key + "\" is " + n + "; expected true or false.");
-        }
-        return n.booleanValue();
+        return (Boolean) valueOf(root, key, dflt, source);
     }
 
     /** The settings as JSON with InfiniteTalk's key names (readable by {@link #parse}). */

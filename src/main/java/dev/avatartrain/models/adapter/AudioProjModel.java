@@ -6,19 +6,17 @@ import java.util.List;
 import java.util.Map;
 
 import dev.avatartrain.errors.BadInputException;
-import dev.avatartrain.models.nn.GraphBuilder;
-import dev.avatartrain.models.nn.Network;
-import org.nd4j.autodiff.samediff.SDIndex;
-import org.nd4j.autodiff.samediff.SDVariable;
-import org.nd4j.autodiff.samediff.SameDiff;
+import dev.avatartrain.models.nn.Backend;
+import dev.avatartrain.models.nn.DefinedNetwork;
+import dev.avatartrain.models.nn.Definition;
+import dev.avatartrain.models.nn.Ops;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * InfiniteTalk's {@code AudioProjModel} ({@code wan/modules/multitalk_model.py}) as a SameDiff graph with its
- * PyTorch parameter names: {@code proj1}, {@code proj1_vf}, {@code proj2}, {@code proj3} ({@code .weight [out, in]},
+ * InfiniteTalk's {@code AudioProjModel} ({@code wan/modules/multitalk_model.py}) with its PyTorch parameter names,
+ * defined once ({@link Forward}) and run on the {@link Backend} chosen when it is built: {@code proj1}, {@code proj1_vf}, {@code proj2}, {@code proj3} ({@code .weight [out, in]},
  * {@code .bias}) and, when {@link AudioProjConfig#normOutputAudio()}, the LayerNorm {@code norm.weight},
  * {@code norm.bias}. In InfiniteTalk the module is {@code audio_proj} of the Wan model, so released weights carry
  * the prefix {@code audio_proj.} ({@link #prefixOf}).
@@ -27,7 +25,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * {@code w·L·C} and goes through relu(proj1); every later group's window {@code [B, n, w+vs-1, L, C]} through
  * relu(proj1_vf); the two are concatenated on frames, then relu(proj2), proj3 to {@code tokens × dim}, norm.
  *
- * <p>Placeholders: {@link #AUDIO_EMBEDS} {@code [B, 1, w, L, C]}, {@link #AUDIO_EMBEDS_VF}
+ * <p>Inputs: {@link #AUDIO_EMBEDS} {@code [B, 1, w, L, C]}, {@link #AUDIO_EMBEDS_VF}
  * {@code [B, N-1, w+vs-1, L, C]} (see {@link AudioWindows}). Output: {@link #OUT} {@code [B, N, tokens, dim]}.
  * Training: {@link #TARGET} {@code [B, N, tokens, dim]}, {@link #MASK} {@code [B, N]} (1 = real frame, 0 =
  * padding), {@link #WEIGHT} {@code [B]} and the scalar {@link #LOSS}
@@ -35,7 +33,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * every mask and weight is 1, and each example's contribution multiplied by its weight.
  * {@link #placeholders(AudioWindows.Batch)} builds the map from a batch.
  */
-public final class AudioProjModel implements Network {
+public final class AudioProjModel extends DefinedNetwork {
     public static final String AUDIO_EMBEDS = "audio_embeds";
     public static final String AUDIO_EMBEDS_VF = "audio_embeds_vf";
     public static final String OUT = "out";
@@ -45,106 +43,47 @@ public final class AudioProjModel implements Network {
     public static final String LOSS = "loss";
     /** The module name of the adapter inside InfiniteTalk's Wan model. */
     public static final String INFINITETALK_PREFIX = "audio_proj.";
+    /** {@code mask_bf · weight_b / max(1, Σ mask)}: what the loss weighs each frame's error by (made from the above). */
+    static final String FRAME_WEIGHTS = "frame_weights";
 
     private final AudioProjConfig config;
-    private final GraphBuilder g;
-    private final SameDiff sd;
-    private final List<String> parameterNames;
-    private final FusedAdapter fused;
-    private boolean useGraph;
 
-    private AudioProjModel(AudioProjConfig config, DataType dtype, long seed) {
+    private AudioProjModel(AudioProjConfig config, DataType dtype, long seed, Backend backend) {
+        super("adapter", new Forward(config), dtype, seed, backend);
         this.config = config;
-        this.g = new GraphBuilder(dtype, seed);
-        this.sd = g.sd();
-        build();
-        this.parameterNames = g.parameterNames();
-        this.fused = new FusedAdapter(config);
     }
 
-    /** Builds the graph with PyTorch-default random initialisation from {@code seed} (FLOAT or DOUBLE). */
+    /** An adapter with PyTorch-default random initialisation from {@code seed}, on the default backend for {@code dtype}. */
     public static AudioProjModel build(AudioProjConfig config, DataType dtype, long seed) {
-        return new AudioProjModel(config, dtype, seed);
+        return build(config, dtype, seed, Backend.defaultFor(dtype));
+    }
+
+    /** An adapter with PyTorch-default random initialisation from {@code seed} (FLOAT or DOUBLE), on {@code backend}. */
+    public static AudioProjModel build(AudioProjConfig config, DataType dtype, long seed, Backend backend) {
+        return new AudioProjModel(config, dtype, seed, backend);
     }
 
     public AudioProjConfig config() {
         return config;
     }
 
-    public DataType dataType() {
-        return g.dataType();
-    }
-
+    /** Adds {@link #FRAME_WEIGHTS} for a loss, which needs {@link #TARGET}, {@link #MASK} and {@link #WEIGHT}. */
     @Override
-    public SameDiff graph() {
-        return sd;
-    }
-
-    @Override
-    public List<String> parameterNames() {
-        return parameterNames;
-    }
-
-    /**
-     * {@link #forward} of {@link #OUT}/{@link #LOSS} and {@link #gradients} of {@link #LOSS} normally run a
-     * hand-written pass over the same parameters ({@code FusedAdapter}: GEMMs with transpose flags, several times
-     * faster than SameDiff's {@code mmul} backward on these shapes); {@code true} runs the SameDiff graph instead.
-     * Both compute the same function (tested against each other and against PyTorch).
-     */
-    public AudioProjModel useGraph(boolean graph) {
-        this.useGraph = graph;
-        return this;
-    }
-
-    @Override
-    public Map<String, INDArray> gradients(Map<String, INDArray> placeholders, String loss) {
-        if (useGraph || !LOSS.equals(loss)) {
-            return Network.super.gradients(placeholders, loss);
+    protected Map<String, INDArray> prepare(Map<String, INDArray> ph, boolean forLoss) {
+        if (!forLoss) {
+            return ph;
         }
-        requireTraining(placeholders);
-        return fused.run(placeholders, parameters(), true, true).gradients();
-    }
-
-    @Override
-    public LossAndGradients lossAndGradients(Map<String, INDArray> placeholders, String loss) {
-        if (useGraph || !LOSS.equals(loss)) {
-            return Network.super.lossAndGradients(placeholders, loss);
-        }
-        requireTraining(placeholders);
-        FusedAdapter.Result r = fused.run(placeholders, parameters(), true, true);
-        return new LossAndGradients(r.loss(), r.gradients());
-    }
-
-    @Override
-    public Map<String, INDArray> forward(Map<String, INDArray> placeholders, String... outputs) {
-        boolean loss = false;
-        for (String o : outputs) {
-            if (o.equals(LOSS)) {
-                loss = true;
-            } else if (!o.equals(OUT)) {
-                return Network.super.forward(placeholders, outputs);
-            }
-        }
-        if (useGraph) {
-            return Network.super.forward(placeholders, outputs);
-        }
-        if (loss) {
-            requireTraining(placeholders);
-        }
-        FusedAdapter.Result r = fused.run(placeholders, parameters(), loss, false);
-        Map<String, INDArray> m = new HashMap<>();
-        for (String o : outputs) {
-            m.put(o, o.equals(OUT) ? r.out() : Nd4j.scalar(g.dataType(), r.loss()));
-        }
-        return m;
-    }
-
-    private static void requireTraining(Map<String, INDArray> ph) {
         for (String k : new String[] {AUDIO_EMBEDS, AUDIO_EMBEDS_VF, TARGET, MASK, WEIGHT}) {
             if (!ph.containsKey(k)) {
-                throw new IllegalArgumentException("the adapter's loss needs the placeholder \"" + k + "\"");
+                throw new IllegalArgumentException("the adapter's loss needs the input \"" + k + "\"");
             }
         }
+        INDArray mask = ph.get(MASK).castTo(dataType());
+        INDArray weight = ph.get(WEIGHT).castTo(dataType());
+        double count = Math.max(1.0, mask.sumNumber().doubleValue());
+        Map<String, INDArray> m = new HashMap<>(ph);
+        m.put(FRAME_WEIGHTS, mask.mulColumnVector(weight.reshape(weight.length(), 1)).divi(count));
+        return m;
     }
 
     /** {@code "audio_proj."} when the weights use InfiniteTalk's module name, else "". */
@@ -169,7 +108,7 @@ public final class AudioProjModel implements Network {
 
     /** Tokens {@code [N, tokens, dim]} of one clip {@code audio [T, L, C]} (padded if T ≠ 1 + k·vae_scale). */
     public INDArray forward(INDArray audio) {
-        AudioWindows.Batch b = AudioWindows.batch(List.of(audio), null, null, config, g.dataType());
+        AudioWindows.Batch b = AudioWindows.batch(List.of(audio), null, null, config, dataType());
         INDArray out = forward(placeholders(b), OUT).get(OUT);
         return out.get(NDArrayIndex.point(0), NDArrayIndex.interval(0, b.frames()[0])).dup();
     }
@@ -189,7 +128,7 @@ public final class AudioProjModel implements Network {
                     + "; expected [" + s[0] + ", n >= 1, " + c.windowVf() + ", " + c.blocks() + ", " + c.channels()
                     + "].");
         }
-        DataType dt = g.dataType();
+        DataType dt = dataType();
         Map<String, INDArray> m = new HashMap<>();
         m.put(AUDIO_EMBEDS, audioEmbeds.castTo(dt));
         m.put(AUDIO_EMBEDS_VF, audioEmbedsVf.castTo(dt));
@@ -200,7 +139,7 @@ public final class AudioProjModel implements Network {
     public Map<String, INDArray> placeholders(AudioWindows.Batch b) {
         Map<String, INDArray> m = placeholders(b.first(), b.later());
         if (b.target() != null) {
-            DataType dt = g.dataType();
+            DataType dt = dataType();
             m.put(TARGET, b.target().castTo(dt));
             m.put(MASK, b.mask().castTo(dt));
             m.put(WEIGHT, b.weight().castTo(dt));
@@ -208,40 +147,41 @@ public final class AudioProjModel implements Network {
         return m;
     }
 
-    // ---------------------------------------------------------------------------------------------------------
-    // Graph
+    /** The network, written once against {@link Ops}. */
+    private static final class Forward implements Definition {
+        private final AudioProjConfig c;
 
-    private void build() {
-        AudioProjConfig c = config;
-        int inter = c.intermediateDim();
-        int tokens = c.contextTokens();
-        int dim = c.outputDim();
-        SDVariable first = g.input(AUDIO_EMBEDS, -1, 1, c.audioWindow(), c.blocks(), c.channels());
-        SDVariable later = g.input(AUDIO_EMBEDS_VF, -1, -1, c.windowVf(), c.blocks(), c.channels());
-
-        SDVariable batch = later.shape().get(SDIndex.interval(0, 1)); // [B]
-        SDVariable x1 = first.reshape(-1, c.inputDim());
-        SDVariable xv = later.reshape(-1, c.inputDimVf());
-        SDVariable h1 = g.relu(g.linear("proj1", x1, (int) c.inputDim(), inter, true));
-        SDVariable hv = g.relu(g.linear("proj1_vf", xv, (int) c.inputDimVf(), inter, true));
-        SDVariable bfi = sd.concat(0, batch, sd.constant(Nd4j.createFromArray(-1L, inter)));
-        SDVariable h = sd.concat(1, sd.reshape(h1, bfi), sd.reshape(hv, bfi)); // [B, N, inter]
-        h = h.reshape(-1, inter);
-        h = g.relu(g.linear("proj2", h, inter, inter, true));
-        SDVariable t = g.linear("proj3", h, inter, tokens * dim, true).reshape(-1, tokens, dim);
-        if (c.normOutputAudio()) {
-            t = g.layerNorm("norm", t, dim, AudioProjConfig.NORM_EPS, true);
+        Forward(AudioProjConfig config) {
+            this.c = config;
         }
-        SDVariable outShape = sd.concat(0, batch, sd.constant(Nd4j.createFromArray(-1L, tokens, dim)));
-        SDVariable out = sd.reshape(t, outShape).rename(OUT);
 
-        SDVariable target = g.input(TARGET, -1, -1, tokens, dim);
-        SDVariable mask = g.input(MASK, -1, -1);
-        SDVariable weight = g.input(WEIGHT, -1);
-        SDVariable d = out.sub(target);
-        SDVariable perFrame = d.mul(d).mean(2, 3); // [B, N]
-        SDVariable weighted = perFrame.mul(mask).mul(weight.reshape(-1, 1)).sum();
-        SDVariable count = sd.math().max(mask.sum(), sd.constant(Nd4j.scalar(g.dataType(), 1.0)));
-        weighted.div(count).rename(LOSS);
+        @Override
+        public String output() {
+            return OUT;
+        }
+
+        @Override
+        public List<String> losses() {
+            return List.of(LOSS);
+        }
+
+        @Override
+        public <T> T forward(Ops<T> nn) {
+            int inter = c.intermediateDim();
+            int tokens = c.contextTokens();
+            T first = nn.input(AUDIO_EMBEDS, -1, 1, c.audioWindow(), c.blocks(), c.channels());
+            T later = nn.input(AUDIO_EMBEDS_VF, -1, -1, c.windowVf(), c.blocks(), c.channels());
+            T h1 = nn.relu(nn.linear("proj1", nn.flatten(first, 2), (int) c.inputDim(), inter, true)); // [B, 1, inter]
+            T hv = nn.relu(nn.linear("proj1_vf", nn.flatten(later, 2), (int) c.inputDimVf(), inter, true));
+            T h = nn.relu(nn.linear("proj2", nn.concat(1, h1, hv), inter, inter, true)); // [B, N, inter]
+            T y = nn.splitLast(nn.linear("proj3", h, inter, tokens * c.outputDim(), true), tokens);
+            return c.normOutputAudio() ? nn.layerNorm("norm", y, c.outputDim(), AudioProjConfig.NORM_EPS) : y;
+        }
+
+        @Override
+        public <T> T loss(Ops<T> nn, String name, T out) {
+            T target = nn.input(TARGET, -1, -1, c.contextTokens(), c.outputDim());
+            return nn.rowWeightedMse(out, target, nn.input(FRAME_WEIGHTS, -1, -1));
+        }
     }
 }

@@ -1,5 +1,6 @@
 /**
- * The InfiniteTalk / MultiTalk audio adapter: {@code AudioProjModel} as a SameDiff graph with PyTorch parameter
- * names, and the inference windowing that turns per-frame audio embeddings into its inputs.
+ * The InfiniteTalk / MultiTalk audio adapter: {@code AudioProjModel} with PyTorch parameter names, defined once on
+ * {@link dev.avatartrain.models.nn.Ops}, and the inference windowing that turns per-frame audio embeddings into its
+ * inputs.
  */
 package dev.avatartrain.models.adapter;

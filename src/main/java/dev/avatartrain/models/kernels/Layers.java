@@ -6,7 +6,10 @@ import java.util.List;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.indexing.INDArrayIndex;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 import dev.avatartrain.models.kernels.Tape.Var;
 
@@ -308,17 +311,112 @@ public final class Layers {
         return out;
     }
 
-    /** Concatenation of two NCHW arrays along the channels. */
-    public static Var concatChannels(Tape tape, Var a, Var b) {
+    /** Concatenation of two arrays along {@code axis} (the other sizes equal). */
+    public static Var concat(Tape tape, int axis, Var a, Var b) {
         long t0 = Profile.start();
-        long ca = a.value().size(1);
-        long cb = b.value().size(1);
-        Var out = tape.result(Nd4j.concat(1, a.value(), b.value()), a, b);
-        tape.onBackward(out, "concatChannels", t0, dy -> {
-            a.accumulate(dy.get(NDArrayIndex.all(), NDArrayIndex.interval(0, ca)).dup('c'), true);
-            b.accumulate(dy.get(NDArrayIndex.all(), NDArrayIndex.interval(ca, ca + cb)).dup('c'), true);
+        long na = a.value().size(axis);
+        long nb = b.value().size(axis);
+        Var out = tape.result(Nd4j.concat(axis, a.value(), b.value()), a, b);
+        tape.onBackward(out, "concat", t0, dy -> {
+            a.accumulate(slice(dy, axis, 0, na), true);
+            b.accumulate(slice(dy, axis, na, na + nb), true);
         });
         return out;
+    }
+
+    private static INDArray slice(INDArray a, int axis, long from, long to) {
+        INDArrayIndex[] idx = new INDArrayIndex[a.rank()];
+        for (int i = 0; i < idx.length; i++) {
+            idx[i] = i == axis ? NDArrayIndex.interval(from, to) : NDArrayIndex.all();
+        }
+        return a.get(idx).dup('c');
+    }
+
+    /** {@code x} with another shape of as many elements (C order; no copy when {@code x} is dense). */
+    public static Var reshape(Tape tape, Var x, long... shape) {
+        long t0 = Profile.start();
+        long[] from = x.value().shape();
+        Var out = tape.result(Buffers.dense(x.value()).reshape('c', shape), x);
+        tape.onBackward(out, "reshape", t0, dy -> {
+            x.accumulate(Buffers.dense(dy).reshape('c', from), false); // a view of dy: not owned
+        });
+        return out;
+    }
+
+    /** {@code x · a + b}. */
+    public static Var affine(Tape tape, Var x, double a, double b) {
+        long t0 = Profile.start();
+        INDArray y = x.value().mul(a);
+        if (b != 0) {
+            y.addi(b);
+        }
+        Var out = tape.result(y, x);
+        tape.onBackward(out, "affine", t0, dy -> {
+            x.accumulate(dy.mul(a), true);
+        });
+        return out;
+    }
+
+    /** {@code limit · tanh(x / limit)} (taesd.py's soft clamp of latents). */
+    public static Var tanhClamp(Tape tape, Var x, double limit) {
+        long t0 = Profile.start();
+        INDArray th = Transforms.tanh(x.value().div(limit), false);
+        Var out = tape.result(th.mul(limit), x);
+        tape.onBackward(out, "tanhClamp", t0, dy -> {
+            x.accumulate(th.mul(th).rsubi(1.0).muli(dy), true); // d/dx = 1 - tanh²
+        });
+        return out;
+    }
+
+    /** {@code mean((out - target)²)}: a scalar ({@code F.mse_loss}). {@code target} gets no gradient. */
+    public static Var mseLoss(Tape tape, Var out, Var target) {
+        long t0 = Profile.start();
+        INDArray diff = out.value().sub(target.value());
+        long n = diff.length();
+        double norm = diff.norm2Number().doubleValue();
+        Var loss = tape.result(Nd4j.scalar(DataType.FLOAT, (float) (norm * norm / n)), out);
+        tape.onBackward(loss, "mseLoss", t0, dy -> {
+            out.accumulate(diff.muli(2.0 * dy.getDouble(0) / n), true);
+        });
+        return loss;
+    }
+
+    /** {@code mean(|out - target|)}: a scalar ({@code F.l1_loss}; gradient 0 where they are equal). */
+    public static Var l1Loss(Tape tape, Var out, Var target) {
+        long t0 = Profile.start();
+        INDArray diff = Buffers.dense(out.value().sub(target.value()));
+        long n = diff.length();
+        Var loss = tape.result(Nd4j.scalar(DataType.FLOAT, (float) (diff.norm1Number().doubleValue() / n)), out);
+        tape.onBackward(loss, "l1Loss", t0, dy -> {
+            FloatBuffer buf = Buffers.floats(diff);
+            float inv = (float) (dy.getDouble(0) / n);
+            for (int i = 0; i < n; i++) {
+                float v = buf.get(i);
+                buf.put(i, v > 0 ? inv : v < 0 ? -inv : 0f);
+            }
+            out.accumulate(diff, true);
+        });
+        return loss;
+    }
+
+    /**
+     * {@code Σ_r w_r · mean((out_r - target_r)²)}, with the rows r over the leading axes that {@code w} covers: a
+     * scalar. {@code target} and {@code w} get no gradient.
+     */
+    public static Var rowWeightedMse(Tape tape, Var out, Var target, Var w) {
+        long t0 = Profile.start();
+        long rows = w.value().length();
+        long per = out.value().length() / rows;
+        INDArray diff = Buffers.dense(out.value().sub(target.value())).reshape('c', rows, per);
+        INDArray wc = Buffers.dense(w.value()).reshape('c', rows, 1);
+        double loss = diff.mul(diff).sum(1).reshape(rows, 1).muli(wc).sumNumber().doubleValue() / per;
+        Var result = tape.result(Nd4j.scalar(DataType.FLOAT, (float) loss), out);
+        long[] shape = out.value().shape();
+        tape.onBackward(result, "rowWeightedMse", t0, dy -> {
+            INDArray g = diff.muliColumnVector(wc.mul(2.0 * dy.getDouble(0) / per));
+            out.accumulate(g.reshape('c', shape), true);
+        });
+        return result;
     }
 
     /** Zero padding of one row at the bottom and one column at the right (diffusers' {@code downsample_padding 0}). */

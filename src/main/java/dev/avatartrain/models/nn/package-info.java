@@ -1,5 +1,9 @@
 /**
- * Shared network building blocks: SameDiff layers created under PyTorch parameter names and layouts, strict
- * name-for-name weight loading/export, and the {@link dev.avatartrain.models.nn.Network} view the trainer uses.
+ * Networks defined once, run on two backends: a {@link dev.avatartrain.models.nn.Definition} writes the forward pass
+ * against the layer vocabulary {@link dev.avatartrain.models.nn.Ops}, whose implementations are the tape kernels
+ * (training and inference on the CPU) and a SameDiff graph (float64 checks, CUDA); {@link
+ * dev.avatartrain.models.nn.DefinedNetwork} owns the parameters under PyTorch names and picks the backend once.
+ * Strict name-for-name loading and export ({@link dev.avatartrain.models.nn.NamedWeights}). SameDiff stays inside
+ * this package.
  */
 package dev.avatartrain.models.nn;

@@ -6,18 +6,20 @@ import java.util.List;
 import java.util.Map;
 
 import dev.avatartrain.errors.BadInputException;
-import dev.avatartrain.models.nn.GraphBuilder;
-import dev.avatartrain.models.nn.Network;
+import dev.avatartrain.models.kernels.Activation;
+import dev.avatartrain.models.nn.Backend;
+import dev.avatartrain.models.nn.DefinedNetwork;
+import dev.avatartrain.models.nn.Definition;
+import dev.avatartrain.models.nn.Ops;
 import dev.avatartrain.tensors.TensorFiles;
-import org.nd4j.autodiff.samediff.SDVariable;
-import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
- * The TAESD tiny autoencoder family (taesd, taesdxl, taesd3, taef1, taef2) as SameDiff graphs, equal to
- * {@code madebyollin/taesd}'s {@code Encoder}/{@code Decoder}.
+ * The TAESD tiny autoencoder family (taesd, taesdxl, taesd3, taef1, taef2), equal to {@code madebyollin/taesd}'s
+ * {@code Encoder}/{@code Decoder}: each defined once ({@code Encoder}, {@code Decoder}), run forward on
+ * the {@link Backend} chosen when it is built.
  *
  * <p>Conventions: images are NCHW RGB in <b>[0, 1]</b> (taesd.py's, not diffusers' [-1, 1]); the encoder maps
  * {@code [B,3,H,W]} to raw latents {@code [B,C,H/8,W/8]}; the decoder maps raw latents back to an image that is
@@ -31,7 +33,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * (taef2) are read from the weights, never from a file name.
  */
 public final class Taesd {
-    /** Placeholder / output names of the graphs. */
+    /** Input / output names. */
     public static final String IMAGE = "image";
     public static final String LATENT = "latent";
     public static final String DECODED = "decoded";
@@ -51,11 +53,24 @@ public final class Taesd {
         }
     }
 
-    /** An encoder or decoder graph with its parameter names (taesd.py layout). */
-    public record Model(SameDiff graph, List<String> parameterNames, Config config, boolean encoder)
-            implements Network {
-        public Model {
-            parameterNames = List.copyOf(parameterNames);
+    /** An encoder or decoder with its parameters (taesd.py names). */
+    public static final class Model extends DefinedNetwork {
+        private final Config config;
+        private final boolean encoder;
+
+        private Model(Config config, boolean encoder, DataType dtype, long seed, Backend backend) {
+            super(encoder ? "TAESD encoder" : "TAESD decoder", encoder ? new Encoder(config) : new Decoder(config),
+                    dtype, seed, backend);
+            this.config = config;
+            this.encoder = encoder;
+        }
+
+        public Config config() {
+            return config;
+        }
+
+        public boolean encoder() {
+            return encoder;
         }
 
         /** Images [B,3,H,W] in [0,1] → raw latents (encoder only). */
@@ -63,8 +78,7 @@ public final class Taesd {
             if (!encoder) {
                 throw new IllegalStateException("this TAESD model is a decoder");
             }
-            return graph.output(Map.of(IMAGE, images.castTo(graph.getVariable(IMAGE).dataType())), LATENT)
-                    .get(LATENT);
+            return forward(Map.of(IMAGE, images.castTo(dataType())), LATENT).get(LATENT);
         }
 
         /** Raw latents [B,C,h,w] → images [B,3,8h,8w], about [0,1], unclamped (decoder only). */
@@ -72,8 +86,7 @@ public final class Taesd {
             if (encoder) {
                 throw new IllegalStateException("this TAESD model is an encoder");
             }
-            return graph.output(Map.of(LATENT, latents.castTo(graph.getVariable(LATENT).dataType())), DECODED)
-                    .get(DECODED);
+            return forward(Map.of(LATENT, latents.castTo(dataType())), DECODED).get(DECODED);
         }
     }
 
@@ -103,16 +116,26 @@ public final class Taesd {
 
     /** Builds an encoder, infers its config from {@code weights} (either layout) and loads them strictly. */
     public static Model loadEncoder(Map<String, INDArray> weights, String source, DataType dtype) {
+        return loadEncoder(weights, source, dtype, Backend.defaultFor(dtype));
+    }
+
+    /** As {@link #loadEncoder(Map, String, DataType)}, on {@code backend}. */
+    public static Model loadEncoder(Map<String, INDArray> weights, String source, DataType dtype, Backend backend) {
         Map<String, INDArray> w = normalize(weights, true);
-        Model m = encoder(inferEncoder(w, source), dtype, 0);
+        Model m = encoder(inferEncoder(w, source), dtype, 0, backend);
         m.load(w, "", source);
         return m;
     }
 
     /** Builds a decoder, infers its config from {@code weights} (either layout) and loads them strictly. */
     public static Model loadDecoder(Map<String, INDArray> weights, String source, DataType dtype) {
+        return loadDecoder(weights, source, dtype, Backend.defaultFor(dtype));
+    }
+
+    /** As {@link #loadDecoder(Map, String, DataType)}, on {@code backend}. */
+    public static Model loadDecoder(Map<String, INDArray> weights, String source, DataType dtype, Backend backend) {
         Map<String, INDArray> w = normalize(weights, false);
-        Model m = decoder(inferDecoder(w, source), dtype, 0);
+        Model m = decoder(inferDecoder(w, source), dtype, 0, backend);
         m.load(w, "", source);
         return m;
     }
@@ -181,55 +204,86 @@ public final class Taesd {
         return new Config((int) first.size(1), w.containsKey("3.pool.0.weight"));
     }
 
-    /** A freshly initialised encoder graph (placeholder {@link #IMAGE}, output {@link #LATENT}). */
+    /** A freshly initialised encoder (input {@link #IMAGE}, output {@link #LATENT}) on the default backend. */
     public static Model encoder(Config cfg, DataType dtype, long seed) {
-        GraphBuilder g = new GraphBuilder(dtype, seed);
-        SDVariable x = g.input(IMAGE, -1, 3, -1, -1);
-        x = g.conv2d("0", x, 3, 64, 3, 1, 1, true);
-        x = block(g, "1", x, false);
-        int i = 2;
-        for (int stage = 0; stage < 3; stage++) {
-            x = g.conv2d(String.valueOf(i++), x, 64, 64, 3, 2, 1, false);
-            boolean gn = stage == 2 && cfg.midBlockGroupNorm();
-            for (int b = 0; b < 3; b++) {
-                x = block(g, String.valueOf(i++), x, gn);
-            }
-        }
-        g.conv2d(String.valueOf(i), x, 64, cfg.latentChannels(), 3, 1, 1, true).rename(LATENT);
-        return new Model(g.sd(), g.parameterNames(), cfg, true);
+        return new Model(cfg, true, dtype, seed, Backend.defaultFor(dtype));
     }
 
-    /** A freshly initialised decoder graph (placeholder {@link #LATENT}, output {@link #DECODED}). */
+    /** A freshly initialised encoder on {@code backend}. */
+    public static Model encoder(Config cfg, DataType dtype, long seed, Backend backend) {
+        return new Model(cfg, true, dtype, seed, backend);
+    }
+
+    /** A freshly initialised decoder (input {@link #LATENT}, output {@link #DECODED}) on the default backend. */
     public static Model decoder(Config cfg, DataType dtype, long seed) {
-        GraphBuilder g = new GraphBuilder(dtype, seed);
-        SDVariable x = g.input(LATENT, -1, cfg.latentChannels(), -1, -1);
-        x = g.sd().math().tanh(x.div(3.0)).mul(3.0);
-        x = g.relu(g.conv2d("1", x, cfg.latentChannels(), 64, 3, 1, 1, true));
-        int i = 3;
-        for (int stage = 0; stage < 3; stage++) {
-            boolean gn = stage == 0 && cfg.midBlockGroupNorm();
-            for (int b = 0; b < 3; b++) {
-                x = block(g, String.valueOf(i++), x, gn);
-            }
-            x = g.upsampleNearest2x(x);
-            i++;
-            x = g.conv2d(String.valueOf(i++), x, 64, 64, 3, 1, 1, false);
+        return new Model(cfg, false, dtype, seed, Backend.defaultFor(dtype));
+    }
+
+    /** A freshly initialised decoder on {@code backend}. */
+    public static Model decoder(Config cfg, DataType dtype, long seed, Backend backend) {
+        return new Model(cfg, false, dtype, seed, backend);
+    }
+
+    /** taesd.py's {@code Encoder}. */
+    private record Encoder(Config cfg) implements Definition {
+        @Override
+        public String output() {
+            return LATENT;
         }
-        x = block(g, String.valueOf(i++), x, false);
-        g.conv2d(String.valueOf(i), x, 64, 3, 3, 1, 1, true).rename(DECODED);
-        return new Model(g.sd(), g.parameterNames(), cfg, false);
+
+        @Override
+        public <T> T forward(Ops<T> nn) {
+            T x = nn.input(IMAGE, -1, 3, -1, -1);
+            x = nn.conv2d("0", x, 3, 64, 3, 1, 1, true);
+            x = block(nn, "1", x, false);
+            int i = 2;
+            for (int stage = 0; stage < 3; stage++) {
+                x = nn.conv2d(String.valueOf(i++), x, 64, 64, 3, 2, 1, false);
+                boolean gn = stage == 2 && cfg.midBlockGroupNorm();
+                for (int b = 0; b < 3; b++) {
+                    x = block(nn, String.valueOf(i++), x, gn);
+                }
+            }
+            return nn.conv2d(String.valueOf(i), x, 64, cfg.latentChannels(), 3, 1, 1, true);
+        }
+    }
+
+    /** taesd.py's {@code Decoder} (index 0 is the soft clamp, 2 a ReLU, each upsampling takes an index). */
+    private record Decoder(Config cfg) implements Definition {
+        @Override
+        public String output() {
+            return DECODED;
+        }
+
+        @Override
+        public <T> T forward(Ops<T> nn) {
+            T x = nn.tanhClamp(nn.input(LATENT, -1, cfg.latentChannels(), -1, -1), 3);
+            x = nn.relu(nn.conv2d("1", x, cfg.latentChannels(), 64, 3, 1, 1, true));
+            int i = 3;
+            for (int stage = 0; stage < 3; stage++) {
+                boolean gn = stage == 0 && cfg.midBlockGroupNorm();
+                for (int b = 0; b < 3; b++) {
+                    x = block(nn, String.valueOf(i++), x, gn);
+                }
+                x = nn.upsample2x(x);
+                i++;
+                x = nn.conv2d(String.valueOf(i++), x, 64, 64, 3, 1, 1, false);
+            }
+            x = block(nn, String.valueOf(i++), x, false);
+            return nn.conv2d(String.valueOf(i), x, 64, 3, 3, 1, 1, true);
+        }
     }
 
     /** taesd.py {@code Block(64, 64, use_midblock_gn)}: relu(conv(x') + x') with x' = x + pool(x) if gn. */
-    private static SDVariable block(GraphBuilder g, String p, SDVariable x, boolean midBlockGroupNorm) {
+    private static <T> T block(Ops<T> nn, String p, T x, boolean midBlockGroupNorm) {
         if (midBlockGroupNorm) {
-            SDVariable h = g.conv2d(p + ".pool.0", x, 64, 256, 1, 1, 0, false);
-            h = g.relu(g.groupNorm(p + ".pool.1", h, 4, 256, 1e-5));
-            x = x.add(g.conv2d(p + ".pool.3", h, 256, 64, 1, 1, 0, false));
+            T h = nn.conv2d(p + ".pool.0", x, 64, 256, 1, 1, 0, false);
+            h = nn.groupNorm(p + ".pool.1", h, 4, 256, 1e-5, Activation.RELU);
+            x = nn.add(x, nn.conv2d(p + ".pool.3", h, 256, 64, 1, 1, 0, false));
         }
-        SDVariable h = g.relu(g.conv2d(p + ".conv.0", x, 64, 64, 3, 1, 1, true));
-        h = g.relu(g.conv2d(p + ".conv.2", h, 64, 64, 3, 1, 1, true));
-        h = g.conv2d(p + ".conv.4", h, 64, 64, 3, 1, 1, true);
-        return g.relu(h.add(x));
+        T h = nn.relu(nn.conv2d(p + ".conv.0", x, 64, 64, 3, 1, 1, true));
+        h = nn.relu(nn.conv2d(p + ".conv.2", h, 64, 64, 3, 1, 1, true));
+        h = nn.conv2d(p + ".conv.4", h, 64, 64, 3, 1, 1, true);
+        return nn.relu(nn.add(h, x));
     }
 }

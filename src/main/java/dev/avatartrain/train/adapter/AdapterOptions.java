@@ -1,115 +1,77 @@
 package dev.avatartrain.train.adapter;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.Serializable;
-import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.yaml.snakeyaml.LoaderOptions;
-import org.yaml.snakeyaml.Yaml;
-import org.yaml.snakeyaml.constructor.SafeConstructor;
-
-import dev.avatartrain.config.ProjectPaths;
+import dev.avatartrain.config.AppConfig;
+import dev.avatartrain.config.ConfigSchema;
 import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.models.adapter.AudioProjConfig;
 
 /**
- * The options of {@code train-adapter}: {@code configuration/adapter/train_adapter.yaml} (every key with its default
- * and meaning), then the command line on top. Unknown keys and wrong types are errors naming the file and key.
+ * The options of {@code train-adapter}, typed: {@code configuration/adapter/train_adapter.yaml} (or another file with
+ * its keys), then overrides, read and checked by the configuration loader against the {@code adapter} section of
+ * {@link ConfigSchema} (each key's type, range and meaning are there). Unknown keys, wrong types and out-of-range
+ * values are errors naming the file (or override) and the key.
  */
-public record AdapterOptions(Map<String, Object> values, String source) implements Serializable {
-    public static final String DEFAULT_FILE = "configuration/adapter/train_adapter.yaml";
+public record AdapterOptions(String manifest, String outputDir, int batchSize, int epochs, double lr,
+                             boolean mixedPrecision, String initWeights, AudioProjConfig model,
+                             int gradientAccumulationSteps, String lrScheduler, int lrWarmupSteps, double weightDecay,
+                             double maxGradNorm, int seed, int numWorkers, int averagingFrequency,
+                             double validationFraction, int validationEvery, int checkpointingSteps,
+                             int checkpointsTotalLimit, String resumeFromCheckpoint, Map<String, Object> values)
+        implements Serializable {
+    public static final String DEFAULT_FILE = ConfigSchema.ADAPTER_FILE;
 
-    /** Reads {@code file} (null: the default file) over the defaults, then applies {@code overrides} (key → value). */
+    /**
+     * Reads {@code file} (null: the default file) over the schema's defaults, then applies {@code overrides} (key →
+     * value, as {@code --set adapter.key=value} would).
+     */
     public static AdapterOptions load(Path file, Map<String, Object> overrides) {
-        Map<String, Object> defaults = read(ProjectPaths.resolve(DEFAULT_FILE));
-        Map<String, Object> values = new LinkedHashMap<>(defaults);
-        String source = DEFAULT_FILE;
-        if (file != null) {
-            source = file.toString();
-            for (Map.Entry<String, Object> e : read(file).entrySet()) set(values, defaults, e.getKey(), e.getValue(), source);
+        List<String> set = new ArrayList<>();
+        overrides.forEach((k, v) -> set.add((k.startsWith(ConfigSchema.ADAPTER + ".") ? k : ConfigSchema.ADAPTER + "." + k)
+                + "=" + v));
+        Map<String, Object> v = AppConfig.loadSection(ConfigSchema.ADAPTER, file, DEFAULT_FILE, set);
+        String source = file != null ? file.toString() : DEFAULT_FILE;
+        AudioProjConfig model;
+        try {
+            model = new AudioProjConfig((Integer) v.get("audio_window"), (Integer) v.get("vae_scale"),
+                    (Integer) v.get("blocks"), (Integer) v.get("channels"), (Integer) v.get("intermediate_dim"),
+                    (Integer) v.get("context_tokens"), (Integer) v.get("output_dim"), (Boolean) v.get("norm_output_audio"));
+        } catch (BadInputException e) {
+            throw new BadInputException(source + ": " + e.getMessage(), e);
         }
-        for (Map.Entry<String, Object> e : overrides.entrySet()) set(values, defaults, e.getKey(), e.getValue(), "the command line");
-        AdapterOptions o = new AdapterOptions(values, source);
-        o.model(); // validates window, scale and sizes now
-        if (o.string("manifest").isBlank()) {
+        AdapterOptions o = new AdapterOptions((String) v.get("manifest"), (String) v.get("output_dir"),
+                (Integer) v.get("batch_size"), (Integer) v.get("epochs"), (Double) v.get("lr"),
+                (Boolean) v.get("mixed_precision"), (String) v.get("init_weights"), model,
+                (Integer) v.get("gradient_accumulation_steps"), (String) v.get("lr_scheduler"),
+                (Integer) v.get("lr_warmup_steps"), (Double) v.get("weight_decay"), (Double) v.get("max_grad_norm"),
+                (Integer) v.get("seed"), (Integer) v.get("num_workers"), (Integer) v.get("averaging_frequency"),
+                (Double) v.get("validation_fraction"), (Integer) v.get("validation_every"),
+                (Integer) v.get("checkpointing_steps"), (Integer) v.get("checkpoints_total_limit"),
+                (String) v.get("resume_from_checkpoint"), Collections.unmodifiableMap(new LinkedHashMap<>(v)));
+        if (o.manifest().isBlank()) {
             throw new BadInputException(source + ": no manifest (give --manifest or the key \"manifest\")");
         }
         return o;
     }
 
-    private static Map<String, Object> read(Path file) {
-        try (InputStream in = Files.newInputStream(file)) {
-            Object y = new Yaml(new SafeConstructor(new LoaderOptions())).load(in);
-            if (y == null) return Map.of();
-            if (!(y instanceof Map<?, ?> m)) throw new BadInputException(file + ": expected a mapping of keys to values");
-            Map<String, Object> out = new LinkedHashMap<>();
-            m.forEach((k, v) -> out.put(String.valueOf(k), v));
-            return out;
-        } catch (IOException e) {
-            throw new BadInputException(file + ": cannot read: " + e.getMessage(), e);
-        } catch (org.yaml.snakeyaml.error.YAMLException e) {
-            throw new BadInputException(file + ": not valid YAML: " + e.getMessage(), e);
-        }
-    }
-
-    private static void set(Map<String, Object> values, Map<String, Object> defaults, String key, Object value, String source) {
-        if (!defaults.containsKey(key)) {
-            throw new BadInputException(source + ": unknown key \"" + key + "\" (known: " + String.join(", ", defaults.keySet()) + ")");
-        }
-        Object d = defaults.get(key);
-        Object v = value;
-        try {
-            if (d instanceof Integer) v = value instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue()) ? n.intValue() : Integer.parseInt(String.valueOf(value));
-            else if (d instanceof Double) v = value instanceof Number n ? n.doubleValue() : Double.parseDouble(String.valueOf(value));
-            else if (d instanceof Boolean) {
-                String s = String.valueOf(value);
-                if (!s.equals("true") && !s.equals("false")) throw new NumberFormatException(s);
-                v = Boolean.parseBoolean(s);
-            } else v = value == null ? "" : String.valueOf(value);
-        } catch (NumberFormatException e) {
-            throw new BadInputException(source + ": \"" + key + "\" is " + value + "; expected " + d.getClass().getSimpleName().toLowerCase()
-                    + " like the default " + d);
-        }
-        values.put(key, v);
-    }
-
-    public String string(String key) {
-        return String.valueOf(values.get(key));
-    }
-
-    public int integer(String key) {
-        return (Integer) values.get(key);
-    }
-
-    public double real(String key) {
-        return (Double) values.get(key);
-    }
-
-    public boolean flag(String key) {
-        return (Boolean) values.get(key);
-    }
-
-    public AudioProjConfig model() {
-        return new AudioProjConfig(integer("audio_window"), integer("vae_scale"), integer("blocks"), integer("channels"),
-                integer("intermediate_dim"), integer("context_tokens"), integer("output_dim"), flag("norm_output_audio"));
-    }
-
     /** The engine's configuration ({@code configuration/global} files) with this run's values set. */
     public List<String> engineOverrides(int maxTrainSteps, int validationSteps) {
-        return List.of("data.output_dir=" + string("output_dir"), "train.train_batch_size=" + integer("batch_size"),
-                "train.gradient_accumulation_steps=" + integer("gradient_accumulation_steps"), "train.max_train_steps=" + maxTrainSteps,
-                "train.validation_steps=" + validationSteps, "train.seed=" + integer("seed"), "train.num_workers=" + integer("num_workers"),
-                "train.averaging_frequency=" + integer("averaging_frequency"), "train.checkpointing_steps=" + integer("checkpointing_steps"),
-                "train.checkpoints_total_limit=" + integer("checkpoints_total_limit"), "train.loss=mse",
-                "train.validation_fraction=" + real("validation_fraction"), "train.mixed_precision=" + (flag("mixed_precision") ? "fp16" : "\"no\""),
+        return List.of("data.output_dir=" + outputDir, "train.train_batch_size=" + batchSize,
+                "train.gradient_accumulation_steps=" + gradientAccumulationSteps, "train.max_train_steps=" + maxTrainSteps,
+                "train.validation_steps=" + validationSteps, "train.seed=" + seed, "train.num_workers=" + numWorkers,
+                "train.averaging_frequency=" + averagingFrequency, "train.checkpointing_steps=" + checkpointingSteps,
+                "train.checkpoints_total_limit=" + checkpointsTotalLimit, "train.loss=mse",
+                "train.validation_fraction=" + validationFraction, "train.mixed_precision=" + (mixedPrecision ? "fp16" : "\"no\""),
                 "train.gradient_checkpointing=false",
-                "optimizer.learning_rate=" + real("lr"), "optimizer.lr_scheduler=" + string("lr_scheduler"),
-                "optimizer.lr_warmup_steps=" + integer("lr_warmup_steps"), "optimizer.adam_weight_decay=" + real("weight_decay"),
-                "optimizer.max_grad_norm=" + real("max_grad_norm"), "model.resume_from_checkpoint=" + string("resume_from_checkpoint"));
+                "optimizer.learning_rate=" + lr, "optimizer.lr_scheduler=" + lrScheduler,
+                "optimizer.lr_warmup_steps=" + lrWarmupSteps, "optimizer.adam_weight_decay=" + weightDecay,
+                "optimizer.max_grad_norm=" + maxGradNorm, "model.resume_from_checkpoint=" + resumeFromCheckpoint);
     }
 }

@@ -24,8 +24,9 @@ import java.util.stream.IntStream;
  * dtype of the parameter) plus one step count shared by all parameters.
  */
 public final class AdamW {
-    static final String EXP_AVG = ".exp_avg";
-    static final String EXP_AVG_SQ = ".exp_avg_sq";
+    /** Suffixes of a parameter's state names (PyTorch's {@code exp_avg}, {@code exp_avg_sq}). */
+    public static final String EXP_AVG = ".exp_avg";
+    public static final String EXP_AVG_SQ = ".exp_avg_sq";
 
     private final double beta1;
     private final double beta2;

@@ -28,10 +28,11 @@ class AudioProjConfigTest {
         assertEquals(c.withWindow(7, 3), new AudioProjConfig(7, 3, 12, 768, 512, 32, 768, false));
         String[][] bad = {
             {"{\"audio_window\": 4}", "a.json: audio_window is 4; it must be a positive odd number"},
-            {"{\"vae_scale\": 1}", "a.json: vae_scale is 1; it must be at least 2"},
-            {"{\"blocks\": 0}", "a.json: blocks is 0; it must be at least 1"},
-            {"{\"channels\": 7.5}", "a.json: \"channels\" is 7.5; expected an integer"},
-            {"{\"norm_output_audio\": 1}", "a.json: \"norm_output_audio\" is 1; expected true or false"},
+            // types and ranges come from ConfigSchema's adapter section, as in train_adapter.yaml
+            {"{\"vae_scale\": 1}", "a.json: key 'vae_scale' is 1; it must be an integer >= 2"},
+            {"{\"blocks\": 0}", "a.json: key 'blocks' is 0; it must be an integer >= 1"},
+            {"{\"channels\": 7.5}", "a.json: key 'channels' must be an integer >= 1, found 7.5"},
+            {"{\"norm_output_audio\": 1}", "a.json: key 'norm_output_audio' must be true or false, found 1"},
             {"{\"seq_len\": 5}", "a.json: unknown key \"seq_len\""},
             {"[1]", "a.json: expected a JSON object"},
             {"{", "a.json: not valid JSON"},

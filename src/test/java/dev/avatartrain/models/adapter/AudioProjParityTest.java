@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import dev.avatartrain.models.nn.Backend;
 import dev.avatartrain.models.nn.Parity;
 import dev.avatartrain.tensors.Safetensors;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -59,8 +60,8 @@ class AudioProjParityTest {
         return new Fixture(AudioProjConfig.parse(f.metadata().get("config"), name), f.tensors());
     }
 
-    static AudioProjModel load(Fixture fx, DataType dt) {
-        AudioProjModel net = AudioProjModel.build(fx.config(), dt, 3);
+    static AudioProjModel load(Fixture fx, Backend backend) {
+        AudioProjModel net = AudioProjModel.build(fx.config(), DataType.FLOAT, 3, backend);
         net.load(fx.weights(), "fixture");
         return net;
     }
@@ -82,14 +83,14 @@ class AudioProjParityTest {
         assertArrayEquals(frames, b.frames());
     }
 
-    /** Both the hand-written pass (the default) and the SameDiff graph. */
+    /** On both backends: the tape kernels (the default) and the SameDiff graph. */
     @ParameterizedTest
-    @CsvSource({"w5_vs4_norm,false", "w3_vs2_plain,false", "w7_vs3_norm,false", "w5_vs4_norm,true",
-        "w3_vs2_plain,true", "w7_vs3_norm,true"})
-    void matchesPyTorch(String name, boolean graph) {
+    @CsvSource({"w5_vs4_norm,TAPE", "w3_vs2_plain,TAPE", "w7_vs3_norm,TAPE", "w5_vs4_norm,GRAPH",
+        "w3_vs2_plain,GRAPH", "w7_vs3_norm,GRAPH"})
+    void matchesPyTorch(String name, Backend backend) {
         Fixture fx = fixture(name);
-        AudioProjModel net = load(fx, DataType.FLOAT).useGraph(graph);
-        String what = name + (graph ? " (graph)" : " (fused)");
+        AudioProjModel net = load(fx, backend);
+        String what = name + " (" + backend + ")";
         Map<String, INDArray> ph = net.placeholders(fx.batch(DataType.FLOAT));
         Map<String, INDArray> out = net.forward(ph, AudioProjModel.OUT, AudioProjModel.LOSS);
         Parity.assertClose(fx.tensors().get("io.out"), out.get(AudioProjModel.OUT), 1e-4, what + " output");
@@ -104,10 +105,10 @@ class AudioProjParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"w5_vs4_norm", "w3_vs2_plain"})
-    void singleClipForwardIsTheBatchRowWithoutPadding(String name) {
+    @CsvSource({"w5_vs4_norm,TAPE", "w3_vs2_plain,TAPE", "w5_vs4_norm,GRAPH", "w3_vs2_plain,GRAPH"})
+    void singleClipForwardIsTheBatchRowWithoutPadding(String name, Backend backend) {
         Fixture fx = fixture(name);
-        AudioProjModel net = load(fx, DataType.FLOAT);
+        AudioProjModel net = load(fx, backend);
         INDArray all = fx.tensors().get("io.out");
         List<INDArray> audios = fx.list("io.audio.");
         for (int i = 0; i < audios.size(); i++) {

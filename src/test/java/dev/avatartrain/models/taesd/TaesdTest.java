@@ -15,7 +15,10 @@ import dev.avatartrain.tensors.Npy;
 import dev.avatartrain.tensors.Npz;
 import dev.avatartrain.tensors.Safetensors;
 import dev.avatartrain.tensors.TorchFiles;
+import dev.avatartrain.models.nn.Backend;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -48,13 +51,14 @@ class TaesdTest {
         return w;
     }
 
-    void checkSynthetic(String file, int latent, boolean gn) {
+    void checkSynthetic(String file, int latent, boolean gn, Backend backend) {
         Map<String, INDArray> f = fixture(file);
         Taesd.Config cfg = new Taesd.Config(latent, gn);
-        Map<String, INDArray> we = deterministicWeights(Taesd.encoder(cfg, DataType.FLOAT, 1));
-        Map<String, INDArray> wd = deterministicWeights(Taesd.decoder(cfg, DataType.FLOAT, 1));
-        Taesd.Model enc = Taesd.loadEncoder(we, "enc", DataType.FLOAT);
-        Taesd.Model dec = Taesd.loadDecoder(wd, "dec", DataType.FLOAT);
+        Map<String, INDArray> we = deterministicWeights(Taesd.encoder(cfg, DataType.FLOAT, 1, backend));
+        Map<String, INDArray> wd = deterministicWeights(Taesd.decoder(cfg, DataType.FLOAT, 1, backend));
+        Taesd.Model enc = Taesd.loadEncoder(we, "enc", DataType.FLOAT, backend);
+        Taesd.Model dec = Taesd.loadDecoder(wd, "dec", DataType.FLOAT, backend);
+        assertEquals(backend, enc.backend());
         assertEquals(cfg, enc.config());
         assertEquals(cfg, dec.config());
         assertClose(f.get("latent"), enc.encode(f.get("image")), 1e-4, file + " latent");
@@ -64,9 +68,9 @@ class TaesdTest {
             Map<String, INDArray> both = new LinkedHashMap<>(Taesd.toDiffusers(we, true));
             both.putAll(Taesd.toDiffusers(wd, false));
             assertTrue(both.containsKey("decoder.layers.0.weight"));
-            assertClose(f.get("latent"), Taesd.loadEncoder(both, "ae", DataType.FLOAT).encode(f.get("image")),
+            assertClose(f.get("latent"), Taesd.loadEncoder(both, "ae", DataType.FLOAT, backend).encode(f.get("image")),
                     1e-4, "diffusers layout latent");
-            assertClose(f.get("decoded"), Taesd.loadDecoder(both, "ae", DataType.FLOAT).decode(f.get("latent_in")),
+            assertClose(f.get("decoded"), Taesd.loadDecoder(both, "ae", DataType.FLOAT, backend).decode(f.get("latent_in")),
                     1e-4, "diffusers layout decoded");
             // and through a diffusers-style fp16 safetensors file holding both halves
             Map<String, INDArray> half = new LinkedHashMap<>();
@@ -86,14 +90,16 @@ class TaesdTest {
         }
     }
 
-    @Test
-    void taesdFourChannelsMatchesTaesdPy() {
-        checkSynthetic("synthetic_c4.npz", 4, false);
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void taesdFourChannelsMatchesTaesdPy(Backend backend) {
+        checkSynthetic("synthetic_c4.npz", 4, false, backend);
     }
 
-    @Test
-    void midBlockGroupNormVariantMatchesTaesdPy() {
-        checkSynthetic("synthetic_c16_gn.npz", 16, true);
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void midBlockGroupNormVariantMatchesTaesdPy(Backend backend) {
+        checkSynthetic("synthetic_c16_gn.npz", 16, true, backend);
     }
 
     @Test
@@ -115,15 +121,17 @@ class TaesdTest {
     }
 
     /** The real TAEF2 weights (float16 torch.save files): 32 latent channels and mid-block GroupNorm inferred. */
-    @Test
-    void realTaef2MatchesPyTorch() {
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void realTaef2MatchesPyTorch(Backend backend) {
         Path weights = dev.avatartrain.testing.ReferencePython.shared().resolve("weights");
         Map<String, INDArray> f = fixture("taef2_real.npz");
         Path encFile = weights.resolve("taef2_encoder.pth");
         Path decFile = weights.resolve("taef2_decoder.pth");
-        Taesd.Model enc = Taesd.loadEncoder(encFile, DataType.FLOAT);
+        Taesd.Model enc = Taesd.loadEncoder(TorchFiles.loadStateDict(encFile, DataType.FLOAT), encFile.toString(),
+                DataType.FLOAT, backend);
         Taesd.Model dec = Taesd.loadDecoder(TorchFiles.loadStateDict(decFile, DataType.FLOAT), decFile.toString(),
-                DataType.FLOAT);
+                DataType.FLOAT, backend);
         assertEquals(new Taesd.Config(32, true), enc.config());
         assertEquals(new Taesd.Config(32, true), dec.config());
         INDArray z = enc.encode(f.get("image"));

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 
+import dev.avatartrain.models.nn.Backend;
 import dev.avatartrain.models.nn.Network;
 import dev.avatartrain.models.nn.Parity;
 import dev.avatartrain.tensors.Safetensors;
@@ -21,14 +22,14 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * The UNet against the real diffusers 0.27.2 {@code UNet2DConditionModel} on tiny configs (fixtures from
  * src/test/scripts/make_unet_fixtures.py): forward output to 1e-4 relative, MSE loss, and the gradients of a
- * few parameters — for both the SameDiff graph and the hand-written training pass ({@code FusedUNet}), which are
+ * few parameters — on both backends (the tape kernels and the SameDiff graph), which are
  * also compared with each other on every parameter's gradient and on the L1 loss.
  */
 class UNetParityTest {
     static final Path DIR = Path.of("src/test/resources/fixtures/unet");
 
-    static UNet load(String name, Map<String, INDArray> fx) {
-        UNet net = UNet.build(UNetConfig.read(DIR.resolve(name + ".json")), DataType.FLOAT, 1);
+    static UNet load(String name, Map<String, INDArray> fx, Backend backend) {
+        UNet net = UNet.build(UNetConfig.read(DIR.resolve(name + ".json")), DataType.FLOAT, 1, backend);
         net.load(fx, "unet.", name + ".safetensors");
         return net;
     }
@@ -43,14 +44,14 @@ class UNetParityTest {
     }
 
     static Stream<Arguments> cases() {
-        return Arrays.stream(NAMES).flatMap(n -> Stream.of(Arguments.of(n, true), Arguments.of(n, false)));
+        return Arrays.stream(NAMES).flatMap(n -> Arrays.stream(Backend.values()).map(b -> Arguments.of(n, b)));
     }
 
-    @ParameterizedTest(name = "{0}, graph={1}")
+    @ParameterizedTest(name = "{0}, {1}")
     @MethodSource("cases")
-    void matchesDiffusers(String name, boolean graph) {
+    void matchesDiffusers(String name, Backend backend) {
         Map<String, INDArray> fx = Safetensors.read(DIR.resolve(name + ".safetensors")).tensors();
-        UNet net = load(name, fx).useGraph(graph);
+        UNet net = load(name, fx, backend);
         Map<String, INDArray> ph = placeholders(net, fx);
         Map<String, INDArray> out = net.forward(ph, UNet.OUT, UNet.LOSS);
         Parity.assertClose(fx.get("io.out"), out.get(UNet.OUT), 1e-4, name + " output");
@@ -71,13 +72,14 @@ class UNetParityTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"conv_int_heads", "linear_list_heads", "relu_one_head"})
-    void fusedPassEqualsGraphOnEveryGradient(String name) {
+    void tapeEqualsGraphOnEveryGradient(String name) {
         Map<String, INDArray> fx = Safetensors.read(DIR.resolve(name + ".safetensors")).tensors();
-        UNet net = load(name, fx);
+        UNet net = load(name, fx, Backend.TAPE);
+        UNet graphNet = load(name, fx, Backend.GRAPH);
         Map<String, INDArray> ph = placeholders(net, fx);
         for (String loss : new String[] {UNet.LOSS, UNet.LOSS_L1}) {
-            Network.LossAndGradients fused = net.useGraph(false).lossAndGradients(ph, loss);
-            Network.LossAndGradients graph = net.useGraph(true).lossAndGradients(ph, loss);
+            Network.LossAndGradients fused = net.lossAndGradients(ph, loss);
+            Network.LossAndGradients graph = graphNet.lossAndGradients(ph, loss);
             assertEquals(graph.loss(), fused.loss(), 1e-5 * Math.abs(graph.loss()), name + " " + loss);
             assertEquals(net.parameterNames(), List.copyOf(fused.gradients().keySet()), "gradient order");
             for (String p : net.parameterNames()) {

@@ -1,0 +1,188 @@
+package dev.avatartrain.models.nn;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import dev.avatartrain.models.kernels.Tape;
+import dev.avatartrain.models.kernels.Tape.Var;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.VariableType;
+import org.nd4j.autodiff.samediff.api.OutAndGrad;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * A {@link Network} from its {@link Definition}: the definition runs once at construction to declare the parameters
+ * (PyTorch names and initialisation), then on the backend chosen there — on a new {@link Tape} per call, or as a
+ * SameDiff graph built once, only for {@link Backend#GRAPH}. Subclasses add the network's own entry points and may
+ * derive inputs from the given ones ({@link #prepare}).
+ */
+public class DefinedNetwork implements Network {
+    private final Definition definition;
+    private final Backend backend;
+    private final String name;
+    private final Parameters parameters;
+    private final List<String> parameterNames;
+    private final SameDiff graph;
+    private boolean frozen;
+
+    /**
+     * @param name a short description for messages (e.g. "UNet")
+     * @param dtype FLOAT or DOUBLE: the parameters' and activations' type
+     * @param seed  of the parameters' initialisation
+     */
+    protected DefinedNetwork(String name, Definition definition, DataType dtype, long seed, Backend backend) {
+        backend.check(dtype);
+        this.name = name;
+        this.definition = definition;
+        this.backend = backend;
+        this.parameters = new Parameters(dtype, seed);
+        Declaration declaration = new Declaration(parameters);
+        Object out = definition.forward(declaration);
+        for (String loss : definition.losses()) {
+            definition.loss(declaration, loss, out);
+        }
+        parameters.seal();
+        this.parameterNames = List.copyOf(parameters.asMap().keySet());
+        this.graph = backend == Backend.GRAPH ? buildGraph() : null;
+    }
+
+    private SameDiff buildGraph() {
+        SameDiff sd = SameDiff.create();
+        GraphOps ops = new GraphOps(sd, parameters);
+        SDVariable out = definition.forward(ops).rename(definition.output());
+        for (String loss : definition.losses()) {
+            definition.loss(ops, loss, out).rename(loss);
+        }
+        for (String n : parameterNames) {
+            parameters.rebind(n, ops.array(n));
+        }
+        return sd;
+    }
+
+    @Override
+    public final List<String> parameterNames() {
+        return parameterNames;
+    }
+
+    @Override
+    public final Map<String, INDArray> parameters() {
+        return parameters.asMap();
+    }
+
+    @Override
+    public final Backend backend() {
+        return backend;
+    }
+
+    public final DataType dataType() {
+        return parameters.dataType();
+    }
+
+    /**
+     * The inputs the definition reads, from those a caller gives ({@code forLoss}: a loss will be computed). By
+     * default the same map.
+     */
+    protected Map<String, INDArray> prepare(Map<String, INDArray> inputs, boolean forLoss) {
+        return inputs;
+    }
+
+    @Override
+    public final Map<String, INDArray> forward(Map<String, INDArray> inputs, String... outputs) {
+        boolean loss = false;
+        for (String o : outputs) {
+            if (definition.losses().contains(o)) {
+                loss = true;
+            } else if (!o.equals(definition.output())) {
+                throw new IllegalArgumentException("the " + name + " has no output \"" + o + "\"; it has "
+                        + definition.output() + " and the losses " + definition.losses());
+            }
+        }
+        Map<String, INDArray> feed = prepare(inputs, loss);
+        if (graph != null) {
+            return graph.output(placeholders(feed), outputs);
+        }
+        TapeOps ops = new TapeOps(new Tape(false), parameters, feed, false, name);
+        Var out = definition.forward(ops);
+        Map<String, INDArray> result = new HashMap<>();
+        for (String o : outputs) {
+            result.put(o, o.equals(definition.output()) ? out.value() : definition.loss(ops, o, out).value());
+        }
+        return result;
+    }
+
+    @Override
+    public final LossAndGradients lossAndGradients(Map<String, INDArray> inputs, String loss) {
+        if (frozen) {
+            throw new IllegalStateException("the " + name + " is frozen: it has no gradients");
+        }
+        if (!definition.losses().contains(loss)) {
+            throw new IllegalArgumentException("the " + name + " has no loss \"" + loss + "\"; it has "
+                    + definition.losses());
+        }
+        Map<String, INDArray> feed = prepare(inputs, true);
+        Map<String, INDArray> ordered = new LinkedHashMap<>();
+        if (graph != null) {
+            useLoss(loss);
+            OutAndGrad r = graph.calculateGradientsAndOutputs(placeholders(feed), List.of(loss), parameterNames);
+            for (String n : parameterNames) {
+                ordered.put(n, r.getGradients().get(n));
+            }
+            return new LossAndGradients(r.getOutputs().get(loss).getDouble(0), ordered);
+        }
+        Tape tape = new Tape(true);
+        TapeOps ops = new TapeOps(tape, parameters, feed, true, name);
+        Var value = definition.loss(ops, loss, definition.forward(ops));
+        tape.backward(value, Nd4j.scalar(DataType.FLOAT, 1f));
+        Map<String, Var> used = ops.usedParameters();
+        for (String n : parameterNames) {
+            Var v = used.get(n);
+            INDArray g = v == null ? null : v.grad();
+            ordered.put(n, g != null ? g : Nd4j.zeros(DataType.FLOAT, parameters.get(n).shape()));
+        }
+        return new LossAndGradients(value.value().getDouble(0), ordered);
+    }
+
+    /** The given arrays the graph has placeholders for, in its type. */
+    private Map<String, INDArray> placeholders(Map<String, INDArray> feed) {
+        Map<String, INDArray> out = new HashMap<>();
+        for (String n : graph.inputs()) {
+            INDArray a = feed.get(n);
+            if (a != null) {
+                out.put(n, a.dataType() == dataType() ? a : a.castTo(dataType()));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Makes {@code loss} the graph's loss. SameDiff drops its gradient function whenever the loss variables are set,
+     * and rebuilding it is costly, so this sets them only when they differ.
+     */
+    private void useLoss(String loss) {
+        List<String> current = graph.getLossVariables();
+        if (current == null || current.size() != 1 || !current.get(0).equals(loss)) {
+            graph.setLossVariables(loss);
+        }
+    }
+
+    @Override
+    public final void freeze() {
+        frozen = true;
+        if (graph != null) {
+            List<SDVariable> vars = Arrays.stream(graph.variables().toArray(new SDVariable[0]))
+                    .filter(v -> v.getVariableType() == VariableType.VARIABLE).toList();
+            if (!vars.isEmpty()) {
+                graph.convertToConstants(vars);
+            }
+            for (String n : parameterNames) {
+                parameters.rebind(n, graph.getVariable(n).getArr());
+            }
+        }
+    }
+}
