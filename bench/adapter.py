@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """PyTorch side of the adapter benchmark (same model, shapes and step as AdapterBench.java). Prints median ms."""
 import os, sys
 import torch

@@ -1,5 +1,5 @@
-#!/usr/bin/python3
-"""PyTorch side of the per-layer benchmark (same shapes as LayersBench.java). Prints median ms."""
+#!/usr/bin/env python3
+"""PyTorch side of the per-layer benchmark (same shapes as LayersBench.java). Prints median ms and the torch version."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -7,13 +7,14 @@ import torch.nn.functional as F
 import timing
 
 torch.set_num_threads(2)
+print(f"torch version {torch.__version__}, {torch.get_num_threads()} threads")
 B, C, H, W, WARM, ITERS = 12, 64, 32, 32, 3, 10
 x0 = torch.randn(B, C, H, W)
 g = torch.randn(B, C, H, W)
 
 
 def report(name, fn):
-    timing.report(name, fn, WARM, ITERS, 28)
+    timing.report(name, fn, WARM, ITERS, 40)
 
 
 class Block(nn.Module):
@@ -48,29 +49,49 @@ for name, mod in (("conv3x3", nn.Conv2d(C, C, 3, padding=1)), ("groupnorm", nn.G
     report(name + " fwd+bwd", fb)
 
 
-def attention(x, heads=8):
-    """diffusers' AttnProcessor (torch 1.13): heads to batch, baddbmm with the scale, softmax, bmm, heads back."""
-    b, n, inner = x.shape
-    d = inner // heads
+def attention(b, n, m, heads, d):
+    """Attention core as diffusers 0.27.2 runs it on torch 2.x (AttnProcessor2_0): heads to a dimension of their own,
+    the fused scaled_dot_product_attention, heads back; q, k, v given (as LayersBench: k = 0.5 kv, v = -kv)."""
+    q0, kv0 = torch.randn(b, n, heads * d), torch.randn(b, m, heads * d)
 
     def split(t):
-        return t.reshape(b, n, heads, d).permute(0, 2, 1, 3).reshape(b * heads, n, d)
+        return t.view(b, -1, heads, d).transpose(1, 2)
 
-    q, k, v = split(x), split(0.5 * x), split(-x)
-    scores = torch.baddbmm(torch.empty(b * heads, n, n), q, k.transpose(-1, -2), beta=0, alpha=d ** -0.5)
-    out = torch.bmm(scores.softmax(dim=-1), v)
-    return out.reshape(b, heads, n, d).permute(0, 2, 1, 3).reshape(b, n, inner)
+    def run(q, kv):
+        out = F.scaled_dot_product_attention(split(q), split(0.5 * kv), split(-kv))
+        return out.transpose(1, 2).reshape(b, n, heads * d)
 
+    name = f"attention {heads}x{n}x{m}x{d} B={b}"
+    with torch.no_grad():
+        report(name + " fwd", lambda: run(q0, kv0))
+    q, kv = q0.clone().requires_grad_(True), kv0.clone().requires_grad_(True)
 
-xa0 = torch.randn(B, 1024, 32)
-with torch.no_grad():
-    report("attention 8x1024x1024x4 fwd", lambda: attention(xa0))
-xa = xa0.clone().requires_grad_(True)
-
-
-def attention_fb():
-    xa.grad = None
-    attention(xa).backward(xa0)
+    def fb():
+        q.grad = kv.grad = None
+        run(q, kv).backward(q0)
+    report(name + " fwd+bwd", fb)
 
 
-report("attention 8x1024x1024x4 fwd+bwd", attention_fb)
+for shape in ((12, 1024, 1024, 8, 4), (12, 1024, 1024, 8, 8), (12, 256, 256, 8, 16), (12, 1024, 50, 8, 8),
+              (2, 1024, 1024, 8, 40), (2, 256, 256, 8, 80), (2, 64, 64, 8, 160), (2, 1024, 50, 8, 40)):
+    attention(*shape)
+
+
+class GEGLU(nn.Module):  # diffusers' GEGLU after its projection: value * gelu(gate)
+    def forward(self, p):
+        value, gate = p.chunk(2, dim=-1)
+        return value * F.gelu(gate)
+
+
+for name, mod, shape, gshape in (("geglu 12288x512", GEGLU(), (B * 1024, 512), (B * 1024, 256)),
+                                 ("gelu 12288x256", nn.GELU(), (B * 1024, 256), (B * 1024, 256)),
+                                 ("layernorm 12288x64", nn.LayerNorm(64), (B * 1024, 64), (B * 1024, 64))):
+    xin0, gout = torch.randn(*shape), torch.randn(*gshape)
+    with torch.no_grad():
+        report(name + " fwd", lambda: mod(xin0))
+    xin = xin0.clone().requires_grad_(True)
+
+    def fb():
+        mod.zero_grad(); xin.grad = None
+        mod(xin).backward(gout)
+    report(name + " fwd+bwd", fb)

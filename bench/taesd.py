@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """PyTorch side of bench/taesd.sh: taesd.py's Encoder/Decoder with the real TAEF2 weights, same batch and size as
 TaesdBench.java. Args: batch size iterations. Prints "torch ..." lines, median ms after one warm-up."""
 import os, sys, time

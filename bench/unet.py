@@ -1,11 +1,14 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """PyTorch side of bench/unet.sh: the real diffusers 0.27.2 UNet2DConditionModel, forward + backward + AdamW.
 
-Args: tiny|bench|default batch size seq steps. Prints "torch <config> ..." lines, including the GEMM/conv FLOP count of
-one training step (3x the forward's multiply-adds x 2, counted with hooks) used for the share of peak.
+Args: tiny|bench|default batch size seq steps. Prints "torch <config> ..." lines: the torch version, the GEMM/conv
+FLOP count of one training step (3x the forward's multiply-adds x 2, counted with hooks, attention included whether it
+runs as bmm or as the fused scaled_dot_product_attention) used for the share of peak, and the process's resident
+memory after each step with its peak so far (as UNetBench prints the JVM's).
 """
-import json, os, sys, time
+import json, os, resource, sys, time
 import torch
+import torch.nn.functional as F
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 for shared in (os.path.join(ROOT, "..", "shared"), os.path.join(ROOT, "..", "..", "shared"), "/work/shared"):
@@ -49,15 +52,28 @@ def forward_flops(model, args):
         total[0] += 2 * b1.shape[0] * b1.shape[1] * b1.shape[2] * b2.shape[2]
         return orig["bmm"](b1, b2, **k)
 
-    torch.baddbmm, torch.bmm = baddbmm, bmm
+    sdpa = F.scaled_dot_product_attention
+
+    def fused_attention(q, k, v, *a, **kw):  # [B, heads, n, d] x [B, heads, m, d]: two matmuls
+        total[0] += 2 * 2 * q.shape[0] * q.shape[1] * q.shape[2] * k.shape[2] * q.shape[3]
+        return sdpa(q, k, v, *a, **kw)
+
+    torch.baddbmm, torch.bmm, F.scaled_dot_product_attention = baddbmm, bmm, fused_attention
     try:
         with torch.no_grad():
             model(*args)
     finally:
-        torch.baddbmm, torch.bmm = orig["baddbmm"], orig["bmm"]
+        torch.baddbmm, torch.bmm, F.scaled_dot_product_attention = orig["baddbmm"], orig["bmm"], sdpa
         for h in hooks:
             h.remove()
     return total[0]
+
+
+def resident_gb():
+    """Current resident set (from /proc) and the peak so far (ru_maxrss), in GB."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e9, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
 
 
 def main():
@@ -73,7 +89,9 @@ def main():
     target = torch.randn(b, cfg.out_channels, hw, hw)
     nparams = sum(p.numel() for p in model.parameters())
     flops = 3 * forward_flops(model, (sample, t, ehs))
-    print(f"torch {which} params={nparams} B={b} {hw}x{hw} S={seq} threads={torch.get_num_threads()} "
+    processors = sorted({type(p).__name__ for p in model.attn_processors.values()})
+    print(f"torch {which} torch={torch.__version__} params={nparams} B={b} {hw}x{hw} S={seq} "
+          f"threads={torch.get_num_threads()} attention={'+'.join(processors)} "
           f"step GFLOP (conv+linear+attention matmuls, fwd x3)={flops / 1e9:.1f}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-2)
     fwds, stepts = [], []
@@ -88,8 +106,9 @@ def main():
         loss.backward()
         opt.step()
         t2 = time.perf_counter()
-        print(f"torch {which} step {s}: forward {1e3 * (t1 - t0):.0f} ms, training step {1e3 * (t2 - t1):.0f} ms",
-              flush=True)
+        rss, peak = resident_gb()
+        print(f"torch {which} step {s}: forward {1e3 * (t1 - t0):.0f} ms, training step {1e3 * (t2 - t1):.0f} ms, "
+              f"resident {rss:.1f} GB (peak {peak:.1f} GB)", flush=True)
         if s > 0:
             fwds.append(t1 - t0)
             stepts.append(t2 - t1)

@@ -56,13 +56,37 @@ public final class LayersBench {
             h = Layers.groupNorm(t, h, p.apply(C), p.apply(C), 32, 1e-5, Activation.SILU);
             return Layers.add(t, in, Layers.conv2d(t, h, p.apply(C, C, 3, 3), p.apply(C), 1, 1));
         });
-        // attention core at the tiny UNet's first level: B=12, 1024 tokens, 8 heads of 4 (q, k, v given)
-        INDArray q = Nd4j.randn(DataType.FLOAT, B * 1024, 32);
-        fused("fused attention 8x1024x1024x4", q, q, (t, in, p) -> Layers.attention(t, in,
-                Layers.scale(t, in, 0.5), Layers.scale(t, in, -1.0), B, 8));
+        // attention cores (q, k, v given) at the configs' shapes: tiny (8 heads of 4), "bench" (of 8 and 16), the
+        // default config.json at B=2 (of 40, 80, 160) and a cross-attention over S=50 audio tokens
+        attention(12, 1024, 1024, 8, 4);
+        attention(12, 1024, 1024, 8, 8);
+        attention(12, 256, 256, 8, 16);
+        attention(12, 1024, 50, 8, 8);
+        attention(2, 1024, 1024, 8, 40);
+        attention(2, 256, 256, 8, 80);
+        attention(2, 64, 64, 8, 160);
+        attention(2, 1024, 50, 8, 40);
+        // the transformer block's element-wise layers at "bench"'s first level (12 x 1024 tokens, 64 channels)
+        INDArray proj = Nd4j.randn(DataType.FLOAT, B * 1024, 512);
+        fused("fused geglu 12288x512", proj, Nd4j.randn(DataType.FLOAT, B * 1024, 256), (t, in, p) -> Layers.geglu(t, in));
+        INDArray act = Nd4j.randn(DataType.FLOAT, B * 1024, 256);
+        fused("fused gelu 12288x256", act, act, (t, in, p) -> Layers.activation(t, in, Activation.GELU));
+        INDArray tokens = Nd4j.randn(DataType.FLOAT, B * 1024, 64);
+        fused("fused layernorm 12288x64", tokens, tokens, (t, in, p) -> Layers.layerNorm(t, in, p.apply(64), p.apply(64),
+                1e-5));
         // fixed cost of one SameDiff output()/calculateGradients() call: a per-channel scale on a 12x64x1x1 input
         bench("overhead_tiny", Nd4j.randn(DataType.FLOAT, B, C, 1, 1), Nd4j.randn(DataType.FLOAT, B, C, 1, 1),
                 (g, in) -> in.mul(g.param("s", Nd4j.ones(DataType.FLOAT, 1, C, 1, 1))));
+    }
+
+    /** Attention core, {@code heads} of {@code d} channels, {@code n} queries and {@code m} keys per sample. */
+    static void attention(int b, int n, int m, int heads, int d) {
+        INDArray q = Nd4j.randn(DataType.FLOAT, (long) b * n, (long) heads * d);
+        INDArray kv = Nd4j.randn(DataType.FLOAT, (long) b * m, (long) heads * d);
+        fused(String.format("fused attention %dx%dx%dx%d B=%d", heads, n, m, d, b), q, q, (t, in, p) -> {
+            Tape.Var c = t.parameter(kv);
+            return Layers.attention(t, in, Layers.scale(t, c, 0.5), Layers.scale(t, c, -1.0), b, heads);
+        });
     }
 
     interface Params {
@@ -199,7 +223,7 @@ public final class LayersBench {
             t[i] = (System.nanoTime() - s) / 1e6;
         }
         Arrays.sort(t);
-        System.out.printf("java  %-28s %8.1f ms (min %.1f)%n", name, t[ITERS / 2], t[0]);
+        System.out.printf("java  %-40s %8.1f ms (min %.1f)%n", name, t[ITERS / 2], t[0]);
         return t[ITERS / 2];
     }
 }

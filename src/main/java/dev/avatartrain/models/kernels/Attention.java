@@ -7,10 +7,11 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * Multi-head scaled dot-product attention, {@code softmax(Q Kᵀ / √d) V}, one (sample, head) at a time in a
- * head-sized scratch matrix: scores by GEMM, the softmax in place, the output by GEMM; only each row's log-sum-exp is
- * kept for the backward pass, which recomputes the probabilities (as FlashAttention does). SameDiff's version keeps
- * the scores, the probabilities and every intermediate of the backward pass for all heads at once
+ * Multi-head scaled dot-product attention, {@code softmax(Q Kᵀ / √d) V}. With the vector module (every launcher of
+ * this project) it runs tiled with an online softmax ({@link VectorAttention}): no {@code [n, m]} matrix per head,
+ * only each row's log-sum-exp is kept for the backward pass, which recomputes the probabilities tile by tile (as
+ * FlashAttention does). Without it, one (sample, head) at a time in a head-sized scratch matrix by GEMMs. SameDiff's
+ * version keeps the scores, the probabilities and every intermediate of the backward pass for all heads at once
  * ({@code [B, heads, N, M]} each).
  */
 final class Attention {
@@ -48,12 +49,11 @@ final class Attention {
         return out;
     }
 
-    /** Head sizes up to this run row by row ({@link VectorAttention}); larger ones by per-head GEMMs. */
-    static int rowFusedMaxHeadDim = 4; // at 8 both took the same time, at 16 the GEMMs won (KernelBench)
-
-    private static boolean rowFused(int d) {
-        return Rows.VECTOR && d <= rowFusedMaxHeadDim;
-    }
+    /**
+     * Whether attention runs tiled ({@link VectorAttention}, every head size); off, or without the vector module, it
+     * runs by per-head GEMMs over an {@code [n, m]} scratch matrix (the reference the tiled kernel is tested against).
+     */
+    static boolean tiled = Rows.VECTOR;
 
     private static INDArray head(INDArray a, int i) {
         return a.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all());
@@ -71,7 +71,7 @@ final class Attention {
         int m = (int) k.size(1);
         int d = (int) q.size(2);
         INDArray out = Buffers.empty(q.shape());
-        if (rowFused(d)) {
+        if (tiled) {
             VectorAttention.forward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), Buffers.floats(out), lse,
                     bh, n, m, d, (float) scale);
             return out;
@@ -86,18 +86,29 @@ final class Attention {
         return out;
     }
 
-    /** Gradients {dQ, dK, dV} (split heads) from {@code dOut [BH, n, d]}. */
+    /** Gradients {dQ, dK, dV} (split heads) from {@code dOut [BH, n, d]}; recomputes the forward's output. */
     static INDArray[] backward(INDArray q, INDArray k, INDArray v, float[] lse, INDArray dOut, double scale) {
+        INDArray out = tiled ? forward(q, k, v, new float[lse.length], scale) : null;
+        return backward(q, k, v, out, lse, dOut, scale);
+    }
+
+    /**
+     * Gradients {dQ, dK, dV} (split heads) from {@code dOut [BH, n, d]}, given the forward's output {@code out} and
+     * {@code lse} (the tiled kernel takes each row's {@code dO · O}; the GEMM path ignores {@code out}).
+     */
+    static INDArray[] backward(INDArray q, INDArray k, INDArray v, INDArray out, float[] lse, INDArray dOut,
+                               double scale) {
         int bh = (int) q.size(0);
         int n = (int) q.size(1);
         int m = (int) k.size(1);
+        int d = (int) q.size(2);
         INDArray dq = Buffers.empty(q.shape());
         INDArray dk = Buffers.empty(k.shape());
         INDArray dv = Buffers.empty(v.shape());
-        int d = (int) q.size(2);
-        if (rowFused(d)) {
-            VectorAttention.backward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), lse, Buffers.floats(dOut),
-                    Buffers.floats(dq), Buffers.floats(dk), Buffers.floats(dv), bh, n, m, d, (float) scale);
+        if (tiled) {
+            VectorAttention.backward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), Buffers.floats(out), lse,
+                    Buffers.floats(dOut), Buffers.floats(dq), Buffers.floats(dk), Buffers.floats(dv), bh, n, m, d,
+                    (float) scale);
             return new INDArray[] {dq, dk, dv};
         }
         INDArray p = Buffers.empty(n, m);

@@ -173,23 +173,12 @@ public final class Layers {
         INDArray xv = Buffers.dense(x.value());
         INDArray y = Buffers.empty(xv.shape());
         FloatBuffer xb = Buffers.floats(xv);
-        FloatBuffer yb = Buffers.floats(y);
         int n = (int) xv.length();
-        forChunks(n, (i0, i1) -> {
-            for (int i = i0; i < i1; i++) {
-                yb.put(i, act.apply(xb.get(i)));
-            }
-        });
+        Activation.forward(act, xb, Buffers.floats(y), n);
         Var out = tape.result(y, x);
         tape.onBackward(out, "activation", t0, dy -> {
-            FloatBuffer dyb = Buffers.floats(Buffers.dense(dy));
             INDArray dx = Buffers.empty(xv.shape());
-            FloatBuffer dxb = Buffers.floats(dx);
-            forChunks(n, (i0, i1) -> {
-                for (int i = i0; i < i1; i++) {
-                    dxb.put(i, dyb.get(i) * act.derivative(xb.get(i)));
-                }
-            });
+            Activation.backward(act, xb, Buffers.floats(Buffers.dense(dy)), Buffers.floats(dx), n);
             x.accumulate(dx, true);
         });
         return out;
@@ -206,31 +195,11 @@ public final class Layers {
         int h = (int) pv.size(1) / 2;
         INDArray y = Buffers.empty(rows, h);
         FloatBuffer pb = Buffers.floats(pv);
-        FloatBuffer yb = Buffers.floats(y);
-        forChunks(rows, (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int o = r * 2 * h;
-                for (int j = 0; j < h; j++) {
-                    yb.put(r * h + j, pb.get(o + j) * Activation.GELU.apply(pb.get(o + h + j)));
-                }
-            }
-        });
+        Activation.gegluForward(pb, Buffers.floats(y), rows, h);
         Var out = tape.result(y, proj);
         tape.onBackward(out, "geglu", t0, dy -> {
-            FloatBuffer dyb = Buffers.floats(Buffers.dense(dy));
             INDArray dp = Buffers.empty(pv.shape());
-            FloatBuffer db = Buffers.floats(dp);
-            forChunks(rows, (r0, r1) -> {
-                for (int r = r0; r < r1; r++) {
-                    int o = r * 2 * h;
-                    for (int j = 0; j < h; j++) {
-                        float g = dyb.get(r * h + j);
-                        float gate = pb.get(o + h + j);
-                        db.put(o + j, g * Activation.GELU.apply(gate));
-                        db.put(o + h + j, g * pb.get(o + j) * Activation.GELU.derivative(gate));
-                    }
-                }
-            });
+            Activation.gegluBackward(pb, Buffers.floats(Buffers.dense(dy)), Buffers.floats(dp), rows, h);
             proj.accumulate(dp, true);
         });
         return out;
@@ -255,7 +224,7 @@ public final class Layers {
         Var out = tape.result(Attention.mergeHeads(oh, batch, n, heads, d), q, k, v);
         tape.onBackward(out, "attention", t0, dy -> {
             INDArray dOh = Attention.splitHeads(Buffers.dense(dy), batch, n, heads, d);
-            INDArray[] g = Attention.backward(qh, kh, vh, lse, dOh, scale);
+            INDArray[] g = Attention.backward(qh, kh, vh, oh, lse, dOh, scale);
             q.accumulate(Attention.mergeHeads(g[0], batch, n, heads, d), true);
             k.accumulate(Attention.mergeHeads(g[1], batch, m, heads, d), true);
             v.accumulate(Attention.mergeHeads(g[2], batch, m, heads, d), true);
@@ -519,14 +488,5 @@ public final class Layers {
             }
         });
         return y;
-    }
-
-    private interface Range {
-        void run(int from, int to);
-    }
-
-    private static void forChunks(int n, Range body) {
-        int chunks = Buffers.chunks(n);
-        Buffers.parallel(chunks, ch -> body.run(Buffers.chunkStart(ch, chunks, n), Buffers.chunkStart(ch + 1, chunks, n)));
     }
 }

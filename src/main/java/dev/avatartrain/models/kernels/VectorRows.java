@@ -20,7 +20,7 @@ final class VectorRows {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
 
     /** {@link FastMath#exp} lane by lane, same operations in the same order (inputs ≤ 88.7 here). */
-    private static FloatVector exp(FloatVector x) {
+    static FloatVector exp(FloatVector x) {
         FloatVector c = x.max(-87.3f);
         FloatVector kf = c.mul(1.44269504f).add(12582912f); // 1.5·2^23: rounds to the nearest integer
         IntVector k = kf.reinterpretAsInts().sub(0x4B400000);
@@ -100,6 +100,160 @@ final class VectorRows {
         }
         for (; j < m; j++) {
             d[j] = scale * p[j] * (d[j] - dot);
+        }
+    }
+
+    /**
+     * {@link Activation#erf} lane by lane in float (the same Chebyshev fit of erfc; ≈ 2e-7 absolute with float's
+     * rounding).
+     */
+    static FloatVector erf(FloatVector x) {
+        FloatVector z = x.abs();
+        FloatVector t = FloatVector.broadcast(S, 1f).div(z.mul(0.5f).add(1f));
+        FloatVector poly = t.mul(0.17087277f).add(-0.82215223f).mul(t).add(1.48851587f).mul(t).add(-1.13520398f)
+                .mul(t).add(0.27886807f).mul(t).add(-0.18628806f).mul(t).add(0.09678418f).mul(t).add(0.37409196f)
+                .mul(t).add(1.00002368f).mul(t).add(-1.26551223f);
+        FloatVector r = t.mul(exp(poly.sub(z.mul(z))));
+        return r.neg().add(1f).blend(r.sub(1f), x.lt(0f));
+    }
+
+    private static final float SQRT_HALF = 0.70710678f;
+    private static final float INV_SQRT_2PI = 0.39894228f;
+
+    /** GELU (erf form) of {@code x}. */
+    static FloatVector gelu(FloatVector x) {
+        return x.mul(0.5f).mul(erf(x.mul(SQRT_HALF)).add(1f));
+    }
+
+    /** d GELU / dx at {@code x}. */
+    static FloatVector geluDerivative(FloatVector x) {
+        FloatVector cdf = erf(x.mul(SQRT_HALF)).add(1f).mul(0.5f);
+        return x.mul(INV_SQRT_2PI).mul(exp(x.mul(x).mul(-0.5f))).add(cdf);
+    }
+
+    /** SiLU {@code x / (1 + e^-x)}. */
+    static FloatVector silu(FloatVector x) {
+        return x.div(exp(x.neg()).add(1f));
+    }
+
+    /** d SiLU / dx {@code = s · (1 + x · (1 − s))}, {@code s = 1 / (1 + e^-x)}. */
+    static FloatVector siluDerivative(FloatVector x) {
+        FloatVector sig = FloatVector.broadcast(S, 1f).div(exp(x.neg()).add(1f));
+        return sig.mul(x.mul(sig.neg().add(1f)).add(1f));
+    }
+
+    private static FloatVector apply(Activation act, FloatVector x) {
+        return switch (act) {
+            case IDENTITY -> x;
+            case SILU -> silu(x);
+            case GELU -> gelu(x);
+            case RELU -> x.max(0f);
+        };
+    }
+
+    private static FloatVector derivative(Activation act, FloatVector x) {
+        return switch (act) {
+            case IDENTITY -> FloatVector.broadcast(S, 1f);
+            case SILU -> siluDerivative(x);
+            case GELU -> geluDerivative(x);
+            case RELU -> FloatVector.zero(S).blend(1f, x.compare(VectorOperators.GT, 0f));
+        };
+    }
+
+    /** {@code y[o, o + n) = act((x[o, o + n) − c) · a + b)} (in place allowed). */
+    static void applyAffine(Activation act, float[] x, float[] y, int o, int n, float c, float a, float b) {
+        int i = o;
+        for (int end = o + S.loopBound(n); i < end; i += S.length()) {
+            apply(act, FloatVector.fromArray(S, x, i).sub(c).mul(a).add(b)).intoArray(y, i);
+        }
+        for (; i < o + n; i++) {
+            y[i] = act.apply((x[i] - c) * a + b);
+        }
+    }
+
+    /**
+     * One channel of the GroupNorm backward (see Norms): {@code da ← da · act'(xhat · g + be)} in place, {@code xhat
+     * = (x − m) · r}; {@code sums = {Σ da, Σ da · xhat}} (float lanes, added first to last).
+     */
+    static void normChannelBackward(Activation act, float[] x, float[] da, int o, int s, float m, float r, float g,
+                                    float be, double[] sums) {
+        FloatVector sumDa = FloatVector.zero(S);
+        FloatVector sumDaXhat = FloatVector.zero(S);
+        int i = o;
+        for (int end = o + S.loopBound(s); i < end; i += S.length()) {
+            FloatVector xhat = FloatVector.fromArray(S, x, i).sub(m).mul(r);
+            FloatVector d = FloatVector.fromArray(S, da, i);
+            if (act != Activation.IDENTITY) {
+                d = d.mul(derivative(act, xhat.mul(g).add(be)));
+            }
+            d.intoArray(da, i);
+            sumDa = sumDa.add(d);
+            sumDaXhat = d.fma(xhat, sumDaXhat);
+        }
+        double s0 = sum(sumDa);
+        double s1 = sum(sumDaXhat);
+        for (; i < o + s; i++) {
+            float xhat = (x[i] - m) * r;
+            float d = act == Activation.IDENTITY ? da[i] : da[i] * act.derivative(xhat * g + be);
+            da[i] = d;
+            s0 += d;
+            s1 += d * xhat;
+        }
+        sums[0] = s0;
+        sums[1] = s1;
+    }
+
+    /** {@code da[o, o + s) ← gr · da − r · (mean1 + xhat · mean2)}, {@code xhat = (x − m) · r}. */
+    static void normInputGradient(float[] x, float[] da, int o, int s, float m, float r, float gr, float mean1,
+                                  float mean2) {
+        int i = o;
+        for (int end = o + S.loopBound(s); i < end; i += S.length()) {
+            FloatVector xhat = FloatVector.fromArray(S, x, i).sub(m).mul(r);
+            FloatVector.fromArray(S, da, i).mul(gr).sub(xhat.mul(mean2).add(mean1).mul(r)).intoArray(da, i);
+        }
+        for (; i < o + s; i++) {
+            float xhat = (x[i] - m) * r;
+            da[i] = gr * da[i] - r * (mean1 + xhat * mean2);
+        }
+    }
+
+    /** {@code g[o, o + n) = dy[o, o + n) · act'(a · x[o, o + n) + b)} (in place in dy allowed). */
+    static void derivativeAffine(Activation act, float[] x, float[] dy, float[] g, int o, int n, float a, float b) {
+        int i = o;
+        for (int end = o + S.loopBound(n); i < end; i += S.length()) {
+            FloatVector.fromArray(S, dy, i).mul(derivative(act, FloatVector.fromArray(S, x, i).mul(a).add(b)))
+                    .intoArray(g, i);
+        }
+        for (; i < o + n; i++) {
+            g[i] = dy[i] * act.derivative(x[i] * a + b);
+        }
+    }
+
+    /** GEGLU on one row {@code p[0, 2h)}: {@code y[yo + j] = p[j] · gelu(p[h + j])}. */
+    static void geglu(float[] p, float[] y, int yo, int h) {
+        int j = 0;
+        for (int end = S.loopBound(h); j < end; j += S.length()) {
+            FloatVector.fromArray(S, p, j).mul(gelu(FloatVector.fromArray(S, p, h + j))).intoArray(y, yo + j);
+        }
+        for (; j < h; j++) {
+            y[yo + j] = p[j] * Activation.GELU.apply(p[h + j]);
+        }
+    }
+
+    /** Backward of {@link #geglu} on one row: {@code dp[0, 2h)} from {@code dy[dyo, dyo + h)}. */
+    static void gegluBackward(float[] p, float[] dy, int dyo, float[] dp, int h) {
+        int j = 0;
+        for (int end = S.loopBound(h); j < end; j += S.length()) {
+            FloatVector g = FloatVector.fromArray(S, dy, dyo + j);
+            FloatVector gate = FloatVector.fromArray(S, p, h + j);
+            g.mul(gelu(gate)).intoArray(dp, j);
+            g.mul(FloatVector.fromArray(S, p, j)).mul(geluDerivative(gate)).intoArray(dp, h + j);
+        }
+        for (; j < h; j++) {
+            float g = dy[dyo + j];
+            float gate = p[h + j];
+            dp[j] = g * Activation.GELU.apply(gate);
+            dp[h + j] = g * p[j] * Activation.GELU.derivative(gate);
         }
     }
 }

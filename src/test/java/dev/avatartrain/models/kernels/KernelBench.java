@@ -23,19 +23,19 @@ public final class KernelBench {
             System.out.printf("softmax rows %d x %d x %d: %.0f ms (%.2f ns/element)%n", heads, n, n, (t1 - t0) / 1e6,
                     (t1 - t0) / (double) (heads * (long) n * n));
         }
-        for (int d : new int[] {4, 8, 16}) {
+        for (int d : new int[] {4, 8, 16, 40, 80, 160}) {
             INDArray q = Nd4j.randn(DataType.FLOAT, heads, n, d);
-            for (int maxRowDim : new int[] {0, 16}) {
-                Attention.rowFusedMaxHeadDim = maxRowDim;
+            for (boolean tiled : new boolean[] {false, true}) {
+                Attention.tiled = tiled;
                 for (int rep = 0; rep < 3; rep++) {
                     float[] lse = new float[heads * n];
                     long t0 = System.nanoTime();
                     INDArray o = Attention.forward(q, q, q, lse, 0.5);
                     long t1 = System.nanoTime();
-                    Attention.backward(q, q, q, lse, o, 0.5);
+                    Attention.backward(q, q, q, o, lse, o, 0.5);
                     long t2 = System.nanoTime();
                     System.out.printf("attention %d heads x %d x %d x %d, %s: forward %.0f ms, backward %.0f ms%n", heads,
-                            n, n, d, maxRowDim == 0 ? "per-head GEMMs" : "row-fused", (t1 - t0) / 1e6, (t2 - t1) / 1e6);
+                            n, n, d, tiled ? "tiled" : "per-head GEMMs", (t1 - t0) / 1e6, (t2 - t1) / 1e6);
                 }
             }
         }

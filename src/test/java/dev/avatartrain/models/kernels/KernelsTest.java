@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.FloatBuffer;
 import java.util.Random;
+import java.util.function.Consumer;
 
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -40,6 +42,56 @@ class KernelsTest {
         // exact GELU: 0.5·x·(1 + erf(x/√2)); erf(1) = 0.8427007929497149
         assertEquals(0.5 * Math.sqrt(2) * (1 + 0.8427007929497149), Activation.GELU.apply((float) Math.sqrt(2)), 1e-6);
         assertEquals(2 / (1 + Math.exp(-2)), Activation.SILU.apply(2f), 1e-6);
+    }
+
+    @Test
+    void vectorisedActivationsAndGegluEqualTheScalarDefinitions() {
+        assertTrue(Rows.VECTOR, "tests run with the vector module (pom.xml java17.opens)");
+        Random r = new Random(5);
+        int n = 8192 + 37; // a full block, then a short one with a vector tail
+        float[] x = new float[n];
+        float[] dy = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) (r.nextGaussian() * 3);
+            dy[i] = (float) r.nextGaussian();
+        }
+        x[0] = 0f;
+        x[1] = -30f;
+        x[2] = 30f;
+        for (Activation a : Activation.values()) {
+            float[] y = out(n, b -> Activation.forward(a, FloatBuffer.wrap(x), b, n));
+            float[] dx = out(n, b -> Activation.backward(a, FloatBuffer.wrap(x), FloatBuffer.wrap(dy),
+                    b, n));
+            for (int i = 0; i < n; i++) {
+                assertEquals(a.apply(x[i]), y[i], 5e-7 * Math.max(1, Math.abs(x[i])), a + " at " + x[i]);
+                assertEquals(dy[i] * a.derivative(x[i]), dx[i], 1e-6 * Math.max(1, Math.abs(dy[i] * x[i])),
+                        a + "' at " + x[i]);
+            }
+        }
+        int rows = 7, h = 83;
+        float[] p = new float[rows * 2 * h];
+        for (int i = 0; i < p.length; i++) {
+            p[i] = (float) (r.nextGaussian() * 2);
+        }
+        float[] y = out(rows * h, b -> Activation.gegluForward(FloatBuffer.wrap(p), b, rows, h));
+        float[] dp = out(rows * 2 * h, b -> Activation.gegluBackward(FloatBuffer.wrap(p),
+                FloatBuffer.wrap(dy), b, rows, h));
+        for (int row = 0; row < rows; row++) {
+            for (int j = 0; j < h; j++) {
+                float value = p[row * 2 * h + j];
+                float gate = p[row * 2 * h + h + j];
+                float g = dy[row * h + j];
+                assertEquals(value * Activation.GELU.apply(gate), y[row * h + j], 2e-6, "GEGLU");
+                assertEquals(g * Activation.GELU.apply(gate), dp[row * 2 * h + j], 2e-6, "GEGLU d value");
+                assertEquals(g * value * Activation.GELU.derivative(gate), dp[row * 2 * h + h + j], 4e-6, "GEGLU d gate");
+            }
+        }
+    }
+
+    private static float[] out(int n, Consumer<FloatBuffer> kernel) {
+        float[] a = new float[n];
+        kernel.accept(FloatBuffer.wrap(a));
+        return a;
     }
 
     @Test
@@ -80,30 +132,45 @@ class KernelsTest {
     }
 
     @Test
-    void rowFusedAttentionEqualsThePerHeadGemms() {
-        Nd4j.getRandom().setSeed(11);
-        int bh = 3, n = 37, m = 21, d = 4; // lengths that leave vector tails
-        INDArray q = Nd4j.randn(DataType.FLOAT, bh, n, d);
-        INDArray k = Nd4j.randn(DataType.FLOAT, bh, m, d);
-        INDArray v = Nd4j.randn(DataType.FLOAT, bh, m, d);
-        INDArray dOut = Nd4j.randn(DataType.FLOAT, bh, n, d);
-        INDArray[][] grads = new INDArray[2][];
-        INDArray[] outs = new INDArray[2];
-        int saved = Attention.rowFusedMaxHeadDim;
-        try {
-            for (int path = 0; path < 2; path++) {
-                Attention.rowFusedMaxHeadDim = path == 0 ? 0 : d;
-                float[] lse = new float[bh * n];
-                outs[path] = Attention.forward(q, k, v, lse, 0.5);
-                grads[path] = Attention.backward(q, k, v, lse, dOut, 0.5);
-            }
-        } finally {
-            Attention.rowFusedMaxHeadDim = saved;
-        }
+    void tiledAttentionEqualsThePerHeadGemms() {
         assertTrue(Rows.VECTOR, "tests run with the vector module (pom.xml java17.opens)");
-        assertTrue(outs[0].equalsWithEps(outs[1], 1e-5), "outputs");
-        for (int g = 0; g < 3; g++) {
-            assertTrue(grads[0][g].equalsWithEps(grads[1][g], 1e-4), "gradient " + "qkv".charAt(g));
+        // every head size of the configs (4, 8, 16, 40, 80, 160) and odd ones; lengths that leave vector tails, a
+        // query block cut short (n % 4 != 0) and several key tiles (m > VectorAttention.KEYS: online rescaling)
+        int[][] cases = {{4, 37, 21}, {8, 64, 300}, {16, 33, 50}, {40, 16, 64}, {80, 9, 257}, {160, 12, 50},
+                {3, 5, 600}, {7, 4, 17}};
+        for (int[] c : cases) {
+            int d = c[0], n = c[1], m = c[2], bh = 3;
+            Nd4j.getRandom().setSeed(11 + d);
+            INDArray q = Nd4j.randn(DataType.FLOAT, bh, n, d).muli(1.5);
+            INDArray k = Nd4j.randn(DataType.FLOAT, bh, m, d);
+            INDArray v = Nd4j.randn(DataType.FLOAT, bh, m, d);
+            INDArray dOut = Nd4j.randn(DataType.FLOAT, bh, n, d);
+            INDArray[][] grads = new INDArray[3][];
+            INDArray[] outs = new INDArray[2];
+            float[][] lses = new float[2][];
+            boolean saved = Attention.tiled;
+            try {
+                for (int path = 0; path < 2; path++) {
+                    Attention.tiled = path == 1;
+                    lses[path] = new float[bh * n];
+                    outs[path] = Attention.forward(q, k, v, lses[path], 0.5);
+                    grads[path] = Attention.backward(q, k, v, outs[path], lses[path], dOut, 0.5);
+                }
+                grads[2] = Attention.backward(q, k, v, lses[1], dOut, 0.5); // recomputing the output
+            } finally {
+                Attention.tiled = saved;
+            }
+            String what = " (d=" + d + ", n=" + n + ", m=" + m + ")";
+            assertTrue(outs[0].equalsWithEps(outs[1], 1e-5), "outputs" + what);
+            for (int r = 0; r < bh * n; r++) {
+                float tolerance = 1e-5f * Math.max(1, Math.abs(lses[0][r]));
+                assertEquals(lses[0][r], lses[1][r], tolerance, "log-sum-exp" + what);
+            }
+            for (int g = 0; g < 3; g++) {
+                assertTrue(grads[0][g].equalsWithEps(grads[1][g], 1e-4), "gradient " + "qkv".charAt(g) + what);
+                assertTrue(grads[1][g].equals(grads[2][g]), "gradient " + "qkv".charAt(g) + " with recomputed output"
+                        + what);
+            }
         }
     }
 
