@@ -4,14 +4,32 @@ import java.nio.FloatBuffer;
 import java.util.function.IntConsumer;
 import java.util.stream.IntStream;
 
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.indexer.FloatIndexer;
+import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 import dev.avatartrain.tensors.NativeArrays;
 
-/** Float32 buffer access and parallel loops shared by the kernels. */
+/**
+ * Float32 buffer access, the kernels' output arrays and parallel loops shared by the kernels. Outputs of 1 MB and
+ * more get native memory of their own ({@link Owned}), which the {@link Tape} frees as soon as the backward pass has
+ * consumed it ({@link #release}) instead of waiting for a collection of its Java wrapper.
+ */
 final class Buffers {
     private Buffers() {
+    }
+
+    /** Outputs at least this large get memory of their own. */
+    private static final long OWN_BYTES = 1 << 20;
+
+    /** Native memory a kernel allocated for one output array: only such memory is ever freed by {@link #release}. */
+    private static final class Owned extends FloatPointer {
+        Owned(long n) {
+            super(n);
+        }
     }
 
     /** {@code a} itself if it is a dense C-order float32 array, else such a copy. */
@@ -46,7 +64,52 @@ final class Buffers {
 
     /** A float32 array of the whole shape, uninitialised (every kernel output is written in full). */
     static INDArray empty(long... shape) {
+        long n = 1;
+        for (long d : shape) {
+            n = Math.multiplyExact(n, d);
+        }
+        if (n * Float.BYTES >= OWN_BYTES) {
+            try {
+                Owned p = new Owned(n);
+                DataBuffer buf = Nd4j.createBuffer(p, DataType.FLOAT, n, FloatIndexer.create(p));
+                return Nd4j.create(buf, shape, Nd4j.getStrides(shape, 'c'), 0, 'c', DataType.FLOAT);
+            } catch (OutOfMemoryError e) {
+                // JavaCPP's accounting limit (by default the heap size), not the heap: ND4J's allocator below
+            }
+        }
         return NativeArrays.uninitialized(DataType.FLOAT, shape);
+    }
+
+    /** The buffer that owns {@code a}'s memory (a view's buffer may wrap its parent's). */
+    private static DataBuffer root(INDArray a) {
+        DataBuffer d = a.data();
+        for (int i = 0; i < 8; i++) {
+            DataBuffer up = d.underlyingDataBuffer() != null && d.underlyingDataBuffer() != d ? d.underlyingDataBuffer()
+                    : d.originalDataBuffer() != null && d.originalDataBuffer() != d ? d.originalDataBuffer() : null;
+            if (up == null) {
+                break;
+            }
+            d = up;
+        }
+        return d;
+    }
+
+    /** Whether {@code a} and {@code b} are (views of) the same memory. */
+    static boolean sameMemory(INDArray a, INDArray b) {
+        return a != null && b != null && !a.isEmpty() && !b.isEmpty() && root(a).pointer() == root(b).pointer();
+    }
+
+    /**
+     * Frees {@code a}'s memory now if a kernel allocated it ({@link #empty}); returns the bytes freed. The caller
+     * guarantees that nothing reads {@code a}, or any view of its memory, afterwards.
+     */
+    static long release(INDArray a) {
+        if (a == null || a.isEmpty() || !(root(a).pointer() instanceof Owned p) || p.isNull()) {
+            return 0;
+        }
+        long bytes = p.capacity() * Float.BYTES;
+        p.deallocate();
+        return bytes;
     }
 
     /** All elements of {@code a} in C order, as a Java array. */

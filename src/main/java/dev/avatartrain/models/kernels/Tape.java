@@ -13,6 +13,13 @@ import dev.avatartrain.tensors.NativeMemory;
  * closure that turns its output's gradient into its inputs' gradients, and {@link #backward} runs them newest first.
  * Closures hold only what their backward pass needs, and each is dropped once run, so memory falls as the backward
  * pass proceeds. A tape made with {@code record = false} keeps nothing (inference).
+ *
+ * <p>Memory is also freed explicitly, not only when a collection finds it: once an operation's backward step has
+ * run, every later operation's has too, so the operation's output value and the gradient it consumed are dead. The
+ * step frees both when a kernel allocated them ({@link Buffers#release}), unless the output shares memory with an
+ * input (a view), the gradient was passed on to an input, or either belongs to the root of {@link #backward} (its
+ * value and the caller's gradient, which the caller still reads). Parameters, constants and their gradients are never
+ * freed. So after {@link #backward} only the root's value and the parameters' gradients of a pass are valid.
  */
 public final class Tape {
     /** Backward steps between checks of the process's memory (a check reads /proc; a collection runs only when high). */
@@ -20,6 +27,9 @@ public final class Tape {
 
     private final boolean record;
     private final List<Runnable> steps = new ArrayList<>();
+    /** The root of the running {@link #backward} and the caller's gradient for it: never freed. */
+    private Var root;
+    private INDArray rootGrad;
 
     public Tape(boolean record) {
         this.record = record;
@@ -27,10 +37,16 @@ public final class Tape {
 
     /** A value of the pass and, after {@link #backward}, its gradient. */
     public static final class Var {
+        private static final Var[] NONE = {};
+
         private final INDArray value;
         private final boolean needsGrad;
         private INDArray grad;
         private boolean gradOwned;
+        /** The operation's inputs (none for parameters and constants). */
+        private Var[] inputs = NONE;
+        /** Whether the value shares memory with an input's (then it is never freed here). */
+        private boolean borrowed;
 
         private Var(INDArray value, boolean needsGrad) {
             this.value = value;
@@ -68,6 +84,9 @@ public final class Tape {
                 gradOwned = true;
             }
             grad.addi(g);
+            if (owned && !Buffers.sameMemory(grad, g)) {
+                Buffers.release(g); // given away and added: dead
+            }
         }
 
         /** Takes the gradient away (the producing operation's backward pass consumes it). */
@@ -91,10 +110,15 @@ public final class Tape {
     /** The output of an operation on {@code inputs}; needs a gradient when any input does. */
     Var result(INDArray value, Var... inputs) {
         boolean needs = false;
+        boolean borrowed = false;
         for (Var v : inputs) {
             needs |= v != null && v.needsGrad;
+            borrowed |= v != null && Buffers.sameMemory(value, v.value);
         }
-        return new Var(value, needs);
+        Var out = new Var(value, needs);
+        out.inputs = inputs.clone();
+        out.borrowed = borrowed;
+        return out;
     }
 
     /**
@@ -106,29 +130,56 @@ public final class Tape {
         Profile.end(name, " fwd", t0);
         if (record && out.needsGrad) {
             steps.add(() -> {
+                boolean owned = out.gradOwned;
                 INDArray dy = out.takeGrad();
                 if (dy != null) {
                     long t1 = Profile.start();
                     backward.accept(dy);
                     Profile.end(name, " bwd", t1);
+                    if (owned && !passedOn(out, dy) && !Buffers.sameMemory(dy, rootGrad)) {
+                        Buffers.release(dy);
+                    }
+                }
+                if (out != root && !out.borrowed && (root == null || !Buffers.sameMemory(out.value, root.value))) {
+                    Buffers.release(out.value);
                 }
             });
         }
     }
 
-    /** Runs the recorded backward passes from {@code out} with upstream gradient {@code gradOut}. */
+    /** Whether the backward step of {@code out} handed {@code dy} (or a view of it) to an input as its gradient. */
+    private static boolean passedOn(Var out, INDArray dy) {
+        for (Var in : out.inputs) {
+            if (in != null && Buffers.sameMemory(in.grad, dy)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Runs the recorded backward passes from {@code out} with upstream gradient {@code gradOut}, freeing what they
+     * consumed (see the class comment): afterwards only {@code out}'s value and the parameters' gradients are valid.
+     */
     public void backward(Var out, INDArray gradOut) {
         if (!record) {
             throw new IllegalStateException("backward on a tape that did not record");
         }
-        out.accumulate(gradOut, true);
-        for (int i = steps.size() - 1; i >= 0; i--) {
-            Runnable r = steps.set(i, null);
-            r.run();
-            if (i % MEMORY_CHECK_EVERY == 0) {
-                NativeMemory.releaseGarbageIfHigh(); // what the steps so far consumed is garbage now
+        root = out;
+        rootGrad = gradOut;
+        try {
+            out.accumulate(gradOut, true);
+            for (int i = steps.size() - 1; i >= 0; i--) {
+                Runnable r = steps.set(i, null);
+                r.run();
+                if (i % MEMORY_CHECK_EVERY == 0) {
+                    NativeMemory.releaseGarbageIfHigh(); // closures' own arrays consumed so far are garbage now
+                }
             }
+        } finally {
+            steps.clear();
+            root = null;
+            rootGrad = null;
         }
-        steps.clear();
     }
 }

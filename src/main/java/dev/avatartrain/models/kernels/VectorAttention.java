@@ -384,9 +384,8 @@ final class VectorAttention {
                     int cols = Math.min(KEYS, m - j0);
                     products(qh, i0, rows, kT, m, j0, cols, d, scale, p);
                     products(doh, i0, rows, vT, m, j0, cols, d, 1f, ds); // dP = dO · Vᵀ
-                    for (int r = 0; r < rows; r++) {
-                        expShifted(p, r * KEYS, cols, lse[h * n + i0 + r]); // the forward's probabilities
-                        scoreGradient(p, ds, r * KEYS, cols, rowD[r], scale); // ds ← scale · P ∘ (dP − D)
+                    for (int r = 0; r < rows; r++) { // p ← the forward's probabilities, ds ← scale · P ∘ (dP − D)
+                        probabilitiesAndScoreGradient(p, ds, r * KEYS, cols, lse[h * n + i0 + r], rowD[r], scale);
                     }
                     accumulateOuter(p, rows, doh, i0, d, dvT, m, j0, cols); // dV += Pᵀ · dO
                     accumulateOuter(ds, rows, qh, i0, d, dkT, m, j0, cols); // dK += dSᵀ · Q
@@ -412,15 +411,18 @@ final class VectorAttention {
         });
     }
 
-    /** {@code ds[o, o + cols) ← scale · p ∘ (ds − rowD)}. */
-    private static void scoreGradient(float[] p, float[] ds, int o, int cols, float rowD, float scale) {
+    /** {@code p[o, o + cols) ← exp(p − lse)}, then {@code ds[o, o + cols) ← scale · p ∘ (ds − rowD)}, in one pass. */
+    private static void probabilitiesAndScoreGradient(float[] p, float[] ds, int o, int cols, float lse, float rowD,
+                                                      float scale) {
         int bound = S.loopBound(cols);
         int c = 0;
         for (; c < bound; c += L) {
-            FloatVector.fromArray(S, ds, o + c).sub(rowD).mul(FloatVector.fromArray(S, p, o + c)).mul(scale)
-                    .intoArray(ds, o + c);
+            FloatVector pv = VectorRows.exp(FloatVector.fromArray(S, p, o + c).sub(lse));
+            pv.intoArray(p, o + c);
+            FloatVector.fromArray(S, ds, o + c).sub(rowD).mul(pv).mul(scale).intoArray(ds, o + c);
         }
         for (; c < cols; c++) {
+            p[o + c] = FastMath.exp(p[o + c] - lse);
             ds[o + c] = (ds[o + c] - rowD) * p[o + c] * scale;
         }
     }

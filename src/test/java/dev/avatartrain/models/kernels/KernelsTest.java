@@ -189,4 +189,32 @@ class KernelsTest {
         Tape.Var c = new Tape(false).constant(upstream);
         assertSame(upstream, c.value());
     }
+
+    @Test
+    void backwardFreesWhatItConsumedAndKeepsTheRootAndTheParameterGradients() {
+        int n = 1 << 19; // 2 MB of float32: kernel outputs of this size get memory of their own
+        Nd4j.getRandom().setSeed(13);
+        INDArray x = Nd4j.randn(DataType.FLOAT, 512, n / 512);
+        INDArray gout = Nd4j.randn(DataType.FLOAT, 512, n / 512);
+        Tape t = new Tape(true);
+        Tape.Var xv = t.parameter(x);
+        Tape.Var h1 = Layers.activation(t, xv, Activation.SILU);
+        Tape.Var h2 = Layers.activation(t, h1, Activation.GELU);
+        Tape.Var h3 = Layers.activation(t, Layers.add(t, h2, h1), Activation.IDENTITY);
+        float[] rootBefore = Buffers.toFloats(h3.value());
+        t.backward(h3, gout);
+        assertEquals(0, Buffers.release(h1.value()), "h1's memory was freed by the backward pass");
+        assertEquals(0, Buffers.release(h2.value()), "h2's memory was freed by the backward pass");
+        float[] root = Buffers.toFloats(h3.value()); // the root's value stays readable
+        float[] xs = Buffers.toFloats(x);
+        float[] g = Buffers.toFloats(gout);
+        float[] dx = Buffers.toFloats(xv.grad());
+        for (int i = 0; i < n; i += 97) {
+            assertEquals(rootBefore[i], root[i], "root value kept");
+            float a1 = Activation.SILU.apply(xs[i]);
+            float expected = g[i] * (Activation.GELU.derivative(a1) + 1) * Activation.SILU.derivative(xs[i]);
+            assertEquals(expected, dx[i], 1e-5 * Math.max(1, Math.abs(expected)), "dx at " + i);
+        }
+        assertTrue(Buffers.toFloats(gout)[0] == g[0], "the caller's gradient is untouched");
+    }
 }
