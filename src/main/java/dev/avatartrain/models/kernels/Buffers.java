@@ -1,6 +1,9 @@
 package dev.avatartrain.models.kernels;
 
 import java.nio.FloatBuffer;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.function.IntConsumer;
 import java.util.stream.IntStream;
 
@@ -15,8 +18,12 @@ import dev.avatartrain.tensors.NativeArrays;
 
 /**
  * Float32 buffer access, the kernels' output arrays and parallel loops shared by the kernels. Outputs of 1 MB and
- * more get native memory of their own ({@link Owned}), which the {@link Tape} frees as soon as the backward pass has
- * consumed it ({@link #release}) instead of waiting for a collection of its Java wrapper.
+ * more get native memory of their own ({@link Owned}), which the {@link Tape} hands back as soon as the backward pass
+ * has consumed it ({@link #release}) instead of waiting for a collection of its Java wrapper. Handed-back memory is
+ * kept for the next output of the same size (up to {@link #POOL_BYTES}): a training step allocates the same shapes
+ * every time, so after the first step its outputs reuse the previous step's memory. Freeing it instead let the
+ * resident set grow step to step ("bench" UNet 3.5 → 6.0 GB over 5 steps: glibc's malloc raises its mmap threshold
+ * after large frees and then serves those sizes from arenas that fragment, docs/benchmarks.md).
  */
 final class Buffers {
     private Buffers() {
@@ -25,11 +32,41 @@ final class Buffers {
     /** Outputs at least this large get memory of their own. */
     private static final long OWN_BYTES = 1 << 20;
 
-    /** Native memory a kernel allocated for one output array: only such memory is ever freed by {@link #release}. */
+    /** Native memory a kernel allocated for one output array: only such memory is ever handed back. */
     private static final class Owned extends FloatPointer {
+        /** Whether it waits in the pool (handed back, no array may use it). */
+        boolean pooled;
+
         Owned(long n) {
             super(n);
         }
+    }
+
+    /** Most bytes of handed-back memory kept for reuse (beyond it, memory is freed); -Davatartrain.kernels.poolBytes. */
+    static final long POOL_BYTES = Long.getLong("avatartrain.kernels.poolBytes", 4L << 30);
+    private static final Map<Long, ArrayDeque<Owned>> POOL = new HashMap<>();
+    private static long pooledBytes;
+
+    /** Handed-back memory of {@code n} floats, or null. */
+    private static synchronized Owned reuse(long n) {
+        ArrayDeque<Owned> free = POOL.get(n);
+        Owned p = free == null ? null : free.poll();
+        if (p != null) {
+            p.pooled = false;
+            pooledBytes -= n * Float.BYTES;
+        }
+        return p;
+    }
+
+    private static synchronized void handBack(Owned p) {
+        long bytes = p.capacity() * Float.BYTES;
+        if (pooledBytes + bytes > POOL_BYTES) {
+            p.deallocate();
+            return;
+        }
+        p.pooled = true;
+        pooledBytes += bytes;
+        POOL.computeIfAbsent(p.capacity(), k -> new ArrayDeque<>()).push(p);
     }
 
     /** {@code a} itself if it is a dense C-order float32 array, else such a copy. */
@@ -70,7 +107,10 @@ final class Buffers {
         }
         if (n * Float.BYTES >= OWN_BYTES) {
             try {
-                Owned p = new Owned(n);
+                Owned p = reuse(n);
+                if (p == null) {
+                    p = new Owned(n);
+                }
                 DataBuffer buf = Nd4j.createBuffer(p, DataType.FLOAT, n, FloatIndexer.create(p));
                 return Nd4j.create(buf, shape, Nd4j.getStrides(shape, 'c'), 0, 'c', DataType.FLOAT);
             } catch (OutOfMemoryError e) {
@@ -100,16 +140,22 @@ final class Buffers {
     }
 
     /**
-     * Frees {@code a}'s memory now if a kernel allocated it ({@link #empty}); returns the bytes freed. The caller
-     * guarantees that nothing reads {@code a}, or any view of its memory, afterwards.
+     * Hands {@code a}'s memory back now if a kernel allocated it ({@link #empty}) and it was not handed back yet;
+     * returns its bytes. The caller guarantees that nothing reads or writes {@code a}, or any view of its memory,
+     * afterwards (the next output of that size gets it).
      */
     static long release(INDArray a) {
-        if (a == null || a.isEmpty() || !(root(a).pointer() instanceof Owned p) || p.isNull()) {
+        if (a == null || a.isEmpty() || !(root(a).pointer() instanceof Owned p)) {
             return 0;
         }
-        long bytes = p.capacity() * Float.BYTES;
-        p.deallocate();
-        return bytes;
+        synchronized (Buffers.class) {
+            if (p.pooled || p.isNull()) {
+                return 0;
+            }
+            long bytes = p.capacity() * Float.BYTES;
+            handBack(p);
+            return bytes;
+        }
     }
 
     /** All elements of {@code a} in C order, as a Java array. */

@@ -14,12 +14,13 @@ import dev.avatartrain.tensors.NativeMemory;
  * Closures hold only what their backward pass needs, and each is dropped once run, so memory falls as the backward
  * pass proceeds. A tape made with {@code record = false} keeps nothing (inference).
  *
- * <p>Memory is also freed explicitly, not only when a collection finds it: once an operation's backward step has
- * run, every later operation's has too, so the operation's output value and the gradient it consumed are dead. The
- * step frees both when a kernel allocated them ({@link Buffers#release}), unless the output shares memory with an
+ * <p>Memory is also handed back explicitly, not only when a collection finds it: once an operation's backward step
+ * has run, every later operation's has too, so the operation's output value and the gradient it consumed are dead.
+ * The step hands both back for reuse by the next kernel output of their size when a kernel allocated them
+ * ({@link Buffers#release}), unless the output shares memory with an
  * input (a view), the gradient was passed on to an input, or either belongs to the root of {@link #backward} (its
  * value and the caller's gradient, which the caller still reads). Parameters, constants and their gradients are never
- * freed. So after {@link #backward} only the root's value and the parameters' gradients of a pass are valid.
+ * handed back. So after {@link #backward} only the root's value and the parameters' gradients of a pass are valid.
  */
 public final class Tape {
     /** Backward steps between checks of the process's memory (a check reads /proc; a collection runs only when high). */
@@ -27,7 +28,7 @@ public final class Tape {
 
     private final boolean record;
     private final List<Runnable> steps = new ArrayList<>();
-    /** The root of the running {@link #backward} and the caller's gradient for it: never freed. */
+    /** The root of the running {@link #backward} and the caller's gradient for it: never handed back. */
     private Var root;
     private INDArray rootGrad;
 
@@ -45,7 +46,7 @@ public final class Tape {
         private boolean gradOwned;
         /** The operation's inputs (none for parameters and constants). */
         private Var[] inputs = NONE;
-        /** Whether the value shares memory with an input's (then it is never freed here). */
+        /** Whether the value shares memory with an input's (then it is never handed back here). */
         private boolean borrowed;
 
         private Var(INDArray value, boolean needsGrad) {

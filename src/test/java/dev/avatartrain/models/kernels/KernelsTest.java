@@ -203,8 +203,8 @@ class KernelsTest {
         Tape.Var h3 = Layers.activation(t, Layers.add(t, h2, h1), Activation.IDENTITY);
         float[] rootBefore = Buffers.toFloats(h3.value());
         t.backward(h3, gout);
-        assertEquals(0, Buffers.release(h1.value()), "h1's memory was freed by the backward pass");
-        assertEquals(0, Buffers.release(h2.value()), "h2's memory was freed by the backward pass");
+        assertEquals(0, Buffers.release(h1.value()), "h1's memory was handed back by the backward pass");
+        assertEquals(0, Buffers.release(h2.value()), "h2's memory was handed back by the backward pass");
         float[] root = Buffers.toFloats(h3.value()); // the root's value stays readable
         float[] xs = Buffers.toFloats(x);
         float[] g = Buffers.toFloats(gout);
