@@ -139,6 +139,11 @@ final class Buffers {
         return a != null && b != null && !a.isEmpty() && !b.isEmpty() && root(a).pointer() == root(b).pointer();
     }
 
+    /** Whether {@code a}'s memory was handed back and waits in the pool (for tests). */
+    static synchronized boolean handedBack(INDArray a) {
+        return a != null && !a.isEmpty() && root(a).pointer() instanceof Owned p && p.pooled;
+    }
+
     /**
      * Hands {@code a}'s memory back now if a kernel allocated it ({@link #empty}) and it was not handed back yet;
      * returns its bytes. The caller guarantees that nothing reads or writes {@code a}, or any view of its memory,
