@@ -52,7 +52,7 @@ public final class GenerateJob {
         if (clips.isEmpty()) throw new BadInputException("generate: no clip given (--clip NAME or --metadata FILE)");
         UNetWeights.Source src = UNetWeights.locate(o.weights(), TrainJob.unetCache(), sc.hadoopConfiguration(), TrainJob.hubLookup(sc));
         String configured = config.model().unetConfigFile();
-        Path file = configured == null ? null : ProjectPaths.resolve(configured);
+        Path file = configured == null || configured.isBlank() ? null : ProjectPaths.resolve(configured);
         UNetConfig unet = src.config() != null ? UNetWeights.chooseConfig(src, file == null ? null : UNetConfig.read(file), String.valueOf(file))
                 : UNetConfig.read(file != null ? file : ProjectPaths.resolve("configuration/unet/config.json"));
         String pe = src.positionalEncoding() != null ? src.positionalEncoding() : config.train().audioPositionalEncoding();

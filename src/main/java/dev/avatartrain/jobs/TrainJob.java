@@ -120,7 +120,7 @@ public final class TrainJob {
      */
     static Pretrained pretrained(AppConfig config, JavaSparkContext sc) throws IOException {
         String configured = config.model().unetConfigFile();
-        Path file = configured == null ? null : ProjectPaths.resolve(configured);
+        Path file = configured == null || configured.isBlank() ? null : ProjectPaths.resolve(configured);
         String spec = config.model().unetPretrainedModelNameOrPath();
         if (spec == null || spec.isBlank()) {
             if (file == null) file = ProjectPaths.resolve("configuration/unet/config.json");
