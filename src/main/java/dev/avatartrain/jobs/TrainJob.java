@@ -164,9 +164,22 @@ public final class TrainJob {
         return Path.of(System.getProperty("java.io.tmpdir"), "avatar-train-unet");
     }
 
-    /** Hugging Face ids: not resolved yet (no hub lookup on this branch). */
+    /**
+     * Hugging Face ids ({@code owner/name[@revision][:subfolder]}, or {@code :path/file.bin} for one file) through the
+     * project's hub resolver: the folder holding the first complete layout found (MuseTalk's, then diffusers').
+     */
     static UNetWeights.HubLookup hubLookup(JavaSparkContext sc) {
-        return null;
+        org.apache.hadoop.conf.Configuration hadoop = sc.hadoopConfiguration();
+        return spec -> {
+            if (!dev.avatartrain.hub.HubFiles.isRepoId(spec)) return null;
+            if (spec.matches("(?i).*\\.(safetensors|bin|pt|pth)")) return dev.avatartrain.hub.HubFiles.resolveFile(spec, hadoop);
+            List<Path> files = dev.avatartrain.hub.HubFiles.resolveFirst(spec, List.of(
+                    List.of(UNetWeights.MUSETALK_CONFIG, UNetWeights.MUSETALK_WEIGHTS),
+                    List.of(UNetWeights.MUSETALK_CONFIG, UNetWeights.MUSETALK_V15_WEIGHTS),
+                    List.of(UNetWeights.DIFFUSERS_CONFIG, UNetWeights.DIFFUSERS_WEIGHTS),
+                    List.of(UNetWeights.DIFFUSERS_CONFIG, UNetWeights.DIFFUSERS_BIN)), hadoop);
+            return files.get(0).getParent();
+        };
     }
 
     private static void checkShapes(UNetConfig unet, ClipLatents clip, TrainConfig t, String unetFile) {

@@ -95,12 +95,14 @@ public final class UNetWeights {
     /** Resolves {@code spec}; remote files are copied under {@code cacheDir}; {@code hub} may be null (no hub ids). */
     public static Source locate(String spec, Path cacheDir, Configuration hadoop, HubLookup hub) {
         if (spec == null || spec.isBlank()) throw new BadInputException(KEY + " is empty");
-        StorageUrl url = StorageUrl.parse(spec, KEY);
         Path local;
-        if (!url.isLocal()) {
+        Path fromHub = !spec.contains("://") && !Files.exists(Path.of(spec)) && hub != null ? hub.folder(spec) : null;
+        if (fromHub != null) {
+            local = fromHub; // a Hugging Face id
+        } else if (!StorageUrl.parse(spec, KEY).isLocal()) {
             local = copyRemote(spec, cacheDir, hadoop);
         } else {
-            local = url.localPath();
+            local = StorageUrl.parse(spec, KEY).localPath();
             if (!Files.exists(local)) {
                 Path found = hub == null ? null : hub.folder(spec);
                 if (found == null) {
