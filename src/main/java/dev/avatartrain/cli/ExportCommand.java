@@ -10,26 +10,41 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import dev.avatartrain.errors.BadInputException;
+import dev.avatartrain.models.unet.UNetConfig;
+import dev.avatartrain.models.unet.UNetLayouts;
+import dev.avatartrain.models.unet.UNetWeights;
 import dev.avatartrain.tensors.Safetensors;
+import dev.avatartrain.tensors.TensorFiles;
 import dev.avatartrain.train.Checkpoints;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "export", mixinStandardHelpOptions = true,
-        description = {"Write a checkpoint's weights as safetensors with their PyTorch names (diffusers' UNet2DConditionModel,",
-                "InfiniteTalk's AudioProjModel load it with strict=True), optionally in fp16 or bf16."})
+        description = {"Write a checkpoint's weights with their PyTorch names, in a layout inference code loads:",
+                "file: one safetensors (diffusers' UNet2DConditionModel, InfiniteTalk's AudioProjModel load it with strict=True);",
+                "diffusers: a folder UNet2DConditionModel.from_pretrained(dir) loads (config.json + diffusion_pytorch_model.safetensors);",
+                "musetalk: MuseTalk's folder (musetalk.json + pytorch_model.bin, a torch.save state dict).",
+                "Optionally in fp16 or bf16."})
 final class ExportCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", required = true, paramLabel = "CKPT",
-            description = "A checkpoint folder (output_dir/checkpoints/checkpoint-N) or its model.safetensors.")
+            description = "A checkpoint folder (output_dir/checkpoints/checkpoint-N) or its model.safetensors; also any UNet weights"
+                    + " model.unet_pretrained_model_name_or_path accepts (a file, a diffusers or MuseTalk folder).")
     Path checkpoint;
 
-    @Option(names = "--output", required = true, paramLabel = "FILE.safetensors", description = "The file to write.")
+    @Option(names = "--output", required = true, paramLabel = "OUT", description = "The file (--layout file) or folder to write.")
     Path output;
+
+    @Option(names = "--layout", defaultValue = "file", paramLabel = "file|diffusers|musetalk", description = "Layout (default: ${DEFAULT-VALUE}).")
+    String layout;
+
+    @Option(names = "--unet-config", paramLabel = "FILE", description = "The UNet's config JSON for the folder layouts (default: the one"
+            + " recorded in the checkpoint).")
+    Path unetConfig;
 
     @Option(names = "--dtype", defaultValue = "fp32", paramLabel = "fp32|fp16|bf16", description = "Stored type (default: ${DEFAULT-VALUE}).")
     String dtype;
 
-    @Option(names = "--prefix", defaultValue = "", paramLabel = "PREFIX", description = "Put this before every name, e.g. 'unet.' or 'audio_proj.'.")
+    @Option(names = "--prefix", defaultValue = "", paramLabel = "PREFIX", description = "Put this before every name, e.g. 'unet.' or 'audio_proj.' (--layout file).")
     String prefix;
 
     @Override
@@ -40,18 +55,47 @@ final class ExportCommand implements Callable<Integer> {
             case "bf16" -> DataType.BFLOAT16;
             default -> throw new BadInputException("--dtype " + dtype + ": expected fp32, fp16 or bf16");
         };
+        if (!UNetLayouts.LAYOUTS.contains(layout)) throw new BadInputException("--layout " + layout + ": expected one of " + UNetLayouts.LAYOUTS);
         Path model = Files.isDirectory(checkpoint) ? checkpoint.resolve(Checkpoints.MODEL) : checkpoint;
-        if (!Files.isRegularFile(model)) throw new BadInputException(model + ": no such checkpoint model file");
-        if (Files.isDirectory(checkpoint) && !Files.exists(checkpoint.resolve(Checkpoints.STATE))) {
-            throw new BadInputException(checkpoint + ": incomplete checkpoint (no " + Checkpoints.STATE + "; its write was interrupted)");
+        Path state = model.resolveSibling(Checkpoints.STATE);
+        Map<String, INDArray> weights;
+        Map<String, String> meta = new LinkedHashMap<>();
+        String configJson = null, configSource = null, pe = null;
+        if (model.getFileName().toString().equals(Checkpoints.MODEL) && Files.isRegularFile(model)) {
+            if (!Files.exists(state)) {
+                throw new BadInputException(model.getParent() + ": incomplete checkpoint (no " + Checkpoints.STATE + "; its write was interrupted)");
+            }
+            Safetensors.SafetensorsFile f = Safetensors.read(model, null);
+            weights = f.tensors();
+            meta.putAll(f.metadata());
+            UNetWeights.Source src = UNetWeights.locate(model.getParent().toString(), Path.of("."), null, null);
+            configJson = src.configJson();
+            configSource = src.configSource();
+            pe = src.positionalEncoding();
+        } else {
+            UNetWeights.Source src = UNetWeights.locate(checkpoint.toString(), Path.of("."), null, null);
+            weights = TensorFiles.read(src.weights(), null);
+            configJson = src.configJson();
+            configSource = src.configSource();
+            pe = src.positionalEncoding();
+            String strip = weights.keySet().stream().allMatch(k -> k.startsWith("unet.")) ? "unet." : "";
+            if (!strip.isEmpty()) {
+                Map<String, INDArray> s = new LinkedHashMap<>();
+                weights.forEach((k, v) -> s.put(k.substring(strip.length()), v));
+                weights = s;
+            }
         }
-        Safetensors.SafetensorsFile f = Safetensors.read(model, null);
+        if (unetConfig != null) {
+            configJson = Files.readString(unetConfig);
+            configSource = unetConfig.toString();
+        }
+        UNetConfig cfg = configJson == null ? null : UNetConfig.parse(configJson, configSource);
         Map<String, INDArray> out = new LinkedHashMap<>();
-        f.tensors().forEach((n, a) -> out.put(prefix + n, a.castTo(type)));
-        Map<String, String> meta = new LinkedHashMap<>(f.metadata());
-        meta.put("format", "pt");
-        Safetensors.write(output, out, meta);
-        System.out.println("export: " + out.size() + " tensors (" + dtype + ") from " + model + " → " + output);
+        weights.forEach((n, a) -> out.put(n, a.castTo(type)));
+        meta.remove("format");
+        UNetLayouts.write(layout, output, out, layout.equals("file") ? null : cfg, pe, prefix, meta);
+        System.out.println("export: " + out.size() + " tensors (" + dtype + ", " + layout + " layout"
+                + (pe == null ? "" : ", audio positional encoding " + pe) + ") from " + model + " → " + output);
         return Main.EXIT_OK;
     }
 }

@@ -52,6 +52,10 @@ final class ForwardCommand implements Callable<Integer> {
     @Option(names = "--save-weights", paramLabel = "FILE", description = "Also write the weights used (e.g. the random ones) as safetensors.")
     Path saveWeights;
 
+    @Option(names = "--audio-positional-encoding", defaultValue = "none", paramLabel = "none|musetalk",
+            description = "unet: add this to encoder_hidden_states first, as train does with train.audio_positional_encoding (default: ${DEFAULT-VALUE}).")
+    String audioPositionalEncoding;
+
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the random initialisation without --weights (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -73,7 +77,8 @@ final class ForwardCommand implements Callable<Integer> {
                 Path cfg = config != null ? config : ProjectPaths.resolve("configuration/unet/config.json");
                 UNet u = UNet.build(UNetConfig.parse(Files.readString(cfg), cfg.toString()), DataType.FLOAT, seed);
                 if (w != null) u.load(w, NamedWeights.guessPrefix(u, w, "unet.", "model."), weights.toString());
-                out = u.forward(need(in, UNet.SAMPLE), need(in, UNet.TIMESTEP), need(in, UNet.ENCODER_HIDDEN_STATES));
+                INDArray audio = dev.avatartrain.data.AudioPositionalEncoding.of(audioPositionalEncoding).apply(need(in, UNet.ENCODER_HIDDEN_STATES));
+                out = u.forward(need(in, UNet.SAMPLE), need(in, UNet.TIMESTEP), audio);
                 net = u;
             }
             case taesd_encoder -> {

@@ -10,7 +10,7 @@ import java.io.PrintWriter;
 @Command(name = "avatar-train", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Distributed training of talking-head avatar models (lip-sync UNet, audio adapter) on Spark + DL4J.",
         subcommands = {SynthCommand.class, MakeMetadataCommand.class, EncodeCommand.class, TrainCommand.class,
-                TrainAdapterCommand.class, ExportCommand.class, ForwardCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+                TrainAdapterCommand.class, ExportCommand.class, GenerateCommand.class, ForwardCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
         footer = "%nRun 'avatar-train <command> --help' for a command's options.")
 public final class Main implements Runnable {
     public static final int EXIT_OK = 0;

@@ -53,11 +53,18 @@ public final class ConfigSchema {
         integer("train", "num_workers", 0, 0, INF, "Data-parallel workers (Spark partitions of whole clips); 0 = Spark's default parallelism.");
         choice("train", "loss", "l1", List.of("l1", "mse"), "Loss on predicted latents.");
         number("train", "validation_fraction", 0.1, 0.0, 0.5, "Share of clips held out for validation (split by clip, never by frame).");
+        choice("train", "audio_positional_encoding", "none", List.of("none", "musetalk"),
+                "Added to the audio sequence before the UNet's cross-attention: none, or MuseTalk's sinusoidal PositionalEncoding (same in train, validation, forward, generate).");
+        integer("train", "reference_min_distance", 5, 0, INF,
+                "A reference frame is at least this many frames from its target where the clip allows (MuseTalk draws |ref - target| >= 5).");
 
         // model.yaml
-        str("model", "unet_config_file", "configuration/unet/config.json", "diffusers UNet2DConditionModel config JSON of the lip-sync UNet.");
+        optStr("model", "unet_config_file", null,
+                "diffusers UNet2DConditionModel config JSON of the lip-sync UNet; null: the config of unet_pretrained_model_name_or_path's folder, else configuration/unet/config.json.");
         str("model", "vae_pretrained_model_name_or_path", "madebyollin/taesd",
                 "TAESD weights: a folder or file (.pth / diffusers safetensors), local or s3a. A hub name that is not found locally means a seeded random TAESD (logged).");
+        optStr("model", "unet_pretrained_model_name_or_path", null,
+                "Released UNet weights to start from (fresh optimizer, step 0): a weights file, a diffusers or MuseTalk folder, a storage URL or a Hugging Face id[/subfolder]; null starts from random weights.");
         optStr("model", "resume_from_checkpoint", null, "Checkpoint folder to resume from, or 'latest' (newest under output_dir); null starts fresh.");
 
         // optimizer.yaml

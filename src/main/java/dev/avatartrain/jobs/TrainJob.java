@@ -15,12 +15,15 @@ import org.apache.spark.sql.SparkSession;
 import dev.avatartrain.config.AppConfig;
 import dev.avatartrain.config.ProjectPaths;
 import dev.avatartrain.config.TrainConfig;
+import dev.avatartrain.data.AudioPositionalEncoding;
 import dev.avatartrain.data.ClipLatents;
 import dev.avatartrain.data.ClipSplit;
 import dev.avatartrain.encode.LatentStore;
 import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.models.taesd.TaesdSource;
 import dev.avatartrain.models.unet.UNetConfig;
+import dev.avatartrain.models.unet.UNetWeights;
+import dev.avatartrain.train.Checkpoints;
 import dev.avatartrain.storage.Storage;
 import dev.avatartrain.train.GpuAssignment;
 import dev.avatartrain.train.Trainer;
@@ -49,18 +52,23 @@ public final class TrainJob {
         ClipSplit split = ClipSplit.of(LatentStore.clipNames(index), t.validationFraction(), t.seed());
         if (split.train().isEmpty()) throw new BadInputException(folder + "/index.json: no clip to train on");
 
-        Path unetFile = ProjectPaths.resolve(config.model().unetConfigFile());
-        String unetJson = Files.readString(unetFile);
-        UNetConfig unet = UNetConfig.parse(unetJson, unetFile.toString());
+        Pretrained start = pretrained(config, sc);
+        String unetJson = start.configJson();
+        String unetFile = start.configSource();
+        UNetConfig unet = UNetConfig.parse(unetJson, unetFile);
         ClipLatents probe = LatentStore.readClip(out, folder, split.train().get(0));
         checkShapes(unet, probe, t, unetFile);
+        checkResumeEncoding(config, out);
 
         int workers = Math.min(split.train().size(), EncodeJob.workers(config, sc));
         List<List<String>> shards = shards(split.train(), frames, workers);
         System.out.println("train: " + split.train().size() + " training clips in " + shards.size() + " shards, "
                 + split.validation().size() + " validation clips; latents " + out.locations().get(0).child(folder));
-        UNetTask task = new UNetTask(unetJson, unetFile.toString(), t.seed(), t.trainBatchSize(), t.audioLengthLeft(),
-                t.audioLengthRight(), t.loss(), out, folder);
+        UNetTask task = new UNetTask(unetJson, unetFile, t.seed(), t.trainBatchSize(), t.audioLengthLeft(),
+                t.audioLengthRight(), t.loss(), out, folder, t.audioPositionalEncoding(), t.referenceMinDistance(),
+                start.weights() == null ? null : start.weights().weights().toString());
+        System.out.println("train: references at least " + t.referenceMinDistance() + " frames from the target where the clip allows;"
+                + " audio positional encoding " + t.audioPositionalEncoding());
         UNetValidation validation = null;
         if (!split.validation().isEmpty()) {
             List<ClipLatents> val = new ArrayList<>();
@@ -68,7 +76,7 @@ public final class TrainJob {
             System.out.println("train: validation decodes with " + vae.describe()
                     + (vae.isRandom() ? " (grids show latent channels 0-2: random weights decode to no picture)" : ""));
             validation = new UNetValidation(val, t.audioLengthLeft(), t.audioLengthRight(), t.seed(), vae.decoder(), vae.isRandom(), out,
-                    t.loss());
+                    t.loss(), t.referenceMinDistance(), AudioPositionalEncoding.of(t.audioPositionalEncoding()));
         } else {
             System.out.println("train: only one clip, so no validation (validation is on held-out clips, never frames)");
         }
@@ -102,7 +110,79 @@ public final class TrainJob {
         return shards;
     }
 
-    private static void checkShapes(UNetConfig unet, ClipLatents clip, TrainConfig t, Path unetFile) {
+    /** The UNet's config (JSON and where it came from) and the released weights to start from (null: random). */
+    record Pretrained(String configJson, String configSource, UNetWeights.Source weights) {}
+
+    /**
+     * {@code model.unet_pretrained_model_name_or_path} and {@code model.unet_config_file} together: a folder's config is used when
+     * unet_config_file is unset, both given must agree, a bare file needs unet_config_file; a positional encoding the weights
+     * record must be the configured one.
+     */
+    static Pretrained pretrained(AppConfig config, JavaSparkContext sc) throws IOException {
+        String configured = config.model().unetConfigFile();
+        Path file = configured == null || configured.isBlank() ? null : ProjectPaths.resolve(configured);
+        String spec = config.model().unetPretrainedModelNameOrPath();
+        if (spec == null || spec.isBlank()) {
+            if (file == null) file = ProjectPaths.resolve("configuration/unet/config.json");
+            return new Pretrained(Files.readString(file), file.toString(), null);
+        }
+        UNetWeights.Source src = UNetWeights.locate(spec, unetCache(), sc.hadoopConfiguration(), hubLookup(sc));
+        UNetConfig chosen = UNetWeights.chooseConfig(src, file == null ? null : UNetConfig.read(file), String.valueOf(file));
+        String pe = config.train().audioPositionalEncoding();
+        if (src.positionalEncoding() != null && !src.positionalEncoding().equals(pe)) {
+            throw new BadInputException("model.unet_pretrained_model_name_or_path: " + spec + " was trained with audio positional encoding '"
+                    + src.positionalEncoding() + "' but train.audio_positional_encoding is '" + pe + "'; set train.audio_positional_encoding: "
+                    + src.positionalEncoding() + " (the weights expect it)");
+        }
+        System.out.println("train: starting from " + src.layout() + " weights " + src.weights() + " (fresh optimizer, step 0"
+                + (config.model().resumeFromCheckpoint() == null ? "" : "; resume_from_checkpoint wins when there is a checkpoint") + ")");
+        boolean fromFolder = src.configJson() != null && file == null;
+        return fromFolder ? new Pretrained(src.configJson(), src.configSource(), src)
+                : new Pretrained(Files.readString(file), file.toString(), src);
+    }
+
+    /** A checkpoint to resume from must have been trained with the configured audio positional encoding. */
+    static void checkResumeEncoding(AppConfig config, Storage out) throws IOException {
+        String r = config.model().resumeFromCheckpoint();
+        if (r == null || r.isBlank()) return;
+        String location = r.equals("latest") ? new Checkpoints(out, Integer.MAX_VALUE).latest() : r;
+        if (location == null) return;
+        String recorded;
+        try (Storage in = Storage.forUrl(location, out.hadoopConf())) {
+            if (!in.exists(Checkpoints.STATE)) return; // Trainer reports the incomplete checkpoint
+            var info = new com.fasterxml.jackson.databind.ObjectMapper().readTree(in.readAll(Checkpoints.STATE)).path("info");
+            recorded = info.hasNonNull(UNetWeights.PE_KEY) ? info.get(UNetWeights.PE_KEY).asText() : "none";
+        }
+        String pe = config.train().audioPositionalEncoding();
+        if (!recorded.equals(pe)) {
+            throw new BadInputException("model.resume_from_checkpoint: " + location + " was trained with audio positional encoding \"" + recorded
+                    + "\" but train.audio_positional_encoding is \"" + pe + "\"; resume with the same encoding");
+        }
+    }
+
+    static Path unetCache() {
+        return Path.of(System.getProperty("java.io.tmpdir"), "avatar-train-unet");
+    }
+
+    /**
+     * Hugging Face ids ({@code owner/name[@revision][:subfolder]}, or {@code :path/file.bin} for one file) through the
+     * project's hub resolver: the folder holding the first complete layout found (MuseTalk's, then diffusers').
+     */
+    static UNetWeights.HubLookup hubLookup(JavaSparkContext sc) {
+        org.apache.hadoop.conf.Configuration hadoop = sc.hadoopConfiguration();
+        return spec -> {
+            if (!dev.avatartrain.hub.HubFiles.isRepoId(spec)) return null;
+            if (spec.matches("(?i).*\\.(safetensors|bin|pt|pth)")) return dev.avatartrain.hub.HubFiles.resolveFile(spec, hadoop);
+            List<Path> files = dev.avatartrain.hub.HubFiles.resolveFirst(spec, List.of(
+                    List.of(UNetWeights.MUSETALK_CONFIG, UNetWeights.MUSETALK_WEIGHTS),
+                    List.of(UNetWeights.MUSETALK_CONFIG, UNetWeights.MUSETALK_V15_WEIGHTS),
+                    List.of(UNetWeights.DIFFUSERS_CONFIG, UNetWeights.DIFFUSERS_WEIGHTS),
+                    List.of(UNetWeights.DIFFUSERS_CONFIG, UNetWeights.DIFFUSERS_BIN)), hadoop);
+            return files.get(0).getParent();
+        };
+    }
+
+    private static void checkShapes(UNetConfig unet, ClipLatents clip, TrainConfig t, String unetFile) {
         long c = clip.latents().size(1), d = clip.audio().size(2);
         if (unet.inChannels() != 2 * c || unet.outChannels() != c) {
             throw new BadInputException(unetFile + ": in_channels " + unet.inChannels() + " and out_channels " + unet.outChannels()

@@ -141,8 +141,10 @@ public final class Trainer {
                 validations.add(validate(validator, driverNet, params, step, metrics));
             }
             if (crossed(prev, step, t.checkpointingSteps()) || last) {
+                Map<String, Object> info = new LinkedHashMap<>(task.checkpointInfo());
+                info.put("train_loss", r.loss());
                 lastCheckpoint = checkpoints.write(new Checkpoints.State(step, round, t.seed(), trainingHash(config), task.networkKey(),
-                        Map.of("train_loss", r.loss())), params, state);
+                        info), params, state);
                 System.out.println("train: checkpoint " + lastCheckpoint);
             }
             if (dashboard != null) dashboard.update(metrics.rows());

@@ -24,6 +24,11 @@ public interface TrainingTask extends Serializable {
     default void initialise(Network net) {
     }
 
+    /** Extra facts recorded in each checkpoint's training_state.json ({@code info}); default: none. */
+    default Map<String, Object> checkpointInfo() {
+        return Map.of();
+    }
+
     /** The scalar loss output of the graph. */
     String lossName();
 

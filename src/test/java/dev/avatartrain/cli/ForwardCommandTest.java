@@ -33,6 +33,18 @@ class ForwardCommandTest {
         INDArray b = Safetensors.read(dir.resolve("b.safetensors")).tensors().get("out");
         assertArrayEquals(new long[]{1, 4, 4, 4}, a.shape());
         assertEquals(a, b);
+        // --audio-positional-encoding musetalk: the same as adding the encoding to the input by hand
+        INDArray audio = Safetensors.read(in).tensors().get("encoder_hidden_states");
+        Path in2 = dir.resolve("in2.safetensors");
+        Safetensors.write(in2, Map.of("sample", Safetensors.read(in).tensors().get("sample"), "timestep", Nd4j.createFromArray(3f),
+                "encoder_hidden_states", dev.avatartrain.data.AudioPositionalEncoding.MUSETALK.apply(audio)), Map.of());
+        assertEquals(0, Main.run("forward", "--model", "unet", "--config", "configuration/unet/tiny.json", "--weights", w.toString(),
+                "--input", in.toString(), "--audio-positional-encoding", "musetalk", "--output", dir.resolve("c.safetensors").toString()));
+        assertEquals(0, Main.run("forward", "--model", "unet", "--config", "configuration/unet/tiny.json", "--weights", w.toString(),
+                "--input", in2.toString(), "--output", dir.resolve("d.safetensors").toString()));
+        INDArray c = Safetensors.read(dir.resolve("c.safetensors")).tensors().get("out");
+        assertEquals(Safetensors.read(dir.resolve("d.safetensors")).tensors().get("out"), c);
+        org.junit.jupiter.api.Assertions.assertNotEquals(a, c);
     }
 
     @Test

@@ -129,4 +129,63 @@ class UNetSamplerTest {
         BadInputException e = assertThrows(BadInputException.class, () -> FrameImages.decode(new byte[]{1, 2, 3}, "clip/000001.png"));
         assertTrue(e.getMessage().startsWith("clip/000001.png: "), e.getMessage());
     }
+
+    @Test
+    void referencesAreAtLeastTheMinimumDistanceAwayWhereTheClipAllows() {
+        UNetSampler s = new UNetSampler(List.of(clip("long", 40), clip("short", 6)), 0, 0, 5, AudioPositionalEncoding.NONE);
+        SplittableRandom rng = new SplittableRandom(3);
+        Set<Integer> seen = new HashSet<>();
+        int nearShort = 0;
+        for (int i = 0; i < 400; i++) {
+            for (int[] ref : s.draw(8, rng).refs()) {
+                int t = ref[1], r = ref[2], n = ref[0] == 0 ? 40 : 6;
+                assertNotEquals(t, r);
+                int allowed = Math.max(t, n - 1 - t);
+                assertTrue(Math.abs(r - t) >= Math.min(5, allowed), "clip " + ref[0] + " target " + t + " reference " + r);
+                if (ref[0] == 0) seen.add(r - t);
+                if (ref[0] == 1 && Math.abs(r - t) < 5) nearShort++;
+            }
+        }
+        assertFalse(seen.contains(1) || seen.contains(-4), "a reference closer than 5 frames in a 40-frame clip");
+        assertTrue(seen.contains(5) && seen.contains(-5) && seen.contains(39) == false, "distances " + seen);
+        assertTrue(nearShort > 0, "in a 6-frame clip targets 1..4 cannot have a reference 5 away: the largest distance is used");
+        // the rule itself: the largest distance the clip allows for t, never below 1
+        assertEquals(5, UNetSampler.distanceFor(10, 40, 5));
+        assertEquals(3, UNetSampler.distanceFor(2, 6, 5));
+        assertEquals(1, UNetSampler.distanceFor(0, 2, 5));
+        assertEquals(1, UNetSampler.distanceFor(3, 10, 0));
+        // validation references follow the same rule
+        for (int[] ref : s.validationRefs(4, 9)) {
+            int n = ref[0] == 0 ? 40 : 6;
+            assertTrue(Math.abs(ref[2] - ref[1]) >= UNetSampler.distanceFor(ref[1], n, 5));
+        }
+    }
+
+    @Test
+    void everyFrameAtTheAllowedDistanceCanBeDrawn() {
+        SplittableRandom rng = new SplittableRandom(1);
+        Set<Integer> refs = new HashSet<>();
+        for (int i = 0; i < 2000; i++) refs.add(UNetSampler.reference(7, 12, 5, rng));
+        assertEquals(Set.of(0, 1, 2), refs); // t+5 = 12 is outside the clip
+        refs.clear();
+        for (int i = 0; i < 2000; i++) refs.add(UNetSampler.reference(5, 12, 5, rng));
+        assertEquals(Set.of(0, 10, 11), refs);
+    }
+
+    @Test
+    void positionalEncodingIsAddedToTheAudioSequence() {
+        ClipLatents odd = clip("a", 8); // audio features of size 5
+        INDArray audio = Nd4j.rand(DataType.FLOAT, 8, 3, 6);
+        ClipLatents c = new ClipLatents("b", odd.frameNames(), odd.latents(), odd.maskedLatents(), audio);
+        int[][] refs = {{0, 4, 0}};
+        UNetBatch plain = new UNetSampler(List.of(c), 1, 1).build(refs);
+        UNetBatch encoded = new UNetSampler(List.of(c), 1, 1, 1, AudioPositionalEncoding.MUSETALK).build(refs);
+        // the sequence is frames 3, 4, 5 × 3 tokens = 9 positions; the encoding is indexed by position in it
+        assertEquals(plain.audio().add(AudioPositionalEncoding.table(9, 6).reshape(1, 9, 6)), encoded.audio());
+        assertEquals(0.0, encoded.audio().getDouble(0, 0, 0) - plain.audio().getDouble(0, 0, 0), 1e-6); // sin 0
+        assertEquals(1.0, encoded.audio().getDouble(0, 0, 1) - plain.audio().getDouble(0, 0, 1), 1e-6); // cos 0
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> new UNetSampler(List.of(odd), 1, 1, 1, AudioPositionalEncoding.MUSETALK).build(refs));
+        assertTrue(e.getMessage().contains("even"), e.getMessage());
+    }
 }

@@ -49,7 +49,8 @@ class TrainJobTest {
                 "data.metadata_url=" + dir.resolve("metadata.json"), "data.output_dir=" + dir.resolve(out), "data.IMAGE_SIZE=32",
                 "train.max_train_steps=4", "train.validation_steps=2", "train.checkpointing_steps=2", "train.checkpoints_total_limit=1",
                 "train.num_workers=2", "train.train_batch_size=2", "train.validation_fraction=0.25", "optimizer.lr_scheduler=cosine",
-                "optimizer.lr_warmup_steps=1"));
+                "optimizer.lr_warmup_steps=1", "model.vae_pretrained_model_name_or_path=random",
+                "model.unet_config_file=configuration/unet/tiny.json"));
         o.addAll(List.of(more));
         return AppConfig.load(DemoJob.demoConfigDir(), o);
     }

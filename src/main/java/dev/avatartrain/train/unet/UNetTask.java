@@ -9,6 +9,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
+import dev.avatartrain.data.AudioPositionalEncoding;
 import dev.avatartrain.data.ClipLatents;
 import dev.avatartrain.data.UNetBatch;
 import dev.avatartrain.data.UNetSampler;
@@ -16,6 +17,7 @@ import dev.avatartrain.encode.LatentStore;
 import dev.avatartrain.models.nn.Network;
 import dev.avatartrain.models.unet.UNet;
 import dev.avatartrain.models.unet.UNetConfig;
+import dev.avatartrain.models.unet.UNetWeights;
 import dev.avatartrain.storage.Storage;
 import dev.avatartrain.train.TrainingTask;
 
@@ -26,7 +28,14 @@ import dev.avatartrain.train.TrainingTask;
  * inpainter (as MuseTalk): the timestep input is always 0.
  */
 public record UNetTask(String unetConfigJson, String unetConfigSource, long seed, int batchSize, int left, int right, String loss,
-                       Storage latents, String folder) implements TrainingTask {
+                       Storage latents, String folder, String positionalEncoding, int referenceMinDistance, String pretrainedWeights)
+        implements TrainingTask {
+
+    /** Random initial weights, references at any other frame, no audio positional encoding. */
+    public UNetTask(String unetConfigJson, String unetConfigSource, long seed, int batchSize, int left, int right, String loss,
+                    Storage latents, String folder) {
+        this(unetConfigJson, unetConfigSource, seed, batchSize, left, right, loss, latents, folder, "none", 1, null);
+    }
 
     /** Shards whose clips stay loaded per executor JVM (oldest dropped first). */
     private static final int CACHED_SHARDS = 2;
@@ -52,6 +61,27 @@ public record UNetTask(String unetConfigJson, String unetConfigSource, long seed
         return UNet.build(unetConfig(), DataType.FLOAT, seed);
     }
 
+    /** Released weights ({@code pretrainedWeights}, a resolved local file) on the driver's network, loaded strictly. */
+    @Override
+    public void initialise(Network net) {
+        if (pretrainedWeights == null) return;
+        java.nio.file.Path file = java.nio.file.Path.of(pretrainedWeights);
+        UNetWeights.load(net, UNetWeights.read(file), file.toString());
+    }
+
+    /** Recorded in every checkpoint: the positional encoding the weights were trained with and the UNet's config. */
+    @Override
+    public Map<String, Object> checkpointInfo() {
+        Map<String, Object> info = new LinkedHashMap<>();
+        info.put(UNetWeights.PE_KEY, positionalEncoding);
+        info.put(UNetWeights.CONFIG_KEY, unetConfigJson);
+        return info;
+    }
+
+    public AudioPositionalEncoding audioPositionalEncoding() {
+        return AudioPositionalEncoding.of(positionalEncoding);
+    }
+
     @Override
     public String lossName() {
         return loss.equals("mse") ? UNet.LOSS : UNet.LOSS_L1;
@@ -66,7 +96,7 @@ public record UNetTask(String unetConfigJson, String unetConfigSource, long seed
             for (String c : shard) clips.add(LatentStore.readClip(latents, folder, c));
             SHARDS.put(key, clips);
         }
-        UNetSampler sampler = new UNetSampler(clips, left, right);
+        UNetSampler sampler = new UNetSampler(clips, left, right, referenceMinDistance, audioPositionalEncoding());
         return rng -> placeholders(sampler.draw(batchSize, rng));
     }
 

@@ -14,6 +14,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
+import dev.avatartrain.data.AudioPositionalEncoding;
 import dev.avatartrain.data.ClipLatents;
 import dev.avatartrain.data.FrameImages;
 import dev.avatartrain.data.UNetBatch;
@@ -46,8 +47,13 @@ public final class UNetValidation implements Trainer.Validator {
 
     public UNetValidation(List<ClipLatents> clips, int left, int right, long seed, Taesd.Model decoder, boolean showLatents,
                           Storage outputDir, String loss) {
+        this(clips, left, right, seed, decoder, showLatents, outputDir, loss, 1, AudioPositionalEncoding.NONE);
+    }
+
+    public UNetValidation(List<ClipLatents> clips, int left, int right, long seed, Taesd.Model decoder, boolean showLatents,
+                          Storage outputDir, String loss, int referenceMinDistance, AudioPositionalEncoding positionalEncoding) {
         this.showLatents = showLatents;
-        this.sampler = new UNetSampler(clips, left, right);
+        this.sampler = new UNetSampler(clips, left, right, referenceMinDistance, positionalEncoding);
         this.refs = sampler.validationRefs(PER_CLIP, seed);
         this.decoder = decoder;
         this.out = outputDir;
