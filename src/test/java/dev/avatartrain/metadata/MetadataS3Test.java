@@ -110,7 +110,7 @@ class MetadataS3Test {
         Files.write(localBase.resolve("aligned-frames/clip-00/000000.png"), new byte[]{42}); // local copy wins
         var data = new dev.avatartrain.config.DataConfig("s3a://bkt/train/tree/", localBase.toString(), "m.json", "out",
                 "aligned-frames", "audio", 256);
-        try (Storage s = Storage.fromConfig(data, conf).withLocalCache(true).withRetries(2, 10)) {
+        try (Storage s = Storage.fromConfig(data, conf).withLocalCache(true)) {
             assertArrayEquals(new byte[]{42}, s.readAll("aligned-frames/clip-00/000000.png"));
             assertArrayEquals(new byte[]{2}, s.readAll("aligned-frames/clip-01/000002.png"));
             assertTrue(Files.isRegularFile(localBase.resolve("aligned-frames/clip-01/000002.png")), "cached locally");
@@ -129,7 +129,11 @@ class MetadataS3Test {
              var out = fs.create(new Path("s3a://bkt/blobs/big.bin"))) {
             out.write(big);
         }
-        try (Storage s = Storage.forUrl("s3a://bkt/blobs/", conf).withRetries(8, 250);
+        // S3A's own retry policy (no second layer): generous enough here to outlast a restart of the server
+        Configuration patient = new Configuration(conf);
+        patient.set("fs.s3a.retry.limit", "10");
+        patient.set("fs.s3a.retry.interval", "500ms");
+        try (Storage s = Storage.forUrl("s3a://bkt/blobs/", patient);
              InputStream in = s.open("big.bin")) {
             byte[] got = new byte[big.length];
             int n = in.readNBytes(got, 0, 1 << 20);
