@@ -220,8 +220,9 @@ class MakeMetadataJobTest {
         e = assertThrows(BadInputException.class, () -> run(Mode.json, missing.toString(), tmp.resolve("y.npz").toString(), null, false, false));
         assertTrue(e.getMessage().contains("missing.json"), e.getMessage());
 
-        e = assertThrows(BadInputException.class, () -> run(Mode.scan, "ftp://host/x", tmp.resolve("y.npz").toString(), null, false, false));
-        assertTrue(e.getMessage().contains("unsupported scheme"), e.getMessage());
+        e = assertThrows(BadInputException.class, () -> run(Mode.scan, "nosuch://host/x", tmp.resolve("y.npz").toString(), null, false, false));
+        assertTrue(e.getMessage().contains("nosuch://host/x") && e.getMessage().contains("no Hadoop FileSystem for 'nosuch://'")
+                && e.getMessage().contains("fs.nosuch.impl"), e.getMessage());
     }
 
     @Test

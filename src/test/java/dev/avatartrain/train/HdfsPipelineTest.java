@@ -43,6 +43,8 @@ class HdfsPipelineTest {
 
     @BeforeAll
     static void start() throws Exception {
+        // the namenode and datanode log every block at INFO
+        org.apache.logging.log4j.core.config.Configurator.setLevel("org.apache.hadoop", org.apache.logging.log4j.Level.WARN);
         Configuration c = new Configuration();
         c.set("dfs.replication", "1");
         hdfs = new MiniDFSCluster.Builder(c, tmp.resolve("hdfs").toFile()).numDataNodes(1).build();
