@@ -4,7 +4,7 @@
 #   flock /tmp/bench.lock bench/metadata.sh [TREE] [WORKDIR]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TREE="${1:-/tmp/metadata-bench/tree}"
+TREE="${1:-/tmp/metadata-bench/tree-1b}"
 WORK="${2:-/tmp/metadata-bench/work}"
 PY=/usr/bin/python3
 if [[ ! -d "$TREE/aligned-frames" ]]; then
@@ -14,7 +14,8 @@ root = sys.argv[1]
 for c in range(100):
     for sub, ext in (("aligned-frames", ".png"), ("audio", ".npy")):
         d = os.path.join(root, sub, "clip-%03d" % c); os.makedirs(d, exist_ok=True)
-        for f in range(751): open(os.path.join(d, "%06d%s" % (f, ext)), "w").close()
+        for f in range(751):  # one byte each: a 0-byte image is not a frame
+            with open(os.path.join(d, "%06d%s" % (f, ext)), "wb") as fh: fh.write(b"\0")
 PYEOF
 fi
 sync

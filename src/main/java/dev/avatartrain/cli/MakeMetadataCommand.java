@@ -20,7 +20,7 @@ public final class MakeMetadataCommand implements Callable<Integer> {
     MakeMetadataJob.Mode mode;
 
     @Option(names = "--input", required = true, paramLabel = "INPUT",
-            description = "Frame tree root or its image folder (scan), or a metadata file (json); local, s3a:// or https://.")
+            description = "Frame tree root or its image folder (scan), or a metadata file (json); local, any Hadoop FileSystem URL (s3a://, hdfs://, gs://, ...) or https://.")
     String input;
 
     @Option(names = "--output", required = true, paramLabel = "OUT", description = "Output: *.json, *.npz or a Parquet directory.")

@@ -24,11 +24,11 @@ public final class ConfigSchema {
     static {
         // data.yaml
         str("data", "s3_data_base_url", "https://digital-human-llm.s3.ap-southeast-2.amazonaws.com/dev/train-data/",
-                "Remote base of the frame tree: an HTTPS URL of a public bucket, or s3a://bucket/prefix. Read when a file is not under local_data_base_url.");
+                "Remote base of the frame tree: an HTTPS URL of a public bucket, s3a://bucket/prefix or any Hadoop FileSystem URL (hdfs://, gs://, abfs://, ...). Read when a file is not under local_data_base_url.");
         str("data", "local_data_base_url", "data/train-data/",
                 "Local base of the frame tree (holds image_folder_name/ and audio_folder_name/). Read first.");
         str("data", "metadata_url", "data/train-data/metadata.json",
-                "Clip metadata written by make-metadata (.json, .npz or a Parquet directory): local path, s3a:// or HTTPS.");
+                "Clip metadata written by make-metadata (.json, .npz or a Parquet directory): local path, any Hadoop FileSystem URL or HTTPS.");
         str("data", "output_dir", "output", "Where jobs write latents, checkpoints, metrics, plots and exports.");
         str("data", "image_folder_name", "aligned-frames", "Folder of per-clip aligned PNG frames under the data base URL.");
         str("data", "audio_folder_name", "audio", "Folder of per-clip per-frame .npy audio features under the data base URL.");

@@ -35,8 +35,8 @@ import dev.avatartrain.tensors.Npy;
  * {@code avatar-train encode}: the latent cache. Clips (whole clips per partition) are spread over the executors;
  * each frame is decoded and resized to {@code IMAGE_SIZE}, encoded by the frozen TAESD encoder as is and with its
  * lower half masked, and stored per clip with the frame's audio features ({@link LatentStore}). Clips already
- * encoded from the same frames with the same weights and size are skipped. A corrupt or missing frame (or audio
- * file) is skipped and reported with its path; the job goes on.
+ * encoded from the same files (names, sizes, times or ETags) with the same weights and size are skipped. A corrupt
+ * or missing frame (or audio file) is skipped and reported with its path; the job goes on.
  */
 public final class EncodeJob {
     /** Frames per forward pass of the encoder. */
@@ -119,7 +119,12 @@ public final class EncodeJob {
         }
 
         ClipResult encodeClip(ClipMetadata clip) {
-            String hash = sourceHash(clip);
+            String hash;
+            try {
+                hash = sourceHash(clip);
+            } catch (IOException e) {
+                return new ClipResult(clip.folderName(), "failed", 0, List.of(), "", "cannot list its files: " + e.getMessage());
+            }
             Map<String, String> existing = LatentStore.readClipMetadata(out, folder, clip.folderName());
             if (existing != null && hash.equals(existing.get("source_hash"))) {
                 List<LatentStore.Skipped> skipped = readSkipped(existing.get("skipped"));
@@ -215,11 +220,36 @@ public final class EncodeJob {
             }
         }
 
-        /** Identifies the clip's listed frames, so a clip that gained or lost frames is encoded again. */
-        private static String sourceHash(ClipMetadata clip) {
+        /**
+         * Identifies what the clip is encoded from: each frame's image and audio file by name and content version
+         * (size and modification time, or size and ETag on object stores; {@link Storage.Entry#version()}), from
+         * one listing of each of the clip's two folders. A clip that gained or lost frames, or whose files were
+         * replaced or repaired, gets a new hash and is encoded again; the others stay cached.
+         */
+        private String sourceHash(ClipMetadata clip) throws IOException {
+            Map<String, Storage.Entry> images = frames.listEntries(data.imageFolderName() + "/" + clip.folderName(), true);
+            Map<String, Storage.Entry> audio;
+            try {
+                audio = frames.listEntries(data.audioFolderName() + "/" + clip.folderName(), true);
+            } catch (FileNotFoundException e) {
+                audio = Map.of();
+            }
             try {
                 MessageDigest md = MessageDigest.getInstance("SHA-256");
-                for (String n : clip.imageNames()) md.update((n + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                md.update("source-v2\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                for (String n : clip.imageNames()) {
+                    StringBuilder line = new StringBuilder(n);
+                    for (String ext : new String[]{".png", ".jpg", ".jpeg"}) { // the file readImage reads
+                        Storage.Entry e = images.get(n + ext);
+                        if (e != null) {
+                            line.append(' ').append(ext).append(' ').append(e.version());
+                            break;
+                        }
+                    }
+                    Storage.Entry a = audio.get(n + ".npy");
+                    line.append(" npy ").append(a == null ? "-" : a.version()).append('\n');
+                    md.update(line.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                }
                 md.update(("noaudio:" + clip.imagesWithoutAudio()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
                 return HexFormat.of().formatHex(md.digest()).substring(0, 16);
             } catch (java.security.NoSuchAlgorithmException e) {

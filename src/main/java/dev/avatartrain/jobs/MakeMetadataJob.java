@@ -62,9 +62,12 @@ public final class MakeMetadataJob {
             List<String> failed = new ArrayList<>();
             List<String> noAudio = new ArrayList<>();
             List<String> noImage = new ArrayList<>();
-            long noAudioFrames = 0, noImageFrames = 0, ignored = 0;
+            List<String> emptyImages = new ArrayList<>();
+            long noAudioFrames = 0, noImageFrames = 0, ignored = 0, emptyImageCount = 0;
             for (ClipMetadata c : r.clips()) {
                 if (c.error() != null) { failed.add(c.folderName() + ": " + c.error()); continue; }
+                emptyImageCount += c.emptyImages().size();
+                for (String f : c.emptyImages()) if (emptyImages.size() < EXAMPLES) emptyImages.add(c.folderName() + "/" + f);
                 if (c.imageCount() == 0) { empty.add(c.folderName()); continue; }
                 clips.add(c);
                 ignored += c.ignoredFiles();
@@ -75,11 +78,12 @@ public final class MakeMetadataJob {
             }
             problems.put("empty_clips", problem(empty.size(), empty));
             problems.put("unreadable_clips", problem(failed.size(), failed));
+            problems.put("empty_image_files", problem(emptyImageCount, emptyImages));
             problems.put("images_without_audio", problem(noAudioFrames, noAudio));
             problems.put("audio_without_image", problem(noImageFrames, noImage));
             problems.put("audio_only_clips", problem(r.topLevel().audioOnlyClips().size(), r.topLevel().audioOnlyClips()));
             problems.put("stray_files", problem(r.topLevel().strayFiles().size(), r.topLevel().strayFiles()));
-            problemCount = empty.size() + failed.size() + (int) Math.min(Integer.MAX_VALUE, noAudioFrames + noImageFrames)
+            problemCount = empty.size() + failed.size() + (int) Math.min(Integer.MAX_VALUE, noAudioFrames + noImageFrames + emptyImageCount)
                     + r.topLevel().audioOnlyClips().size();
             summary.put("ignored_non_frame_files", ignored + r.topLevel().strayFiles().size());
             summary.put("clips_found", r.topLevel().clips().size());

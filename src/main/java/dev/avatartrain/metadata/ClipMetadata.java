@@ -10,16 +10,18 @@ import java.util.List;
  * @param listedMtime     the clip folders' modification time when listed (newest of image and audio
  *                        folder, ms), or -1 where the storage has none (S3) or the source did not record it
  * @param ignoredFiles    files in the clip's folders that are neither images nor audio features
+ * @param emptyImages     image files of 0 bytes (file names with extension): not frames, reported as unreadable
  * @param error           why the clip could not be listed, or null
  */
 public record ClipMetadata(String folderName, List<String> imageNames, int audioCount,
                            List<String> imagesWithoutAudio, List<String> audioWithoutImage,
-                           long listedMtime, int ignoredFiles, String error) implements Serializable {
+                           long listedMtime, int ignoredFiles, List<String> emptyImages, String error) implements Serializable {
 
     public ClipMetadata {
         imageNames = List.copyOf(imageNames);
         imagesWithoutAudio = List.copyOf(imagesWithoutAudio);
         audioWithoutImage = List.copyOf(audioWithoutImage);
+        emptyImages = List.copyOf(emptyImages);
     }
 
     public int imageCount() {
@@ -28,10 +30,10 @@ public record ClipMetadata(String folderName, List<String> imageNames, int audio
 
     /** A clip known only by its images (the original JSON format): audio pairing unknown, taken as complete. */
     public static ClipMetadata imagesOnly(String folderName, List<String> imageNames) {
-        return new ClipMetadata(folderName, imageNames, imageNames.size(), List.of(), List.of(), -1, 0, null);
+        return new ClipMetadata(folderName, imageNames, imageNames.size(), List.of(), List.of(), -1, 0, List.of(), null);
     }
 
     static ClipMetadata failed(String folderName, long mtime, String error) {
-        return new ClipMetadata(folderName, List.of(), 0, List.of(), List.of(), mtime, 0, error);
+        return new ClipMetadata(folderName, List.of(), 0, List.of(), List.of(), mtime, 0, List.of(), error);
     }
 }

@@ -84,13 +84,24 @@ public final class FrameTree implements Serializable {
         return new TopLevel(clips, stray, audioOnly);
     }
 
-    /** Lists one clip's images and audio features and pairs them by frame name. Never throws: errors become the row's error. */
+    /**
+     * Lists one clip's images and audio features and pairs them by frame name. An image file of 0 bytes (its size
+     * comes with the listing) is not a frame: it is reported in {@link ClipMetadata#emptyImages()}. Never throws:
+     * errors become the row's error.
+     */
     public ClipMetadata listClip(Storage storage, ClipFolder clip) {
         TreeSet<String> images = new TreeSet<>();
         TreeSet<String> audio = new TreeSet<>();
+        List<String> emptyImages = new ArrayList<>();
         int ignored;
         try {
-            ignored = collect(storage.list(imageFolder + "/" + clip.name()), images, IMAGE_EXTENSIONS);
+            TreeMap<String, Storage.Entry> entries = storage.listEntries(imageFolder + "/" + clip.name(), true);
+            List<String> names = new ArrayList<>(entries.size());
+            for (Storage.Entry e : entries.values()) {
+                if (e.size() == 0 && isImage(e.name())) emptyImages.add(e.name());
+                else names.add(e.name());
+            }
+            ignored = collect(names, images, IMAGE_EXTENSIONS);
         } catch (IOException e) {
             return ClipMetadata.failed(clip.name(), clip.mtime(), "cannot list " + imageFolder + "/" + clip.name() + ": " + e.getMessage());
         }
@@ -105,7 +116,13 @@ public final class FrameTree implements Serializable {
         for (String f : images) if (!audio.contains(f)) noAudio.add(f);
         List<String> noImage = new ArrayList<>();
         for (String f : audio) if (!images.contains(f)) noImage.add(f);
-        return new ClipMetadata(clip.name(), new ArrayList<>(images), audio.size(), noAudio, noImage, clip.mtime(), ignored, null);
+        return new ClipMetadata(clip.name(), new ArrayList<>(images), audio.size(), noAudio, noImage, clip.mtime(), ignored,
+                emptyImages, null);
+    }
+
+    private static boolean isImage(String name) {
+        int dot = name.lastIndexOf('.');
+        return dot > 0 && IMAGE_EXTENSIONS.contains(name.substring(dot + 1).toLowerCase(Locale.ROOT));
     }
 
     /** Adds frame names (without extension) of files with the given extensions; returns how many names were not frames. */

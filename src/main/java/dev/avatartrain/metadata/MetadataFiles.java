@@ -8,8 +8,6 @@ import dev.avatartrain.storage.StorageUrl;
 import dev.avatartrain.tensors.Npy;
 import dev.avatartrain.tensors.Npz;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -59,7 +57,8 @@ public final class MetadataFiles {
                 .add("images_without_audio", strings, false)
                 .add("audio_without_image", strings, false)
                 .add("listed_mtime", DataTypes.LongType, false)
-                .add("ignored_files", DataTypes.IntegerType, false);
+                .add("ignored_files", DataTypes.IntegerType, false)
+                .add("empty_images", strings, false);
     }
 
     /** The metadata DataFrame: one row per clip. */
@@ -68,7 +67,8 @@ public final class MetadataFiles {
         for (ClipMetadata c : clips) {
             rows.add(RowFactory.create(c.folderName(), c.imageCount(), c.imageNames().toArray(new String[0]),
                     c.audioCount(), c.imagesWithoutAudio().toArray(new String[0]),
-                    c.audioWithoutImage().toArray(new String[0]), c.listedMtime(), c.ignoredFiles()));
+                    c.audioWithoutImage().toArray(new String[0]), c.listedMtime(), c.ignoredFiles(),
+                    c.emptyImages().toArray(new String[0])));
         }
         return spark.createDataFrame(rows, schema());
     }
@@ -151,6 +151,7 @@ public final class MetadataFiles {
         ragged(a, "audio_without_image", clips.stream().map(ClipMetadata::audioWithoutImage).toList());
         a.put("listed_mtime", Nd4j.createFromArray(mtime));
         a.put("ignored_files", Nd4j.createFromArray(ignored));
+        ragged(a, "empty_images", clips.stream().map(ClipMetadata::emptyImages).toList());
         return a;
     }
 
@@ -183,24 +184,20 @@ public final class MetadataFiles {
         }
     }
 
-    /** Writes next to the target, then swaps: the old directory is removed only after the new one is complete. */
+    /** A new version folder, then the pointer naming it ({@link ParquetVersions}): readers never see a partial file. */
     private static void writeParquet(List<ClipMetadata> clips, String url, SparkSession spark, Configuration hadoop) throws IOException {
         StorageUrl u = StorageUrl.parse(url, "--output");
-        try (Storage s = Storage.forUrl(url, hadoop)) {
-            FileSystem fs = s.fileSystem(u.hadoopUri());
-            Path target = new Path(u.hadoopUri().replaceAll("/+$", ""));
-            String stamp = Long.toString(System.currentTimeMillis());
-            Path tmp = new Path(target.getParent(), "." + target.getName() + ".tmp-" + stamp);
-            Path old = new Path(target.getParent(), "." + target.getName() + ".old-" + stamp);
-            toDataFrame(spark, clips).coalesce(1).write().parquet(tmp.toString());
-            boolean hadOld = fs.exists(target);
-            if (hadOld && !fs.rename(target, old)) throw new IOException("could not move " + target + " aside to " + old);
-            if (!fs.rename(tmp, target)) {
-                if (hadOld) fs.rename(old, target);
-                throw new IOException("could not move " + tmp + " to " + target);
-            }
-            if (hadOld) fs.delete(old, true);
-        }
+        configure(spark, u);
+        ParquetVersions.write(url, hadoop, folder -> toDataFrame(spark, clips).coalesce(1).write().parquet(folder));
+    }
+
+    /** Spark's own reader and writer see the URL's per-bucket settings and the storage time-outs. */
+    private static void configure(SparkSession spark, StorageUrl u) {
+        Configuration c = spark.sparkContext().hadoopConfiguration();
+        u.bucketSettings().forEach((k, v) -> {
+            if (c.get(k) == null) c.set(k, v);
+        });
+        Storage.applyDefaults(c);
     }
 
     // ---------------------------------------------------------------- read
@@ -263,12 +260,15 @@ public final class MetadataFiles {
         List<List<String>> images = unragged(a, "image_names", n, file);
         List<List<String>> noAudio = unragged(a, "images_without_audio", n, file);
         List<List<String>> noImage = unragged(a, "audio_without_image", n, file);
+        // added after format_version 1 was first written: absent in older files
+        List<List<String>> empty = a.containsKey("empty_images") ? unragged(a, "empty_images", n, file)
+                : java.util.Collections.nCopies(n, List.of());
         long[] audio = longs(a, "audio_count", file), mtime = longs(a, "listed_mtime", file), ignored = longs(a, "ignored_files", file);
         if (audio.length != n || mtime.length != n || ignored.length != n)
             throw new BadInputException(file + ": per-clip arrays disagree in length with folder_name (" + n + ").");
         List<ClipMetadata> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++)
-            out.add(new ClipMetadata(names[i], images.get(i), (int) audio[i], noAudio.get(i), noImage.get(i), mtime[i], (int) ignored[i], null));
+            out.add(new ClipMetadata(names[i], images.get(i), (int) audio[i], noAudio.get(i), noImage.get(i), mtime[i], (int) ignored[i], empty.get(i), null));
         return out;
     }
 
@@ -303,15 +303,18 @@ public final class MetadataFiles {
         return out;
     }
 
-    private static List<ClipMetadata> readParquet(String url, SparkSession spark, Configuration hadoop) {
-        StorageUrl u = StorageUrl.parse(url, "metadata");
-        u.bucketSettings().forEach((k, v) -> {
-            if (spark.sparkContext().hadoopConfiguration().get(k) == null) spark.sparkContext().hadoopConfiguration().set(k, v);
-        });
+    private static List<ClipMetadata> readParquet(String url, SparkSession spark, Configuration hadoop) throws IOException {
+        configure(spark, StorageUrl.parse(url, "metadata"));
+        return ParquetVersions.read(url, hadoop, folder -> readParquetFolder(url, folder, spark));
+    }
+
+    private static List<ClipMetadata> readParquetFolder(String url, String folder, SparkSession spark) {
         Dataset<Row> df;
         try {
-            df = spark.read().parquet(u.hadoopUri());
+            df = spark.read().parquet(folder);
         } catch (Exception e) {
+            if (e.getMessage() != null && e.getMessage().contains("Path does not exist"))
+                throw new BadInputException(url + ": metadata not found (" + e.getMessage() + ")", new java.io.FileNotFoundException(folder));
             throw new BadInputException(url + ": cannot read a Parquet metadata directory: " + e.getMessage(), e);
         }
         for (String col : new String[]{"folder_name", "image_names"})
@@ -326,7 +329,8 @@ public final class MetadataFiles {
             List<String> ni = cols.contains("audio_without_image") ? r.getList(r.fieldIndex("audio_without_image")) : List.of();
             long mtime = cols.contains("listed_mtime") ? r.getLong(r.fieldIndex("listed_mtime")) : -1;
             int ignored = cols.contains("ignored_files") ? r.getInt(r.fieldIndex("ignored_files")) : 0;
-            out.add(new ClipMetadata(r.getString(r.fieldIndex("folder_name")), images, audio, na, ni, mtime, ignored, null));
+            List<String> empty = cols.contains("empty_images") ? r.getList(r.fieldIndex("empty_images")) : List.of();
+            out.add(new ClipMetadata(r.getString(r.fieldIndex("folder_name")), images, audio, na, ni, mtime, ignored, empty, null));
         }
         out.sort(java.util.Comparator.comparing(ClipMetadata::folderName));
         return out;

@@ -19,7 +19,7 @@ import java.util.TreeMap;
  * The parallel scan: clip folders are listed on the driver, each clip's frames on the executors (listing is
  * what is slow on S3: one LIST request per 1000 keys, no per-file requests). A tree on local disk is listed
  * on the driver alone. Incremental scans list in full
- * only clips that are new, or whose folder modification time changed where the storage has one.
+ * only clips that are new, had empty images, or whose folder modification time changed where the storage has one.
  */
 public final class MetadataScan {
     private MetadataScan() {}
@@ -44,7 +44,7 @@ public final class MetadataScan {
         List<FrameTree.ClipFolder> toList = new ArrayList<>();
         for (FrameTree.ClipFolder c : top.clips()) {
             ClipMetadata prev = previous.get(c.name());
-            boolean unchanged = prev != null && prev.error() == null && prev.imageCount() > 0
+            boolean unchanged = prev != null && prev.error() == null && prev.imageCount() > 0 && prev.emptyImages().isEmpty()
                     && (c.mtime() < 0 || prev.listedMtime() < 0 || c.mtime() == prev.listedMtime());
             if (unchanged && !recheckAll) kept.add(prev);
             else toList.add(c);

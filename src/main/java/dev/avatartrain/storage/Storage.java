@@ -2,10 +2,14 @@ package dev.avatartrain.storage;
 
 import dev.avatartrain.config.DataConfig;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FSDataInputStream;
+import dev.avatartrain.errors.BadInputException;
+import org.apache.hadoop.fs.EtagSource;
+import org.apache.hadoop.fs.FileContext;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.RemoteIterator;
+import org.apache.hadoop.fs.UnsupportedFileSystemException;
 import org.apache.hadoop.fs.statistics.IOStatistics;
 import org.apache.hadoop.fs.statistics.IOStatisticsSupport;
 
@@ -13,11 +17,9 @@ import java.io.Closeable;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.io.Serializable;
 import java.net.URI;
-import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -27,94 +29,129 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * Reads the training data named by paths relative to a local base and a remote base, local first.
+ * Reads and writes the files named by paths relative to a local base and a remote base, local first.
  *
- * <p>A file under the local base is read from disk; otherwise from the remote base (s3a, HTTPS bucket, or
- * another local folder), optionally copied into the local base first (atomically, so a crash never leaves
- * a half file that later reads as valid). Transient remote errors — on open and in the middle of a read —
- * are retried with exponential backoff; a file that exists nowhere is a {@link FileNotFoundException}
- * naming every place tried.
+ * <p>Local paths and {@code file://} are read with java.nio; every other URL through Hadoop's FileSystem for its
+ * scheme ({@code s3a}, {@code hdfs}, {@code viewfs}, {@code gs}, {@code abfs}, ...; {@link StorageUrl}). A scheme
+ * without a connector on the classpath is an error naming the URL and the connector to add. A file under the local
+ * base is read from disk; otherwise from the remote base, optionally copied into the local base first
+ * (atomically, so a crash never leaves a half file that later reads as valid). A file that exists nowhere is a
+ * {@link FileNotFoundException} naming every place tried.
  *
- * <p>Serializable: it holds the locations and the {@code fs.s3a.*} settings, never a FileSystem; each copy
- * (e.g. on an executor) opens its own FileSystem instances lazily. {@link #close()} releases them.
+ * <p>Failures are retried by the connector alone (for s3a: {@code fs.s3a.retry.*}, with the AWS SDK's own retries
+ * off), never by a second layer here; {@link #DEFAULTS} bounds the time-outs and retries the user did not set, so an
+ * unreachable endpoint fails in well under a minute with a message naming the URL, the endpoint and those settings.
+ *
+ * <p>Serializable: it holds the locations and the Hadoop settings, never a FileSystem; each copy (e.g. on an
+ * executor) opens its own FileSystem instances lazily. {@link #close()} releases them.
  */
 public final class Storage implements Serializable, Closeable {
-    private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 2L;
+
+    /**
+     * Time-outs and retries applied where the user set none. Hadoop 3.3's own defaults (a 200 s socket time-out,
+     * 20 SDK retries inside each of 7 S3A retries) keep a dead endpoint busy for many minutes without a word.
+     */
+    public static final Map<String, String> DEFAULTS = defaults();
+
+    private static Map<String, String> defaults() {
+        Map<String, String> d = new java.util.LinkedHashMap<>();
+        d.put("fs.s3a.connection.establish.timeout", "5000"); // ms to open a connection
+        d.put("fs.s3a.connection.timeout", "30000");          // ms without a byte on an open connection
+        d.put("fs.s3a.attempts.maximum", "0");                // the AWS SDK's retries: off, S3A's policy is the one
+        d.put("fs.s3a.retry.limit", "4");                     // S3A: 4 retries, 0.5 s, 1 s, 1.5 s, 2 s apart
+        d.put("fs.s3a.retry.interval", "500ms");
+        return java.util.Collections.unmodifiableMap(d);
+    }
+
+    /** Prefixes of the Hadoop settings a storage carries to executors (connectors, HDFS client, security). */
+    private static final String[] CARRIED = {"fs.", "dfs.", "ipc.", "hadoop.security.", "hadoop.rpc.", "google.cloud."};
+
+    /** Schemes whose files become visible only when a write completes (one object PUT): written in place. */
+    private static final Set<String> WHOLE_OBJECT_WRITES = Set.of("s3a", "gs");
 
     private final StorageUrl local;
     private final StorageUrl remote;
     private final Map<String, String> hadoopSettings;
     private final boolean cacheRemoteReads;
-    private final int attempts;
-    private final long backoffMillis;
 
     private transient Map<String, FileSystem> filesystems;
     private transient Configuration conf;
 
-    private Storage(StorageUrl local, StorageUrl remote, Map<String, String> hadoopSettings, boolean cacheRemoteReads,
-                    int attempts, long backoffMillis) {
+    private Storage(StorageUrl local, StorageUrl remote, Map<String, String> hadoopSettings, boolean cacheRemoteReads) {
         this.local = local;
         this.remote = remote;
         this.hadoopSettings = hadoopSettings;
         this.cacheRemoteReads = cacheRemoteReads;
-        this.attempts = attempts;
-        this.backoffMillis = backoffMillis;
     }
 
     /**
      * The data locations of {@code data.yaml}: {@code local_data_base_url} first, then {@code s3_data_base_url}.
      * Remote files are not cached locally unless {@link #withLocalCache(boolean)} says so.
      *
-     * @param hadoop Spark's Hadoop configuration ({@code spark.hadoop.fs.s3a.*}), or null for defaults
+     * @param hadoop Spark's Hadoop configuration ({@code spark.hadoop.*}), or null for defaults
      */
     public static Storage fromConfig(DataConfig data, Configuration hadoop) {
         StorageUrl l = blank(data.localDataBaseUrl()) ? null : StorageUrl.parse(data.localDataBaseUrl(), "data.local_data_base_url");
         StorageUrl r = blank(data.s3DataBaseUrl()) ? null : StorageUrl.parse(data.s3DataBaseUrl(), "data.s3_data_base_url");
-        if (l == null && r == null) throw new dev.avatartrain.errors.BadInputException(
+        if (l == null && r == null) throw new BadInputException(
                 "data.yaml: both local_data_base_url and s3_data_base_url are empty; set at least one.");
-        return create(l, r, hadoop, false);
+        return create(l, r, hadoop);
     }
 
-    /** One absolute location: a local path, {@code file://}, {@code s3a://} or {@code https://...}. */
+    /** One absolute location: a local path, {@code file://}, {@code https://...} or any Hadoop FileSystem URL. */
     public static Storage forUrl(String url, Configuration hadoop) {
-        return create(null, StorageUrl.parse(url, "URL"), hadoop, false);
+        return create(null, StorageUrl.parse(url, "URL"), hadoop);
     }
 
-    private static Storage create(StorageUrl l, StorageUrl r, Configuration hadoop, boolean cache) {
+    private static Storage create(StorageUrl l, StorageUrl r, Configuration hadoop) {
         Map<String, String> settings = new TreeMap<>();
         if (hadoop != null) {
             for (Map.Entry<String, String> e : hadoop) {
                 String k = e.getKey();
-                if (k.startsWith("fs.s3a.") || k.startsWith("fs.s3.") || k.startsWith("fs.AbstractFileSystem.s3a.")
-                        || k.equals("hadoop.security.credential.provider.path")) {
-                    settings.put(k, hadoop.get(k));
-                }
+                // what the site files, Spark or the user set; Hadoop's defaults are loaded again where it runs
+                if (carried(k) && userSet(hadoop, k)) settings.put(k, hadoop.getRaw(k));
             }
         }
         for (StorageUrl u : new StorageUrl[]{l, r}) {
             if (u != null) u.bucketSettings().forEach(settings::putIfAbsent); // the user's per-bucket settings win
         }
-        return new Storage(l, r, Map.copyOf(settings), cache, 5, 200);
+        return new Storage(l, r, Map.copyOf(settings), false);
+    }
+
+    private static boolean carried(String key) {
+        for (String p : CARRIED) if (key.startsWith(p)) return true;
+        return false;
     }
 
     private static boolean blank(String s) {
         return s == null || s.isBlank();
     }
 
+    /** Sets {@link #DEFAULTS} in {@code conf} where the user set no value (e.g. Spark's, before Spark reads Parquet). */
+    public static void applyDefaults(Configuration conf) {
+        DEFAULTS.forEach((k, v) -> {
+            if (!userSet(conf, k)) conf.set(k, v, "avatar-train storage defaults");
+        });
+    }
+
+    /** Whether a setting comes from anywhere but Hadoop's *-default.xml files. */
+    private static boolean userSet(Configuration conf, String key) {
+        String[] sources = conf.getPropertySources(key);
+        if (sources == null) return false;
+        for (String src : sources) if (!src.endsWith("-default.xml")) return true;
+        return false;
+    }
+
     /** A copy that copies remote files into the local base when it reads them (needs a local base on disk). */
     public Storage withLocalCache(boolean cache) {
         if (cache && (local == null || !local.isLocal()))
             throw new IllegalStateException("a local cache needs a local base directory");
-        return new Storage(local, remote, hadoopSettings, cache, attempts, backoffMillis);
-    }
-
-    /** A copy with {@code attempts} tries per remote operation, waiting {@code backoffMillis}, doubling, between them. */
-    public Storage withRetries(int attempts, long backoffMillis) {
-        if (attempts < 1 || backoffMillis < 0) throw new IllegalArgumentException("attempts >= 1, backoff >= 0");
-        return new Storage(local, remote, hadoopSettings, cacheRemoteReads, attempts, backoffMillis);
+        return new Storage(local, remote, hadoopSettings, cache);
     }
 
     /** The locations, local first. */
@@ -125,31 +162,49 @@ public final class Storage implements Serializable, Closeable {
         return out;
     }
 
-    /** The Hadoop configuration this storage uses (defaults plus the captured {@code fs.s3a.*} settings). */
+    /** The Hadoop configuration this storage uses: the site's, the captured settings, then {@link #DEFAULTS}. */
     public synchronized Configuration hadoopConf() {
         if (conf == null) {
             conf = new Configuration();
             hadoopSettings.forEach(conf::set);
+            applyDefaults(conf);
         }
         return conf;
     }
 
-    /** This storage's own FileSystem instance for a URI's scheme and bucket (not Hadoop's shared cache). */
+    /**
+     * This storage's own FileSystem instance for a URI's scheme and authority (not Hadoop's shared cache).
+     *
+     * @throws BadInputException when no connector for the scheme is on the classpath, naming the one to add
+     */
     public synchronized FileSystem fileSystem(String uri) throws IOException {
         if (filesystems == null) filesystems = new HashMap<>();
         URI u = URI.create(uri);
         String key = u.getScheme() + "://" + u.getAuthority();
         FileSystem fs = filesystems.get(key);
         if (fs == null) {
-            fs = FileSystem.newInstance(u, hadoopConf());
+            try {
+                fs = FileSystem.newInstance(u, hadoopConf());
+            } catch (UnsupportedFileSystemException e) {
+                throw noConnector(uri, u.getScheme(), e);
+            } catch (RuntimeException e) { // fs.<scheme>.impl names a class that is not on the classpath
+                if (!(e.getCause() instanceof ClassNotFoundException)) throw e;
+                throw noConnector(uri, u.getScheme(), e);
+            }
             filesystems.put(key, fs);
         }
         return fs;
     }
 
+    private static BadInputException noConnector(String uri, String scheme, Exception e) {
+        return new BadInputException(uri + ": no Hadoop FileSystem for '" + scheme + "://' on the classpath ("
+                + e.getMessage() + "). Add " + Connectors.forScheme(scheme)
+                + " to the driver and executors (spark-submit --jars or --packages), or use a scheme the cluster has.", e);
+    }
+
     // ---------------------------------------------------------------- reading
 
-    /** Opens a file, local first. The stream retries transient remote failures, resuming where it was. */
+    /** Opens a file, local first. Remote streams retry as their connector does (s3a: {@code fs.s3a.retry.*}). */
     public InputStream open(String relativePath) throws IOException {
         List<String> tried = new ArrayList<>();
         if (local != null) {
@@ -175,9 +230,10 @@ public final class Storage implements Serializable, Closeable {
         }
         String uri = where.child(rel);
         tried.add(uri);
-        RetryingInputStream in;
+        FileSystem fs = fileSystem(uri);
+        InputStream in;
         try {
-            in = new RetryingInputStream(fileSystem(uri), new org.apache.hadoop.fs.Path(uri));
+            in = call("open", uri, () -> fs.open(new org.apache.hadoop.fs.Path(uri)));
         } catch (FileNotFoundException e) {
             return null;
         }
@@ -204,7 +260,7 @@ public final class Storage implements Serializable, Closeable {
             } else {
                 String uri = u.child(relativePath);
                 FileSystem fs = fileSystem(uri);
-                if (retry("check " + uri, () -> fs.exists(new org.apache.hadoop.fs.Path(uri)))) return true;
+                if (call("check", uri, () -> fs.exists(new org.apache.hadoop.fs.Path(uri)))) return true;
             }
         }
         return false;
@@ -212,8 +268,17 @@ public final class Storage implements Serializable, Closeable {
 
     // ---------------------------------------------------------------- listing
 
-    /** An entry of a folder listing. {@code modifiedMillis} is -1 where the storage has none (S3 folders). */
-    public record Entry(String name, boolean directory, long modifiedMillis) implements Serializable {}
+    /**
+     * An entry of a folder listing. {@code modifiedMillis} is -1 where the storage has none (object-store folders)
+     * or attributes were not asked for, {@code size} -1 when not known; {@code etag} is the object store's entity tag
+     * (content version) where it has one, else null.
+     */
+    public record Entry(String name, boolean directory, long modifiedMillis, long size, String etag) implements Serializable {
+        /** What identifies this file's content for a cache: its ETag where the store has one, else size and time. */
+        public String version() {
+            return etag != null ? size + ":" + etag : size + ":" + modifiedMillis;
+        }
+    }
 
     /** Names in a folder (files and sub-folders), sorted; the union over all locations that have it. */
     public List<String> list(String relativeDir) throws IOException {
@@ -222,8 +287,8 @@ public final class Storage implements Serializable, Closeable {
 
     /**
      * The entries of a folder over every location that has it, sorted by name (a local entry wins over a
-     * remote one of the same name). With {@code attributes} false local entries carry no type or time
-     * (one directory read, no stat per file: listing is the scan's hot path); remote listings always have them.
+     * remote one of the same name). With {@code attributes} false local entries carry no type, size or time
+     * (one directory read, no stat per file); remote listings always have them.
      *
      * @throws FileNotFoundException naming every place tried, when no location has the folder
      */
@@ -250,12 +315,12 @@ public final class Storage implements Serializable, Closeable {
                 if (attributes) {
                     try {
                         BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
-                        out.put(name, new Entry(name, a.isDirectory(), a.lastModifiedTime().toMillis()));
+                        out.put(name, new Entry(name, a.isDirectory(), a.lastModifiedTime().toMillis(), a.size(), null));
                     } catch (IOException e) { // e.g. a dangling symbolic link: listed as a file, not fatal
-                        out.put(name, new Entry(name, false, -1));
+                        out.put(name, new Entry(name, false, -1, -1, null));
                     }
                 } else {
-                    out.put(name, new Entry(name, false, -1));
+                    out.put(name, new Entry(name, false, -1, -1, null));
                 }
             }
         }
@@ -268,13 +333,15 @@ public final class Storage implements Serializable, Closeable {
         org.apache.hadoop.fs.Path dir = new org.apache.hadoop.fs.Path(uri);
         List<Entry> entries;
         try {
-            entries = retry("list " + uri, () -> {
+            entries = call("list", uri, () -> {
                 List<Entry> list = new ArrayList<>();
                 RemoteIterator<FileStatus> it = fs.listStatusIterator(dir);
                 while (it.hasNext()) {
                     FileStatus s = it.next();
+                    String etag = s instanceof EtagSource e ? e.getEtag() : null;
                     // an object store's "folder" is a key prefix: whatever time s3a reports for it is synthetic
-                    list.add(new Entry(s.getPath().getName(), s.isDirectory(), s.isDirectory() ? -1 : s.getModificationTime()));
+                    list.add(s.isDirectory() ? new Entry(s.getPath().getName(), true, -1, -1, null)
+                            : new Entry(s.getPath().getName(), false, s.getModificationTime(), s.getLen(), etag));
                 }
                 return list;
             });
@@ -288,8 +355,9 @@ public final class Storage implements Serializable, Closeable {
     // ---------------------------------------------------------------- writing
 
     /**
-     * Writes a file at the first location so that readers see the old or the complete new content: locally a
-     * temporary file renamed into place; on S3 one upload, which becomes visible only when complete.
+     * Writes a file at the first location so that readers see the old or the complete new content: on local disk,
+     * HDFS and other file systems a temporary file renamed over the target; on S3 and GCS one upload, which becomes
+     * visible only when complete.
      */
     public void write(String relativePath, AtomicFiles.IOConsumer<OutputStream> body) throws IOException {
         StorageUrl u = locations().get(0);
@@ -298,9 +366,39 @@ public final class Storage implements Serializable, Closeable {
             return;
         }
         String uri = u.child(relativePath);
-        try (OutputStream out = fileSystem(uri).create(new org.apache.hadoop.fs.Path(uri), true)) {
-            body.accept(out);
+        FileSystem fs = fileSystem(uri);
+        org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(uri);
+        if (WHOLE_OBJECT_WRITES.contains(u.scheme())) {
+            try (OutputStream out = call("create", uri, () -> fs.create(target, true))) {
+                body.accept(out);
+            }
+            return;
         }
+        org.apache.hadoop.fs.Path tmp = new org.apache.hadoop.fs.Path(target.getParent(),
+                "." + target.getName() + "." + java.util.UUID.randomUUID().toString().substring(0, 8) + ".tmp");
+        try {
+            try (OutputStream out = call("create", tmp.toString(), () -> fs.create(tmp, false))) {
+                body.accept(out);
+            }
+            call("rename", tmp + " to " + uri, () -> {
+                renameOver(fs, tmp, target);
+                return null;
+            });
+        } finally {
+            if (fs.exists(tmp)) fs.delete(tmp, false);
+        }
+    }
+
+    /** Renames over an existing file: atomic where the file system's FileContext can (HDFS), else delete + rename. */
+    private void renameOver(FileSystem fs, org.apache.hadoop.fs.Path tmp, org.apache.hadoop.fs.Path target) throws IOException {
+        try {
+            FileContext.getFileContext(target.toUri(), hadoopConf()).rename(tmp, target, Options.Rename.OVERWRITE);
+            return;
+        } catch (UnsupportedFileSystemException | UnsupportedOperationException e) {
+            // no AbstractFileSystem for this scheme: fall through
+        }
+        if (fs.exists(target)) fs.delete(target, false);
+        if (!fs.rename(tmp, target)) throw new IOException("could not rename " + tmp + " to " + target);
     }
 
     /** Deletes a file or folder (recursively) at the first location; false when it did not exist. */
@@ -315,7 +413,8 @@ public final class Storage implements Serializable, Closeable {
             return true;
         }
         String uri = u.child(relativePath);
-        return fileSystem(uri).delete(new org.apache.hadoop.fs.Path(uri), true);
+        FileSystem fs = fileSystem(uri);
+        return call("delete", uri, () -> fs.delete(new org.apache.hadoop.fs.Path(uri), true));
     }
 
     // ---------------------------------------------------------------- statistics
@@ -350,102 +449,52 @@ public final class Storage implements Serializable, Closeable {
         if (first != null) throw first;
     }
 
-    // ---------------------------------------------------------------- retries
+    // ---------------------------------------------------------------- failures
 
     interface IOSupplier<T> {
         T get() throws IOException;
     }
 
-    /** Whether a failure may go away by itself (not: missing, access denied, interrupted). */
-    static boolean transientFailure(IOException e) {
-        return !(e instanceof FileNotFoundException || e instanceof NoSuchFileException
-                || e instanceof AccessDeniedException || e instanceof InterruptedIOException
-                || e.getClass().getName().endsWith("AWSBadRequestException")
-                || e.getClass().getName().endsWith("NoVersionAttributeException")
-                || e.getClass().getName().endsWith("AWSClientIOException") && e.getCause() instanceof IllegalArgumentException);
-    }
-
-    <T> T retry(String what, IOSupplier<T> op) throws IOException {
-        long wait = backoffMillis;
-        for (int attempt = 1; ; attempt++) {
-            try {
-                return op.get();
-            } catch (IOException e) {
-                if (!transientFailure(e) || attempt >= attempts) {
-                    if (attempt > 1 && transientFailure(e))
-                        throw new IOException(what + ": failed " + attempt + " times, last: " + e.getMessage(), e);
-                    throw e;
-                }
-                System.err.printf("storage: %s failed (%s); retry %d of %d in %d ms%n",
-                        what, e.getClass().getSimpleName(), attempt, attempts - 1, wait);
-                sleep(wait);
-                wait = Math.min(wait * 2, 30_000);
-            }
-        }
-    }
-
-    private static void sleep(long ms) throws InterruptedIOException {
+    /**
+     * Runs one remote operation (the connector retries it as configured) and, when it fails for any reason but a
+     * missing file, says which URL, which endpoint and which settings bound the wait.
+     */
+    private <T> T call(String what, String uri, IOSupplier<T> op) throws IOException {
         try {
-            Thread.sleep(ms);
-        } catch (InterruptedException ie) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while waiting to retry");
+            return op.get();
+        } catch (FileNotFoundException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new IOException(what + " " + uri + " failed: " + e.getMessage() + where(uri), e);
         }
     }
 
-    /** A remote stream that, when a read fails transiently, reopens the file and continues at the same position. */
-    private final class RetryingInputStream extends InputStream {
-        private final FileSystem fs;
-        private final org.apache.hadoop.fs.Path path;
-        private FSDataInputStream in;
-        private long pos;
-
-        RetryingInputStream(FileSystem fs, org.apache.hadoop.fs.Path path) throws IOException {
-            this.fs = fs;
-            this.path = path;
-            this.in = retry("open " + path, () -> fs.open(path));
+    /** The endpoint behind a URL and the settings that decide how long a failing request is tried. */
+    private String where(String uri) {
+        URI u = URI.create(uri.contains(" to ") ? uri.substring(uri.lastIndexOf(" to ") + 4) : uri);
+        Configuration c = hadoopConf();
+        String scheme = u.getScheme();
+        if ("s3a".equals(scheme)) {
+            String bucketKey = "fs.s3a.bucket." + u.getHost() + ".endpoint";
+            String endpoint = c.get(bucketKey, c.get("fs.s3a.endpoint"));
+            String setting = c.get(bucketKey) != null ? bucketKey : "fs.s3a.endpoint";
+            StringBuilder b = new StringBuilder(" [endpoint ").append(endpoint == null || endpoint.isBlank()
+                    ? "AWS S3 (default)" : endpoint).append(" from ").append(setting).append("; waits bounded by");
+            for (String k : DEFAULTS.keySet()) b.append(' ').append(k).append('=').append(s3aValue(c, u.getHost(), k));
+            return b.append(" (set them with --conf spark.hadoop.<name>=...)]").toString();
         }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int n = read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xff;
+        if ("hdfs".equals(scheme) || "viewfs".equals(scheme)) {
+            String nn = u.getAuthority() != null ? u.getAuthority() : c.get("fs.defaultFS");
+            return " [namenode " + nn + "; waits bounded by ipc.client.connect.timeout=" + c.get("ipc.client.connect.timeout")
+                    + ", ipc.client.connect.max.retries=" + c.get("ipc.client.connect.max.retries")
+                    + ", ipc.client.connect.max.retries.on.timeouts=" + c.get("ipc.client.connect.max.retries.on.timeouts") + "]";
         }
+        return "";
+    }
 
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            int n = retry("read " + path + " at byte " + pos, () -> {
-                if (in == null) {
-                    FSDataInputStream s = fs.open(path);
-                    if (pos > 0) s.seek(pos);
-                    in = s;
-                }
-                try {
-                    return in.read(b, off, len);
-                } catch (IOException e) {
-                    closeQuietly();
-                    throw e;
-                }
-            });
-            if (n > 0) pos += n;
-            return n;
-        }
-
-        private void closeQuietly() {
-            try {
-                if (in != null) in.close();
-            } catch (IOException ignored) {
-                // the stream is already broken
-            }
-            in = null;
-        }
-
-        @Override
-        public void close() throws IOException {
-            if (in != null) in.close();
-            in = null;
-        }
+    private static String s3aValue(Configuration c, String bucket, String key) {
+        String perBucket = c.get("fs.s3a.bucket." + bucket + "." + key.substring("fs.s3a.".length()));
+        return perBucket != null ? perBucket : c.get(key);
     }
 
     @Override

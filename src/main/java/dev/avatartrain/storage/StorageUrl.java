@@ -15,11 +15,14 @@ import java.util.regex.Pattern;
  * A base location as the user wrote it, mapped to what Hadoop's FileSystem reads.
  * <ul>
  *   <li>a local path or {@code file://} URL: the local disk (read with java.nio, not Hadoop);</li>
- *   <li>{@code s3a://bucket/prefix} ({@code s3://} is read as s3a): settings from {@code fs.s3a.*};</li>
+ *   <li>{@code s3a://bucket/prefix} ({@code s3://} and {@code s3n://} are read as s3a): settings from {@code fs.s3a.*};</li>
  *   <li>an HTTP(S) URL of a public bucket, virtual-hosted ({@code https://BUCKET.s3.REGION.amazonaws.com/prefix})
  *       or path-style ({@code https://s3.REGION.amazonaws.com/BUCKET/prefix}, or any other host, e.g. an
  *       S3-compatible server: {@code http://host:port/BUCKET/prefix}): read through s3a with anonymous
- *       credentials and, per bucket, that endpoint and region — unless the user configured that bucket.</li>
+ *       credentials and, per bucket, that endpoint and region — unless the user configured that bucket;</li>
+ *   <li>any other {@code scheme://} URL ({@code hdfs://}, {@code viewfs://}, {@code gs://}, {@code abfs(s)://},
+ *       {@code wasb(s)://}, ...): passed to Hadoop as written. Whether a connector for the scheme is on the
+ *       classpath is checked when the location is first opened ({@link Storage}), with the connector to add.</li>
  * </ul>
  */
 public record StorageUrl(String original, String hadoopUri, String localFile, Map<String, String> bucketSettings)
@@ -41,7 +44,8 @@ public record StorageUrl(String original, String hadoopUri, String localFile, Ma
 
     /** Parses {@code url}; a blank value is an error naming {@code what} (a config key or option). */
     public static StorageUrl parse(String url, String what) {
-        if (url == null || url.isBlank()) throw new BadInputException(what + " is empty: give a local path, s3a:// or https:// URL.");
+        if (url == null || url.isBlank())
+            throw new BadInputException(what + " is empty: give a local path or a URL (s3a://, hdfs://, gs://, abfs://, https://...).");
         String u = url.strip();
         try {
             if (u.startsWith("file:")) return local(u, Path.of(new URI(u)));
@@ -57,12 +61,21 @@ public record StorageUrl(String original, String hadoopUri, String localFile, Ma
                 case "http", "https" -> {
                     return fromHttp(u, uri, what);
                 }
-                default -> throw new BadInputException(what + " = " + url
-                        + ": unsupported scheme '" + scheme + "' (allowed: a local path, file://, s3a://, s3://, http(s)://).");
+                default -> {
+                    if (!scheme.matches("[a-z][a-z0-9+.-]*"))
+                        throw new BadInputException(what + " = " + url + ": '" + scheme + "' is not a URL scheme.");
+                    return new StorageUrl(u, scheme + "://" + (uri.getRawAuthority() == null ? "" : uri.getRawAuthority())
+                            + slashPath(uri.getRawPath()), null, Map.of());
+                }
             }
         } catch (URISyntaxException | IllegalArgumentException e) {
             throw new BadInputException(what + " = " + url + ": not a valid path or URL (" + e.getMessage() + ").", e);
         }
+    }
+
+    /** The URL scheme Hadoop sees ({@code file} for local locations). */
+    public String scheme() {
+        return isLocal() ? "file" : URI.create(hadoopUri).getScheme();
     }
 
     private static StorageUrl local(String original, Path p) {

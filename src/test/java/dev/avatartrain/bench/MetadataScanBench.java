@@ -16,7 +16,7 @@ import java.util.TreeMap;
 /**
  * The metadata scan's listing phase on a local tree and over s3proxy, with request counts, and an
  * incremental run that finds one new clip. {@code bench/metadata.sh} runs it next to find and a Python scan.
- * Args: TREE (created as CLIPS x FRAMES empty files if missing) WORKDIR [CLIPS FRAMES].
+ * Args: TREE (created as CLIPS x FRAMES one-byte files if missing) WORKDIR [CLIPS FRAMES].
  */
 public final class MetadataScanBench {
     public static void main(String[] args) throws Exception {
@@ -107,8 +107,9 @@ public final class MetadataScanBench {
             Path img = Files.createDirectories(root.resolve(String.format("aligned-frames/clip-%03d", c)));
             Path aud = Files.createDirectories(root.resolve(String.format("audio/clip-%03d", c)));
             for (int f = 0; f < frames; f++) {
-                Files.createFile(img.resolve(String.format("%06d.png", f)));
-                Files.createFile(aud.resolve(String.format("%06d.npy", f)));
+                // one byte: a 0-byte image is not a frame (make-metadata reports it)
+                Files.write(img.resolve(String.format("%06d.png", f)), new byte[1]);
+                Files.write(aud.resolve(String.format("%06d.npy", f)), new byte[1]);
             }
         }
     }

@@ -84,6 +84,29 @@ class MakeMetadataJobTest {
         assertTrue(summary.contains("\"empty_clips\""), summary);
     }
 
+    /** A 0-byte PNG is not a frame (its size comes with the listing): reported, kept out of image_names. */
+    @Test
+    void zeroByteImagesAreReportedNotCountedAsFrames() throws Exception {
+        Path root = FrameTrees.write(tmp.resolve("zero"), 2, 3);
+        Files.write(root.resolve("aligned-frames/clip-00/000001.png"), new byte[0]);
+        Path out = tmp.resolve("zero.parquet");
+        Map<String, Object> s = run(Mode.scan, root.toString(), out.toString(), null, false, false);
+        assertEquals(5L, s.get("frames"));
+        @SuppressWarnings("unchecked") Map<String, Map<String, Object>> p = (Map<String, Map<String, Object>>) s.get("problems");
+        assertEquals(1L, p.get("empty_image_files").get("count"));
+        assertEquals(List.of("clip-00/000001.png"), p.get("empty_image_files").get("examples"));
+        ClipMetadata c0 = MetadataFiles.read(out.toString(), spark, null).get(0);
+        assertEquals(List.of("000000", "000002"), c0.imageNames());
+        assertEquals(List.of("000001.png"), c0.emptyImages());
+        assertThrows(BadInputException.class, () -> run(Mode.scan, root.toString(), tmp.resolve("zero-strict.json").toString(),
+                null, false, true), "--strict counts them as problems");
+        // an incremental scan lists such a clip again (the file may have been repaired in place)
+        Files.write(root.resolve("aligned-frames/clip-00/000001.png"), new byte[]{1});
+        Map<String, Object> again = run(Mode.scan, root.toString(), out.toString(), out.toString(), false, false);
+        assertEquals(1, again.get("clips_listed"));
+        assertEquals(6L, again.get("frames"));
+    }
+
     @Test
     void strictFailsWritesOnlyTheSummaryAndKeepsTheOldOutput() throws Exception {
         Path root = problemTree("strict");
@@ -197,8 +220,9 @@ class MakeMetadataJobTest {
         e = assertThrows(BadInputException.class, () -> run(Mode.json, missing.toString(), tmp.resolve("y.npz").toString(), null, false, false));
         assertTrue(e.getMessage().contains("missing.json"), e.getMessage());
 
-        e = assertThrows(BadInputException.class, () -> run(Mode.scan, "ftp://host/x", tmp.resolve("y.npz").toString(), null, false, false));
-        assertTrue(e.getMessage().contains("unsupported scheme"), e.getMessage());
+        e = assertThrows(BadInputException.class, () -> run(Mode.scan, "nosuch://host/x", tmp.resolve("y.npz").toString(), null, false, false));
+        assertTrue(e.getMessage().contains("nosuch://host/x") && e.getMessage().contains("no Hadoop FileSystem for 'nosuch://'")
+                && e.getMessage().contains("fs.nosuch.impl"), e.getMessage());
     }
 
     @Test

@@ -110,7 +110,7 @@ class MetadataS3Test {
         Files.write(localBase.resolve("aligned-frames/clip-00/000000.png"), new byte[]{42}); // local copy wins
         var data = new dev.avatartrain.config.DataConfig("s3a://bkt/train/tree/", localBase.toString(), "m.json", "out",
                 "aligned-frames", "audio", 256);
-        try (Storage s = Storage.fromConfig(data, conf).withLocalCache(true).withRetries(2, 10)) {
+        try (Storage s = Storage.fromConfig(data, conf).withLocalCache(true)) {
             assertArrayEquals(new byte[]{42}, s.readAll("aligned-frames/clip-00/000000.png"));
             assertArrayEquals(new byte[]{2}, s.readAll("aligned-frames/clip-01/000002.png"));
             assertTrue(Files.isRegularFile(localBase.resolve("aligned-frames/clip-01/000002.png")), "cached locally");
@@ -118,6 +118,67 @@ class MetadataS3Test {
             FileNotFoundException e = assertThrows(FileNotFoundException.class, () -> s.open("aligned-frames/clip-09/x.png"));
             assertTrue(e.getMessage().contains(localBase.resolve("aligned-frames/clip-09/x.png").toString()), e.getMessage());
             assertTrue(e.getMessage().contains("s3a://bkt/train/tree/aligned-frames/clip-09/x.png"), e.getMessage());
+        }
+    }
+
+    /** A reader polling during incremental replaces always gets a complete metadata table, never an error. */
+    @Test
+    void readersNeverSeeAMissingOrPartialParquetWhileItIsReplaced() throws Exception {
+        String url = "s3a://bkt/atomic/metadata.parquet";
+        List<ClipMetadata> two = List.of(ClipMetadata.imagesOnly("a", List.of("0")), ClipMetadata.imagesOnly("b", List.of("0")));
+        List<ClipMetadata> three = new java.util.ArrayList<>(two);
+        three.add(ClipMetadata.imagesOnly("c", List.of("0", "1")));
+        MetadataFiles.write(two, url, spark, conf);
+        List<Integer> seen = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread reader = new Thread(() -> {
+            while (!done.get()) {
+                try {
+                    seen.add(MetadataFiles.read(url, spark, conf).size());
+                } catch (Throwable t) {
+                    failure.set(t);
+                    return;
+                }
+            }
+        });
+        reader.start();
+        try {
+            for (int i = 0; i < 4 && failure.get() == null; i++) {
+                int before = seen.size();
+                MetadataFiles.write(i % 2 == 0 ? three : two, url, spark, conf);
+                // the next replace starts only after the reader has read again (bounded: the reader reads in ~0.2 s)
+                for (int w = 0; w < 300 && seen.size() == before && failure.get() == null; w++) Thread.sleep(100);
+            }
+        } finally {
+            done.set(true);
+            reader.join();
+        }
+        assertNull(failure.get(), () -> "a reader failed during a replace: " + failure.get());
+        assertTrue(seen.size() >= 4, "reads during the replaces: " + seen);
+        for (int n : seen) assertTrue(n == 2 || n == 3, "a complete table each time: " + seen);
+        assertEquals(2, MetadataFiles.read(url, spark, conf).size());
+        try (FileSystem fs = FileSystem.newInstance(URI.create("s3a://bkt/"), conf)) {
+            long versions = java.util.Arrays.stream(fs.listStatus(new Path(url))).filter(st -> st.getPath().getName().startsWith("v-")).count();
+            assertEquals(2, versions, "the current version and the one before are kept");
+        }
+    }
+
+    /** Parquet written before pointers (part files directly in the folder) is read, and replaced by the new layout. */
+    @Test
+    void theOldParquetLayoutIsStillReadAndThenReplaced() throws Exception {
+        String url = "s3a://bkt/old-layout/metadata.parquet";
+        MetadataFiles.toDataFrame(spark, List.of(ClipMetadata.imagesOnly("old", List.of("0")))).coalesce(1).write().parquet(url);
+        assertEquals("old", MetadataFiles.read(url, spark, conf).get(0).folderName());
+        MetadataFiles.write(List.of(ClipMetadata.imagesOnly("new", List.of("0"))), url, spark, conf);
+        assertEquals("new", MetadataFiles.read(url, spark, conf).get(0).folderName());
+        MetadataFiles.write(List.of(ClipMetadata.imagesOnly("newer", List.of("0"))), url, spark, conf);
+        assertEquals("newer", MetadataFiles.read(url, spark, conf).get(0).folderName());
+        try (FileSystem fs = FileSystem.newInstance(URI.create("s3a://bkt/"), conf)) {
+            for (var st : fs.listStatus(new Path(url))) {
+                String n = st.getPath().getName();
+                assertTrue(n.startsWith("v-") || n.equals(ParquetVersions.POINTER), "old part files removed by the second write: " + n);
+            }
         }
     }
 
@@ -129,7 +190,11 @@ class MetadataS3Test {
              var out = fs.create(new Path("s3a://bkt/blobs/big.bin"))) {
             out.write(big);
         }
-        try (Storage s = Storage.forUrl("s3a://bkt/blobs/", conf).withRetries(8, 250);
+        // S3A's own retry policy (no second layer): generous enough here to outlast a restart of the server
+        Configuration patient = new Configuration(conf);
+        patient.set("fs.s3a.retry.limit", "10");
+        patient.set("fs.s3a.retry.interval", "500ms");
+        try (Storage s = Storage.forUrl("s3a://bkt/blobs/", patient);
              InputStream in = s.open("big.bin")) {
             byte[] got = new byte[big.length];
             int n = in.readNBytes(got, 0, 1 << 20);

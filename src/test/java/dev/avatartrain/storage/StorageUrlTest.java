@@ -34,11 +34,39 @@ class StorageUrlTest {
     }
 
     @Test
+    void everyHadoopSchemeIsPassedThrough() {
+        assertEquals("gs://b/x", StorageUrl.parse("gs://b/x", "k").hadoopUri());
+        assertEquals("hdfs://nn:8020/data/", StorageUrl.parse("hdfs://nn:8020/data/", "k").hadoopUri());
+        assertEquals("hdfs:///data", StorageUrl.parse("hdfs:///data", "k").hadoopUri()); // the cluster's fs.defaultFS
+        assertEquals("abfss://c@acct.dfs.core.windows.net/d", StorageUrl.parse("abfss://c@acct.dfs.core.windows.net/d", "k").hadoopUri());
+        assertEquals("viewfs://cluster/d/", StorageUrl.parse("viewfs://cluster/d", "k").child("") + "/");
+        assertEquals("hdfs", StorageUrl.parse("hdfs://nn/x", "k").scheme());
+        assertFalse(StorageUrl.parse("wasbs://c@a.blob.core.windows.net/x", "k").isLocal());
+    }
+
+    /** Without its connector on the classpath a scheme fails when first used, naming the URL and what to add. */
+    @Test
+    void aSchemeWithoutConnectorNamesTheUrlAndTheConnector() {
+        BadInputException gs = assertThrows(BadInputException.class, () -> {
+            try (Storage s = Storage.forUrl("gs://bucket/frames/", null)) {
+                s.list("aligned-frames");
+            }
+        });
+        assertTrue(gs.getMessage().contains("gs://bucket/frames/aligned-frames"), gs.getMessage());
+        assertTrue(gs.getMessage().contains("gcs-connector") && gs.getMessage().contains("Dataproc"), gs.getMessage());
+        BadInputException abfs = assertThrows(BadInputException.class, () -> {
+            try (Storage s = Storage.forUrl("abfs://c@acct.dfs.core.windows.net/d", null)) {
+                s.exists("x");
+            }
+        });
+        assertTrue(abfs.getMessage().contains("abfs://c@acct.dfs.core.windows.net/d/x") && abfs.getMessage().contains("hadoop-azure"),
+                abfs.getMessage());
+    }
+
+    @Test
     void badUrlsNameTheKey() {
         assertTrue(assertThrows(BadInputException.class, () -> StorageUrl.parse("", "data.s3_data_base_url"))
                 .getMessage().contains("data.s3_data_base_url"));
-        assertTrue(assertThrows(BadInputException.class, () -> StorageUrl.parse("gs://b/x", "k"))
-                .getMessage().contains("unsupported scheme 'gs'"));
         assertTrue(assertThrows(BadInputException.class, () -> StorageUrl.parse("https://example.com/", "k"))
                 .getMessage().contains("bucket name"));
     }
