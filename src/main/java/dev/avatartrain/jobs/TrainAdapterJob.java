@@ -71,7 +71,8 @@ public final class TrainAdapterJob {
         try (Storage out = Storage.forUrl(o.string("output_dir"), hadoop)) {
             Trainer.Result r = new Trainer(sc, engine, task, shards, out).run(validation, 0);
             String prefix = "";
-            if (!o.string("init_weights").isBlank()) prefix = AudioProjModel.prefixOf(TensorFiles.read(Path.of(o.string("init_weights")), null));
+            if (!o.string("init_weights").isBlank()) prefix = AudioProjModel.prefixOf(TensorFiles.read(
+                    dev.avatartrain.hub.HubFiles.resolveFile(o.string("init_weights"), hadoop), null));
             export(r.lastCheckpoint(), out, prefix, o.flag("mixed_precision") ? DataType.HALF : DataType.FLOAT, hadoop);
             if (r.validations().size() >= 2) {
                 Map<String, Object> first = r.validations().get(0), last = r.validations().get(r.validations().size() - 1);
