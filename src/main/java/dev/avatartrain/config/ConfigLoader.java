@@ -10,10 +10,7 @@ import org.yaml.snakeyaml.error.MarkedYAMLException;
 import org.yaml.snakeyaml.error.YAMLException;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,7 +22,7 @@ final class ConfigLoader {
 
     private final List<String> problems = new ArrayList<>();
 
-    AppConfig load(Path configDir, List<String> overrides) {
+    AppConfig load(String configDir, List<String> overrides) {
         Map<String, Map<String, Object>> values = defaultValues();
         for (String section : ConfigSchema.SECTIONS) {
             Source src = source(configDir, section);
@@ -57,31 +54,26 @@ final class ConfigLoader {
 
     private record Source(String name, String text) {}
 
-    /** The file's text; null when the default directory is used and holds no such file (defaults apply). */
-    private Source source(Path configDir, String section) {
+    /**
+     * The file's text; null when the default directory is used and holds no such file (defaults apply).
+     * {@code --config-dir} may be a local folder, a folder bundled in the jar ({@code configuration/demo}) or a
+     * storage URL ({@code s3a://bucket/conf}); see {@link ConfigFiles}.
+     */
+    private Source source(String configDir, String section) {
         String fileName = section + ".yaml";
-        Path dir = configDir != null ? configDir : ProjectPaths.resolve(DEFAULT_DIR);
-        Path file = dir.resolve(fileName);
-        if (Files.isRegularFile(file)) {
-            try {
-                return new Source(file.toString(), Files.readString(file, StandardCharsets.UTF_8));
-            } catch (IOException e) {
-                problems.add(file + ": cannot be read (" + e.getMessage() + ").");
-                return null;
-            }
+        List<String> tried = new ArrayList<>();
+        try {
+            ConfigFiles.Text t = ConfigFiles.readIn(configDir != null ? configDir : DEFAULT_DIR, fileName, "--config-dir", tried);
+            if (t != null) return new Source(t.source(), t.text());
+        } catch (BadInputException e) {
+            problems.add(e.getMessage());
+            return null;
         }
         if (configDir != null) {
-            problems.add(file + ": configuration file is missing; --config-dir must hold "
-                    + String.join(", ", ConfigSchema.SECTIONS.stream().map(s -> s + ".yaml").toList()) + ".");
-            return null;
+            problems.add(fileName + ": configuration file is missing; --config-dir must hold "
+                    + String.join(", ", ConfigSchema.SECTIONS.stream().map(s -> s + ".yaml").toList()) + "; tried " + String.join(", ", tried) + ".");
         }
-        // Outside a checkout (e.g. spark-submit of the cluster jar) the seed files bundled in the jar apply.
-        try (InputStream in = ConfigLoader.class.getResourceAsStream("/" + DEFAULT_DIR + "/" + fileName)) {
-            if (in == null) return null;
-            return new Source("classpath:" + DEFAULT_DIR + "/" + fileName, new String(in.readAllBytes(), StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            return null;
-        }
+        return null;
     }
 
     @SuppressWarnings("unchecked")

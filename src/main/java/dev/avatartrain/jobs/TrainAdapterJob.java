@@ -40,6 +40,11 @@ public final class TrainAdapterJob {
     private TrainAdapterJob() {}
 
     public static Trainer.Result run(SparkSession spark, AdapterOptions o, Path engineConfigDir) throws IOException {
+        return run(spark, o, engineConfigDir == null ? null : engineConfigDir.toString());
+    }
+
+    /** {@code engineConfigDir}: local, bundled in the jar or a storage URL (null: configuration/global). */
+    public static Trainer.Result run(SparkSession spark, AdapterOptions o, String engineConfigDir) throws IOException {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Configuration hadoop = sc.hadoopConfiguration();
         AdapterManifest manifest = AdapterManifest.read(o.string("manifest"), hadoop);
@@ -56,7 +61,7 @@ public final class TrainAdapterJob {
         int stepsPerEpoch = (split.train().size() + perStep - 1) / perStep;
         int maxSteps = Math.max(1, o.integer("epochs") * stepsPerEpoch);
         int validationSteps = o.integer("validation_every") > 0 ? o.integer("validation_every") : Math.max(1, maxSteps / 5);
-        AppConfig engine = AppConfig.load(engineConfigDir, o.engineOverrides(maxSteps, validationSteps));
+        AppConfig engine = AppConfig.loadFrom(engineConfigDir, o.engineOverrides(maxSteps, validationSteps));
         System.out.printf("train-adapter: %d items (%d training, %d validation) from %s; %d workers; %d epochs = %d optimizer steps%n",
                 manifest.size(), split.train().size(), split.validation().size(), manifest.source(), workers, o.integer("epochs"), maxSteps);
 

@@ -13,7 +13,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 
 import dev.avatartrain.config.AppConfig;
-import dev.avatartrain.config.ProjectPaths;
+import dev.avatartrain.config.ConfigFiles;
 import dev.avatartrain.config.TrainConfig;
 import dev.avatartrain.data.ClipLatents;
 import dev.avatartrain.data.ClipSplit;
@@ -49,9 +49,11 @@ public final class TrainJob {
         ClipSplit split = ClipSplit.of(LatentStore.clipNames(index), t.validationFraction(), t.seed());
         if (split.train().isEmpty()) throw new BadInputException(folder + "/index.json: no clip to train on");
 
-        Path unetFile = ProjectPaths.resolve(config.model().unetConfigFile());
-        String unetJson = Files.readString(unetFile);
-        UNetConfig unet = UNetConfig.parse(unetJson, unetFile.toString());
+        // local, bundled in the jar or a storage URL: the driver may run in a cluster container
+        ConfigFiles.Text unetText = ConfigFiles.read(config.model().unetConfigFile(), "model.yaml: unet_config_file");
+        String unetJson = unetText.text();
+        String unetFile = unetText.source();
+        UNetConfig unet = UNetConfig.parse(unetJson, unetFile);
         ClipLatents probe = LatentStore.readClip(out, folder, split.train().get(0));
         checkShapes(unet, probe, t, unetFile);
 
@@ -59,7 +61,7 @@ public final class TrainJob {
         List<List<String>> shards = shards(split.train(), frames, workers);
         System.out.println("train: " + split.train().size() + " training clips in " + shards.size() + " shards, "
                 + split.validation().size() + " validation clips; latents " + out.locations().get(0).child(folder));
-        UNetTask task = new UNetTask(unetJson, unetFile.toString(), t.seed(), t.trainBatchSize(), t.audioLengthLeft(),
+        UNetTask task = new UNetTask(unetJson, unetFile, t.seed(), t.trainBatchSize(), t.audioLengthLeft(),
                 t.audioLengthRight(), t.loss(), out, folder);
         UNetValidation validation = null;
         if (!split.validation().isEmpty()) {
@@ -102,7 +104,7 @@ public final class TrainJob {
         return shards;
     }
 
-    private static void checkShapes(UNetConfig unet, ClipLatents clip, TrainConfig t, Path unetFile) {
+    private static void checkShapes(UNetConfig unet, ClipLatents clip, TrainConfig t, String unetFile) {
         long c = clip.latents().size(1), d = clip.audio().size(2);
         if (unet.inChannels() != 2 * c || unet.outChannels() != c) {
             throw new BadInputException(unetFile + ": in_channels " + unet.inChannels() + " and out_channels " + unet.outChannels()

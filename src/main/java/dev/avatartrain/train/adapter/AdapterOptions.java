@@ -13,7 +13,7 @@ import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
 
-import dev.avatartrain.config.ProjectPaths;
+import dev.avatartrain.config.ConfigFiles;
 import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.models.adapter.AudioProjConfig;
 
@@ -26,11 +26,16 @@ public record AdapterOptions(Map<String, Object> values, String source) implemen
 
     /** Reads {@code file} (null: the default file) over the defaults, then applies {@code overrides} (key → value). */
     public static AdapterOptions load(Path file, Map<String, Object> overrides) {
-        Map<String, Object> defaults = read(ProjectPaths.resolve(DEFAULT_FILE));
+        return loadFrom(file == null ? null : file.toString(), overrides);
+    }
+
+    /** As {@link #load(Path, Map)}; {@code file} may be local, bundled in the jar or a storage URL ({@link ConfigFiles}). */
+    public static AdapterOptions loadFrom(String file, Map<String, Object> overrides) {
+        Map<String, Object> defaults = read(DEFAULT_FILE);
         Map<String, Object> values = new LinkedHashMap<>(defaults);
         String source = DEFAULT_FILE;
         if (file != null) {
-            source = file.toString();
+            source = file;
             for (Map.Entry<String, Object> e : read(file).entrySet()) set(values, defaults, e.getKey(), e.getValue(), source);
         }
         for (Map.Entry<String, Object> e : overrides.entrySet()) set(values, defaults, e.getKey(), e.getValue(), "the command line");
@@ -42,16 +47,16 @@ public record AdapterOptions(Map<String, Object> values, String source) implemen
         return o;
     }
 
-    private static Map<String, Object> read(Path file) {
-        try (InputStream in = Files.newInputStream(file)) {
-            Object y = new Yaml(new SafeConstructor(new LoaderOptions())).load(in);
+    private static Map<String, Object> read(String location) {
+        ConfigFiles.Text t = ConfigFiles.read(location, "train-adapter config");
+        String file = t.source();
+        try {
+            Object y = new Yaml(new SafeConstructor(new LoaderOptions())).load(t.text());
             if (y == null) return Map.of();
             if (!(y instanceof Map<?, ?> m)) throw new BadInputException(file + ": expected a mapping of keys to values");
             Map<String, Object> out = new LinkedHashMap<>();
             m.forEach((k, v) -> out.put(String.valueOf(k), v));
             return out;
-        } catch (IOException e) {
-            throw new BadInputException(file + ": cannot read: " + e.getMessage(), e);
         } catch (org.yaml.snakeyaml.error.YAMLException e) {
             throw new BadInputException(file + ": not valid YAML: " + e.getMessage(), e);
         }
