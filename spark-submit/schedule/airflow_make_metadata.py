@@ -1,7 +1,8 @@
 """Airflow DAG: the incremental metadata scan, nightly, on EMR (add a step, wait for it).
 
 Needs apache-airflow-providers-amazon. Set the Airflow Variables avatar_train_emr_cluster_id and
-avatar_train_bucket. The step is spark-submit/emr/steps-make-metadata.json's, with the bucket filled in.
+avatar_train_bucket. ARGS is spark-submit/emr/steps-make-metadata.json's step, word for word (a test checks it);
+YOUR-BUCKET is replaced by the bucket variable.
 """
 from datetime import datetime, timedelta
 
@@ -10,21 +11,27 @@ from airflow.providers.amazon.aws.operators.emr import EmrAddStepsOperator
 from airflow.providers.amazon.aws.sensors.emr import EmrStepSensor
 
 BUCKET = "{{ var.value.avatar_train_bucket }}"
-JAR = f"s3://{BUCKET}/jars/avatar-train-0.1.0-SNAPSHOT-cluster.jar"
-METADATA = f"s3a://{BUCKET}/train-data/metadata.parquet"
+
+ARGS = [
+    "spark-submit", "--deploy-mode", "cluster", "--master", "yarn",
+    "--class", "dev.avatartrain.cli.Main",
+    "--conf", "spark.executor.cores=4",
+    "--conf", "spark.task.cpus=4",
+    "--conf", "spark.executor.memory=8g",
+    "--conf", "spark.dynamicAllocation.enabled=true",
+    "s3://YOUR-BUCKET/jars/avatar-train-0.1.0-SNAPSHOT-cluster.jar",
+    "make-metadata", "--mode", "scan",
+    "--input", "s3a://YOUR-BUCKET/train-data/",
+    "--output", "s3a://YOUR-BUCKET/train-data/metadata.parquet",
+    "--incremental", "s3a://YOUR-BUCKET/train-data/metadata.parquet",
+]
 
 STEP = {
     "Name": "avatar-train make-metadata (incremental)",
     "ActionOnFailure": "CONTINUE",
     "HadoopJarStep": {
         "Jar": "command-runner.jar",
-        "Args": [
-            "spark-submit", "--deploy-mode", "cluster", "--master", "yarn",
-            "--class", "dev.avatartrain.cli.Main", JAR,
-            "make-metadata", "--mode", "scan",
-            "--input", f"s3a://{BUCKET}/train-data/",
-            "--output", METADATA, "--incremental", METADATA,
-        ],
+        "Args": [a.replace("YOUR-BUCKET", BUCKET) for a in ARGS],
     },
 }
 

@@ -3,15 +3,15 @@ package dev.avatartrain.cli;
 import dev.avatartrain.config.AppConfig;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 /** Options every job takes: the configuration set, overrides and the Spark master. */
 public final class CommonOptions {
     @Option(names = "--config-dir", paramLabel = "DIR",
-            description = "Folder with data.yaml, train.yaml, model.yaml, optimizer.yaml (default: configuration/global).")
-    public Path configDir;
+            description = "Folder with data.yaml, train.yaml, model.yaml, optimizer.yaml: local, bundled in the jar (configuration/demo)"
+                    + " or a storage URL such as s3a://bucket/conf (default: configuration/global).")
+    public String configDir;
 
     @Option(names = "--set", paramLabel = "SECTION.KEY=VALUE",
             description = "Override one configuration value, e.g. --set train.train_batch_size=4 (repeatable).")
@@ -23,7 +23,7 @@ public final class CommonOptions {
 
     /** Loads and validates the configuration, and prints it. */
     public AppConfig loadConfig() {
-        AppConfig config = AppConfig.load(configDir, overrides);
+        AppConfig config = AppConfig.loadFrom(configDir, overrides);
         System.out.println("Effective configuration (sha256 " + config.hash().substring(0, 12) + "):");
         System.out.print(config.toYaml().indent(2));
         return config;

@@ -14,7 +14,7 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (common.configDir == null) common.configDir = DemoJob.demoConfigDir();
+        if (common.configDir == null) common.configDir = DemoJob.demoConfigDir().toString();
         DemoJob.run(common.loadConfig(), common.master);
         return Main.EXIT_OK;
     }

@@ -40,8 +40,9 @@ final class ForwardCommand implements Callable<Integer> {
                     + " (default: InfiniteTalk's).")
     Path config;
 
-    @Option(names = "--weights", paramLabel = "W", description = "Weights file (.safetensors, .pt, .pth, .bin).")
-    Path weights;
+    @Option(names = "--weights", paramLabel = "W", description = "Weights file (.safetensors, .pt, .pth, .bin): a local file, a storage URL"
+            + " or a Hugging Face repo file owner/name[@revision]:path/file.safetensors.")
+    String weights;
 
     @Option(names = "--input", required = true, paramLabel = "IN.safetensors", description = "Named input tensors.")
     Path input;
@@ -69,26 +70,27 @@ final class ForwardCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Map<String, INDArray> in = Safetensors.read(input, DataType.FLOAT).tensors();
-        Map<String, INDArray> w = weights == null ? null : TensorFiles.read(weights, DataType.FLOAT);
+        Map<String, INDArray> w = weights == null ? null
+                : TensorFiles.read(dev.avatartrain.hub.HubFiles.resolveFile(weights, new org.apache.hadoop.conf.Configuration()), DataType.FLOAT);
         Network net;
         INDArray out;
         switch (model) {
             case unet -> {
                 Path cfg = config != null ? config : ProjectPaths.resolve("configuration/unet/config.json");
                 UNet u = UNet.build(UNetConfig.parse(Files.readString(cfg), cfg.toString()), DataType.FLOAT, seed);
-                if (w != null) u.load(w, NamedWeights.guessPrefix(u, w, "unet.", "model."), weights.toString());
+                if (w != null) u.load(w, NamedWeights.guessPrefix(u, w, "unet.", "model."), weights);
                 INDArray audio = dev.avatartrain.data.AudioPositionalEncoding.of(audioPositionalEncoding).apply(need(in, UNet.ENCODER_HIDDEN_STATES));
                 out = u.forward(need(in, UNet.SAMPLE), need(in, UNet.TIMESTEP), audio);
                 net = u;
             }
             case taesd_encoder -> {
-                Taesd.Model m = w != null ? Taesd.loadEncoder(w, weights.toString(), DataType.FLOAT)
+                Taesd.Model m = w != null ? Taesd.loadEncoder(w, weights, DataType.FLOAT)
                         : Taesd.encoder(new Taesd.Config(4, false), DataType.FLOAT, seed);
                 out = m.encode(need(in, "images"));
                 net = m;
             }
             case taesd_decoder -> {
-                Taesd.Model m = w != null ? Taesd.loadDecoder(w, weights.toString(), DataType.FLOAT)
+                Taesd.Model m = w != null ? Taesd.loadDecoder(w, weights, DataType.FLOAT)
                         : Taesd.decoder(new Taesd.Config(4, false), DataType.FLOAT, seed);
                 out = m.decode(need(in, "latents"));
                 net = m;
@@ -97,7 +99,7 @@ final class ForwardCommand implements Callable<Integer> {
                 dev.avatartrain.models.adapter.AudioProjConfig cfg = config == null ? dev.avatartrain.models.adapter.AudioProjConfig.defaults()
                         : dev.avatartrain.models.adapter.AudioProjConfig.parse(Files.readString(config), config.toString());
                 dev.avatartrain.models.adapter.AudioProjModel m = dev.avatartrain.models.adapter.AudioProjModel.build(cfg, DataType.FLOAT, seed);
-                if (w != null) m.load(w, weights.toString());
+                if (w != null) m.load(w, weights);
                 out = m.forward(need(in, "audio_embeds"));
                 net = m;
             }

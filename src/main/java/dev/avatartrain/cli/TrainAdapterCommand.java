@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
                 "tokens, on the same engine as `train`. Defaults and every key: configuration/adapter/train_adapter.yaml."})
 final class TrainAdapterCommand implements Callable<Integer> {
     @Option(names = "--adapter-config", paramLabel = "FILE", description = "YAML with the keys of configuration/adapter/train_adapter.yaml.")
-    Path adapterConfig;
+    String adapterConfig;
 
     @Option(names = "--manifest", paramLabel = "M", description = "JSON list of {\"audio\", \"target\", \"weight\"} (local, s3a://, https://).")
     String manifest;
@@ -52,8 +52,9 @@ final class TrainAdapterCommand implements Callable<Integer> {
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Any key of train_adapter.yaml, e.g. --set num_workers=2 or --set adapter.num_workers=2 (repeatable).")
     List<String> set = new java.util.ArrayList<>();
 
-    @Option(names = "--config-dir", paramLabel = "DIR", description = "Engine defaults (train.yaml, optimizer.yaml, …; default configuration/global).")
-    Path configDir;
+    @Option(names = "--config-dir", paramLabel = "DIR", description = "Engine defaults (train.yaml, optimizer.yaml, …; default configuration/global):"
+            + " local, bundled in the jar or a storage URL.")
+    String configDir;
 
     @Option(names = "--master", paramLabel = "URL", description = "Spark master (default: local[*]; spark-submit's --master wins).")
     String master;
@@ -75,7 +76,7 @@ final class TrainAdapterCommand implements Callable<Integer> {
         putIf(o, "audio_window", audioWindow);
         putIf(o, "vae_scale", vaeScale);
         putIf(o, "init_weights", initWeights);
-        AdapterOptions options = AdapterOptions.load(adapterConfig, o);
+        AdapterOptions options = AdapterOptions.loadFrom(adapterConfig, o);
         System.out.println("train-adapter options: " + options.values());
         SparkSession spark = SparkSetup.session("avatar-train train-adapter", master);
         try {

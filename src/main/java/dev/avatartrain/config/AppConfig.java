@@ -33,6 +33,11 @@ public record AppConfig(DataConfig data, TrainConfig train, ModelConfig model, O
      * @throws dev.avatartrain.errors.BadInputException listing every problem found, each naming file and key
      */
     public static AppConfig load(Path configDir, List<String> overrides) {
+        return loadFrom(configDir == null ? null : configDir.toString(), overrides);
+    }
+
+    /** As {@link #load(Path, List)}; {@code configDir} may also be a folder bundled in the jar or a storage URL. */
+    public static AppConfig loadFrom(String configDir, List<String> overrides) {
         return new ConfigLoader().load(configDir, overrides);
     }
 

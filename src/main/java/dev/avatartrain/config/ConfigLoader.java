@@ -10,9 +10,7 @@ import org.yaml.snakeyaml.error.MarkedYAMLException;
 import org.yaml.snakeyaml.error.YAMLException;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -25,7 +23,7 @@ final class ConfigLoader {
 
     private final List<String> problems = new ArrayList<>();
 
-    AppConfig load(Path configDir, List<String> overrides) {
+    AppConfig load(String configDir, List<String> overrides) {
         Map<String, Map<String, Object>> values = defaultValues();
         for (String section : ConfigSchema.SECTIONS) {
             Source src = source(configDir, DEFAULT_DIR + "/" + section + ".yaml");
@@ -46,11 +44,12 @@ final class ConfigLoader {
      * {@code overrides} ({@code section.key=value}). Returns key → typed value, every key present.
      */
     Map<String, Object> loadSection(String section, Path file, String defaultFile, List<String> overrides) {
+        String f = file == null ? null : file.toString();
         Map<String, Map<String, Object>> values = new LinkedHashMap<>();
         Map<String, Object> s = new LinkedHashMap<>();
         ConfigSchema.section(section).forEach((name, key) -> s.put(name, key.defaultValue()));
         values.put(section, s);
-        Source src = file != null ? source(file.getParent() == null ? Path.of(".") : file.getParent(), file.getFileName().toString())
+        Source src = f != null ? source(f.lastIndexOf('/') < 0 ? "." : f.substring(0, f.lastIndexOf('/')), f.substring(f.lastIndexOf('/') + 1))
                 : source(null, defaultFile);
         Map<String, Object> parsed = src == null ? null : parseYaml(src);
         if (parsed != null) apply(values, section, parsed, src.name);
@@ -78,32 +77,29 @@ final class ConfigLoader {
 
     /**
      * The text of {@code configDir/<name of defaultPath>}, or with no {@code configDir} of {@code defaultPath} in the
-     * checkout or, outside one, in the jar; null when a default is missing (defaults apply).
+     * checkout or, outside one, in the jar; null when a default is missing (defaults apply). {@code configDir} may be a
+     * local folder, a folder bundled in the jar ({@code configuration/demo}) or a storage URL ({@code s3a://bucket/conf});
+     * see {@link ConfigFiles}.
      */
-    private Source source(Path configDir, String defaultPath) {
-        String fileName = Path.of(defaultPath).getFileName().toString();
-        Path file = configDir != null ? configDir.resolve(fileName) : ProjectPaths.resolve(defaultPath);
-        if (Files.isRegularFile(file)) {
-            try {
-                return new Source(file.toString(), Files.readString(file, StandardCharsets.UTF_8));
-            } catch (IOException e) {
-                problems.add(file + ": cannot be read (" + e.getMessage() + ").");
-                return null;
-            }
+    private Source source(String configDir, String defaultPath) {
+        int slash = defaultPath.lastIndexOf('/');
+        String fileName = defaultPath.substring(slash + 1);
+        String dir = configDir != null ? configDir : slash < 0 ? "." : defaultPath.substring(0, slash);
+        List<String> tried = new ArrayList<>();
+        try {
+            ConfigFiles.Text t = ConfigFiles.readIn(dir, fileName, configDir != null ? "--config-dir" : defaultPath, tried);
+            if (t != null) return new Source(t.source(), t.text());
+        } catch (BadInputException e) {
+            problems.add(e.getMessage());
+            return null;
         }
         if (configDir != null) {
-            problems.add(file + ": configuration file is missing"
+            problems.add(fileName + ": configuration file is missing"
                     + (defaultPath.startsWith(DEFAULT_DIR + "/") ? "; --config-dir must hold "
-                    + String.join(", ", ConfigSchema.SECTIONS.stream().map(s -> s + ".yaml").toList()) : "") + ".");
-            return null;
+                    + String.join(", ", ConfigSchema.SECTIONS.stream().map(s -> s + ".yaml").toList()) : "")
+                    + "; tried " + String.join(", ", tried) + ".");
         }
-        // Outside a checkout (e.g. spark-submit of the cluster jar) the seed files bundled in the jar apply.
-        try (InputStream in = ConfigLoader.class.getResourceAsStream("/" + defaultPath)) {
-            if (in == null) return null;
-            return new Source("classpath:" + defaultPath, new String(in.readAllBytes(), StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            return null;
-        }
+        return null;
     }
 
     @SuppressWarnings("unchecked")

@@ -13,12 +13,18 @@ import java.util.Map;
  * {@code HF_HOME/hub}, else {@code $XDG_CACHE_HOME/huggingface/hub}, else {@code ~/.cache/huggingface/hub}),
  * {@code HF_HUB_OFFLINE} (1/true/yes/on) and the token ({@code HF_TOKEN}, else the file {@code HF_TOKEN_PATH},
  * default {@code HF_HOME/token}, that {@code huggingface-cli login} writes).
+ * On a cluster, pass them to executors as well ({@code spark.executorEnv.HF_TOKEN}, ...).
  */
 public record HubEnv(String endpoint, Path cacheDir, String token, boolean offline) {
     public static final String DEFAULT_ENDPOINT = "https://huggingface.co";
 
+    /** The environment; a JVM system property of the same name ({@code -DHF_ENDPOINT=...}) wins over the variable. */
     public static HubEnv fromSystem() {
-        return from(System.getenv(), System.getProperty("user.home"));
+        Map<String, String> vars = new java.util.HashMap<>(System.getenv());
+        for (String name : System.getProperties().stringPropertyNames()) {
+            if (name.startsWith("HF_") || name.startsWith("HUGGING")) vars.put(name, System.getProperty(name));
+        }
+        return from(vars, System.getProperty("user.home"));
     }
 
     public static HubEnv from(Map<String, String> env, String userHome) {

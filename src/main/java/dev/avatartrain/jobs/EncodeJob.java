@@ -113,6 +113,8 @@ public final class EncodeJob {
         private static final Map<String, Taesd.Model> ENCODERS = new ConcurrentHashMap<>();
 
         Iterator<ClipResult> encode(Iterator<ClipMetadata> clips) {
+            // the GPU Spark gave this task (spark.task.resource.gpu.amount); a no-op on CPU
+            dev.avatartrain.train.GpuAssignment.useAssignedGpu(org.apache.spark.TaskContext.get());
             List<ClipResult> results = new ArrayList<>();
             while (clips.hasNext()) results.add(encodeClip(clips.next()));
             return results.iterator();

@@ -40,6 +40,11 @@ public final class TrainAdapterJob {
     private TrainAdapterJob() {}
 
     public static Trainer.Result run(SparkSession spark, AdapterOptions o, Path engineConfigDir) throws IOException {
+        return run(spark, o, engineConfigDir == null ? null : engineConfigDir.toString());
+    }
+
+    /** {@code engineConfigDir}: local, bundled in the jar or a storage URL (null: configuration/global). */
+    public static Trainer.Result run(SparkSession spark, AdapterOptions o, String engineConfigDir) throws IOException {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Configuration hadoop = sc.hadoopConfiguration();
         AdapterManifest manifest = AdapterManifest.read(o.manifest(), hadoop);
@@ -56,7 +61,7 @@ public final class TrainAdapterJob {
         int stepsPerEpoch = (split.train().size() + perStep - 1) / perStep;
         int maxSteps = Math.max(1, o.epochs() * stepsPerEpoch);
         int validationSteps = o.validationEvery() > 0 ? o.validationEvery() : Math.max(1, maxSteps / 5);
-        AppConfig engine = AppConfig.load(engineConfigDir, o.engineOverrides(maxSteps, validationSteps));
+        AppConfig engine = AppConfig.loadFrom(engineConfigDir, o.engineOverrides(maxSteps, validationSteps));
         System.out.printf("train-adapter: %d items (%d training, %d validation) from %s; %d workers; %d epochs = %d optimizer steps%n",
                 manifest.size(), split.train().size(), split.validation().size(), manifest.source(), workers, o.epochs(), maxSteps);
 
@@ -71,7 +76,8 @@ public final class TrainAdapterJob {
         try (Storage out = Storage.forUrl(o.outputDir(), hadoop)) {
             Trainer.Result r = new Trainer(sc, engine, task, shards, out).run(validation, 0);
             String prefix = "";
-            if (!o.initWeights().isBlank()) prefix = AudioProjModel.prefixOf(TensorFiles.read(Path.of(o.initWeights()), null));
+            if (!o.initWeights().isBlank()) prefix = AudioProjModel.prefixOf(TensorFiles.read(
+                    dev.avatartrain.hub.HubFiles.resolveFile(o.initWeights(), hadoop), null));
             export(r.lastCheckpoint(), out, prefix, o.mixedPrecision() ? DataType.HALF : DataType.FLOAT, hadoop);
             if (r.validations().size() >= 2) {
                 Map<String, Object> first = r.validations().get(0), last = r.validations().get(r.validations().size() - 1);

@@ -13,7 +13,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 
 import dev.avatartrain.config.AppConfig;
-import dev.avatartrain.config.ProjectPaths;
+import dev.avatartrain.config.ConfigFiles;
 import dev.avatartrain.config.TrainConfig;
 import dev.avatartrain.data.AudioPositionalEncoding;
 import dev.avatartrain.data.ClipLatents;
@@ -120,14 +120,16 @@ public final class TrainJob {
      */
     static Pretrained pretrained(AppConfig config, JavaSparkContext sc) throws IOException {
         String configured = config.model().unetConfigFile();
-        Path file = configured == null || configured.isBlank() ? null : ProjectPaths.resolve(configured);
+        // local, bundled in the jar or a storage URL: the driver may run in a cluster container
+        ConfigFiles.Text text = configured == null || configured.isBlank() ? null : ConfigFiles.read(configured, "model.yaml: unet_config_file");
         String spec = config.model().unetPretrainedModelNameOrPath();
         if (spec == null || spec.isBlank()) {
-            if (file == null) file = ProjectPaths.resolve("configuration/unet/config.json");
-            return new Pretrained(Files.readString(file), file.toString(), null);
+            if (text == null) text = ConfigFiles.read("configuration/unet/config.json", "model.yaml: unet_config_file");
+            return new Pretrained(text.text(), text.source(), null);
         }
         UNetWeights.Source src = UNetWeights.locate(spec, unetCache(), sc.hadoopConfiguration(), hubLookup(sc));
-        UNetConfig chosen = UNetWeights.chooseConfig(src, file == null ? null : UNetConfig.read(file), String.valueOf(file));
+        UNetConfig chosen = UNetWeights.chooseConfig(src, text == null ? null : UNetConfig.parse(text.text(), text.source()),
+                text == null ? "null" : text.source());
         String pe = config.train().audioPositionalEncoding();
         if (src.positionalEncoding() != null && !src.positionalEncoding().equals(pe)) {
             throw new BadInputException("model.unet_pretrained_model_name_or_path: " + spec + " was trained with audio positional encoding '"
@@ -136,9 +138,8 @@ public final class TrainJob {
         }
         System.out.println("train: starting from " + src.layout() + " weights " + src.weights() + " (fresh optimizer, step 0"
                 + (config.model().resumeFromCheckpoint() == null ? "" : "; resume_from_checkpoint wins when there is a checkpoint") + ")");
-        boolean fromFolder = src.configJson() != null && file == null;
-        return fromFolder ? new Pretrained(src.configJson(), src.configSource(), src)
-                : new Pretrained(Files.readString(file), file.toString(), src);
+        boolean fromFolder = src.configJson() != null && text == null;
+        return fromFolder ? new Pretrained(src.configJson(), src.configSource(), src) : new Pretrained(text.text(), text.source(), src);
     }
 
     /** A checkpoint to resume from must have been trained with the configured audio positional encoding. */

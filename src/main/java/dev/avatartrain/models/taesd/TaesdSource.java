@@ -17,6 +17,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import dev.avatartrain.errors.BadInputException;
+import dev.avatartrain.hub.HubFiles;
 import dev.avatartrain.storage.Storage;
 import dev.avatartrain.storage.StorageUrl;
 import dev.avatartrain.tensors.TensorFiles;
@@ -27,13 +28,15 @@ import dev.avatartrain.tensors.TensorFiles;
  * <li>{@code random} or {@code random:SEED}: a seeded random TAESD (4 latent channels), for the demo and tests;</li>
  * <li>a local folder holding taesd.py's {@code *encoder.pth} + {@code *decoder.pth} or a diffusers
  * {@code AutoencoderTiny} {@code diffusion_pytorch_model.safetensors};</li>
- * <li>a Hugging Face model id such as {@code madebyollin/taesd}, found in the local HF cache
- * ({@code $HF_HOME/hub} or {@code ~/.cache/huggingface/hub}; nothing is downloaded);</li>
- * <li>an {@code s3a://} or {@code https://} folder with the same files, copied to a local cache once.</li>
+ * <li>a Hugging Face repo id such as {@code madebyollin/taesd} ({@code owner/name[@revision][:subfolder]}), downloaded
+ * into the shared hub cache by {@link HubFiles} (its diffusers file, else {@code taesd_encoder.pth} + {@code taesd_decoder.pth});</li>
+ * <li>a storage URL ({@code s3a://}, {@code hdfs://}, {@code https://}, ...) of a folder with the same files, copied to a
+ * local cache once.</li>
  * </ul>
  * The {@link #key()} names the weights (content hash) so latents encoded with other weights are never mixed.
  */
 public record TaesdSource(String spec, Path encoderFile, Path decoderFile, long seed, String key) implements Serializable {
+    private static final String DIFFUSERS_FILE = "diffusion_pytorch_model.safetensors";
 
     public boolean isRandom() {
         return encoderFile == null;
@@ -61,21 +64,28 @@ public record TaesdSource(String spec, Path encoderFile, Path decoderFile, long 
     /** Resolves the configured value; {@code cacheDir} receives remote copies. */
     public static TaesdSource resolve(String spec, Path cacheDir, Configuration hadoop) {
         if (spec == null || spec.isBlank()) {
-            throw new BadInputException("model.yaml: vae_pretrained_model_name_or_path is empty; give a folder, a Hugging Face id"
-                    + " in the local cache, an s3a:// folder, or \"random\"");
+            throw new BadInputException("model.yaml: vae_pretrained_model_name_or_path is empty; give a folder, a Hugging Face repo id"
+                    + " (e.g. madebyollin/taesd), a storage URL of a folder, or \"random\"");
         }
         if (spec.equals("random") || spec.startsWith("random:")) {
             long seed = spec.equals("random") ? 0 : Long.parseLong(spec.substring(7));
             return new TaesdSource(spec, null, null, seed, "random-" + seed);
         }
-        Path folder = localFolder(spec, cacheDir, hadoop);
-        List<Path> files = list(folder);
-        Path diffusers = find(files, "diffusion_pytorch_model.safetensors");
-        Path enc = diffusers != null ? diffusers : findSuffix(files, "encoder.pth");
-        Path dec = diffusers != null ? diffusers : findSuffix(files, "decoder.pth");
-        if (enc == null || dec == null) {
-            throw new BadInputException(spec + ": no TAESD weights in " + folder + " (expected diffusion_pytorch_model.safetensors,"
-                    + " or *encoder.pth and *decoder.pth); found " + files.stream().map(p -> p.getFileName().toString()).toList());
+        Path enc, dec;
+        if (!spec.contains("://") && !Files.exists(Path.of(spec)) && HubFiles.isRepoId(spec)) {
+            List<Path> files = HubFiles.resolveFirst(spec, List.of(List.of(DIFFUSERS_FILE), List.of("taesd_encoder.pth", "taesd_decoder.pth")), hadoop);
+            enc = files.get(0);
+            dec = files.get(files.size() - 1);
+        } else {
+            Path folder = localFolder(spec, cacheDir, hadoop);
+            List<Path> files = list(folder);
+            Path diffusers = find(files, DIFFUSERS_FILE);
+            enc = diffusers != null ? diffusers : findSuffix(files, "encoder.pth");
+            dec = diffusers != null ? diffusers : findSuffix(files, "decoder.pth");
+            if (enc == null || dec == null) {
+                throw new BadInputException(spec + ": no TAESD weights in " + folder + " (expected " + DIFFUSERS_FILE + ","
+                        + " or *encoder.pth and *decoder.pth); found " + files.stream().map(p -> p.getFileName().toString()).toList());
+            }
         }
         String key = enc.equals(dec) ? sha256(enc) : sha256(enc) + sha256(dec);
         return new TaesdSource(spec, enc, dec, 0, "taesd-" + key.substring(0, 16));
@@ -89,22 +99,9 @@ public record TaesdSource(String spec, Path encoderFile, Path decoderFile, long 
         Path p = Path.of(spec);
         if (Files.isDirectory(p)) return p;
         if (Files.isRegularFile(p)) return p.getParent() == null ? Path.of(".") : p.getParent();
-        if (spec.matches("[\\w.-]+/[\\w.-]+")) {
-            Path hub = Path.of(System.getenv().getOrDefault("HF_HOME", System.getProperty("user.home") + "/.cache/huggingface"), "hub");
-            Path snapshots = hub.resolve("models--" + spec.replace("/", "--")).resolve("snapshots");
-            if (Files.isDirectory(snapshots)) {
-                try (Stream<Path> s = Files.list(snapshots)) {
-                    Path newest = s.filter(Files::isDirectory).max((a, b) -> Long.compare(a.toFile().lastModified(), b.toFile().lastModified())).orElse(null);
-                    if (newest != null) return newest;
-                } catch (IOException e) {
-                    throw new BadInputException(snapshots + ": cannot list Hugging Face cache: " + e.getMessage(), e);
-                }
-            }
-            throw new BadInputException("model.yaml: vae_pretrained_model_name_or_path \"" + spec + "\" is neither a folder nor in the"
-                    + " Hugging Face cache (" + snapshots + "). Download it (e.g. `huggingface-cli download " + spec + "`), point the key at a"
-                    + " folder with taesd_encoder.pth/taesd_decoder.pth, an s3a:// folder, or use \"random\" for a seeded random TAESD.");
-        }
-        throw new BadInputException("model.yaml: vae_pretrained_model_name_or_path: " + spec + " does not exist");
+        throw new BadInputException("model.yaml: vae_pretrained_model_name_or_path: " + spec + " does not exist: give a folder with"
+                + " taesd_encoder.pth/taesd_decoder.pth or " + DIFFUSERS_FILE + ", a storage URL of such a folder, a Hugging Face repo id"
+                + " (owner/name[@revision][:subfolder]) or \"random\" for a seeded random TAESD");
     }
 
     private static Path copyRemote(String spec, Path cacheDir, Configuration hadoop) {

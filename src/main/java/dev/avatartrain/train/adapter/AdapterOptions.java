@@ -10,6 +10,7 @@ import java.util.Map;
 
 import dev.avatartrain.config.AppConfig;
 import dev.avatartrain.config.ConfigSchema;
+import dev.avatartrain.config.ConfigFiles;
 import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.models.adapter.AudioProjConfig;
 
@@ -32,6 +33,12 @@ public record AdapterOptions(String manifest, String outputDir, int batchSize, i
      * Reads {@code file} (null: the default file) over the schema's defaults, then applies {@code overrides} (key →
      * value, as {@code --set adapter.key=value} would).
      */
+    public static AdapterOptions loadFrom(String file, Map<String, Object> overrides) {
+        // local, bundled in the jar or a storage URL (ConfigFiles): read through a local copy
+        return load(file == null ? null : ConfigFiles.localFile(file, "--adapter-config"), overrides);
+    }
+
+    /** As {@link #loadFrom(String, Map)} for a local file (null: the default file). */
     public static AdapterOptions load(Path file, Map<String, Object> overrides) {
         List<String> set = new ArrayList<>();
         overrides.forEach((k, v) -> set.add((k.startsWith(ConfigSchema.ADAPTER + ".") ? k : ConfigSchema.ADAPTER + "." + k)

@@ -47,7 +47,10 @@ public record AdapterTask(AdapterManifest manifest, AudioProjConfig config, long
     @Override
     public void initialise(Network net) {
         if (initWeights == null || initWeights.isBlank()) return;
-        Map<String, INDArray> w = TensorFiles.read(java.nio.file.Path.of(initWeights), DataType.FLOAT);
+        org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration();
+        hadoopSettings.forEach(conf::set);
+        // a local file, a storage URL or a Hugging Face repo file (owner/name[@rev]:file.safetensors)
+        Map<String, INDArray> w = TensorFiles.read(dev.avatartrain.hub.HubFiles.resolveFile(initWeights, conf), DataType.FLOAT);
         ((AudioProjModel) net).load(w, initWeights);
         System.out.println("train-adapter: starting from " + initWeights + " (prefix \"" + AudioProjModel.prefixOf(w) + "\")");
     }
