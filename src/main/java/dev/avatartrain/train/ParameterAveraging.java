@@ -59,7 +59,13 @@ public final class ParameterAveraging {
      * bytes each worker received and sent.
      */
     public record Round(double loss, double gradNorm, double lr, long samples, int partitions, double seconds, double computeSeconds,
-                        long bytesInPerWorker, long bytesOutPerWorker) {}
+                        long bytesInPerWorker, long bytesOutPerWorker, Phases phases) {}
+
+    /**
+     * Driver-side seconds of a round's phases: making the broadcasts; the training stage and the reduce stage up to the
+     * per-chunk summary (includes the tasks' compute); streaming the reduced chunks back and applying them.
+     */
+    public record Phases(double broadcast, double trainAndReduce, double streamAndApply) {}
 
     /** Statistics a partition reports under {@link #STATS}: loss sum, gradient-norm sum, lr sum, steps, samples, compute s. */
     static final int STATS_SIZE = 6;
@@ -148,7 +154,7 @@ public final class ParameterAveraging {
             double lr = s.schedule().lr(step);
             double[] norm = new double[1];
             float[] clip = new float[1];
-            exchange(sc, task, shards, s, state, round, 1, true, stats, sumSq, (c, values) -> {
+            Phases ph = exchange(sc, task, shards, s, state, round, 1, true, stats, sumSq, (c, values) -> {
                 if (c == 0) { // the global norm of the averaged gradient, from the reduce stage's per-chunk sums of squares
                     norm[0] = Math.sqrt(sumSq[0]) / n;
                     clip[0] = (float) GradientClipping.scale(norm[0], s.maxGradNorm());
@@ -157,17 +163,17 @@ public final class ParameterAveraging {
             });
             state.setStep(step + 1);
             long bytes = 4 * layout.total();
-            return new Round(stats[0] / n, norm[0], lr, (long) stats[4], n, (System.nanoTime() - t0) / 1e9, stats[5] / n, bytes, bytes);
+            return new Round(stats[0] / n, norm[0], lr, (long) stats[4], n, (System.nanoTime() - t0) / 1e9, stats[5] / n, bytes, bytes, ph);
         }
         int chunks = layout.chunks();
-        exchange(sc, task, shards, s, state, round, steps, false, stats, new double[1], (key, values) -> {
+        Phases ph = exchange(sc, task, shards, s, state, round, steps, false, stats, new double[1], (key, values) -> {
             float[] into = state.part(key / chunks, key % chunks);
             for (int i = 0; i < into.length; i++) into[i] = values[i] / n;
         });
         state.setStep(step + steps);
         long bytes = 3 * 4 * layout.total();
         double k = stats[3];
-        return new Round(stats[0] / k, stats[1] / k, stats[2] / k, (long) stats[4], n, (System.nanoTime() - t0) / 1e9, stats[5] / n, bytes, bytes);
+        return new Round(stats[0] / k, stats[1] / k, stats[2] / k, (long) stats[4], n, (System.nanoTime() - t0) / 1e9, stats[5] / n, bytes, bytes, ph);
     }
 
     /**
@@ -176,7 +182,7 @@ public final class ParameterAveraging {
      * then hands every reduced chunk to {@code apply} in key order, one at a time. Keys: exact, chunk c of the
      * gradient sum; averaging, {@code part × chunks + c} for the parameters (part 0) and both moments (1, 2).
      */
-    static void exchange(JavaSparkContext sc, TrainingTask task, List<List<String>> shards, Settings s, ModelState state, long round,
+    static Phases exchange(JavaSparkContext sc, TrainingTask task, List<List<String>> shards, Settings s, ModelState state, long round,
                          int steps, boolean exact, double[] stats, double[] sumOfSquares, BiConsumer<Integer, float[]> apply) {
         FlatLayout layout = state.layout();
         int chunks = layout.chunks();
@@ -185,9 +191,11 @@ public final class ParameterAveraging {
         long step = state.step();
         List<Broadcast<float[]>> in = new ArrayList<>();
         JavaPairRDD<Integer, Piece> reduced = null;
+        long t0 = System.nanoTime(), t1, t2;
         try {
             // Spark keeps the value itself in the driver's block store (no copy) and its serialised pieces beside it.
             for (int p = 0; p < parts; p++) for (int c = 0; c < chunks; c++) in.add(sc.broadcast(state.part(p, c)));
+            t1 = System.nanoTime();
             List<Integer> ids = new ArrayList<>();
             for (int i = 0; i < shards.size(); i++) ids.add(i);
             reduced = sc.parallelize(ids, shards.size())
@@ -211,12 +219,15 @@ public final class ParameterAveraging {
             }
             if (!sawStats || summary.size() != keys + 1)
                 throw new IllegalStateException("round " + round + ": expected " + (keys + 1) + " reduced keys, got " + summary.size());
+            t2 = System.nanoTime();
             // The driver holds one reduced chunk at a time: toLocalIterator runs one job per (one-key) partition.
             Iterator<Tuple2<Integer, Piece>> it = reduced.toLocalIterator();
             while (it.hasNext()) {
                 Tuple2<Integer, Piece> kv = it.next();
                 if (kv._1() < keys) apply.accept(kv._1(), kv._2().values);
             }
+            long t3 = System.nanoTime();
+            return new Phases((t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9);
         } finally {
             if (reduced != null) reduced.unpersist(false);
             for (Broadcast<float[]> b : in) b.destroy();

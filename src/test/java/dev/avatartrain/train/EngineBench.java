@@ -60,8 +60,8 @@ public final class EngineBench {
         WorkerMemory.check(sc, state.layout(), true, accumulation, workers);
         ParameterAveraging.round(sc, task, shards, s, state, 0, 1, true); // warm-up: networks built, JIT
         resetPeaks();
-        System.out.println("| mode | round | compute (task mean) | communication | share | MB in / out per worker |");
-        System.out.println("|---|---|---|---|---|---|");
+        System.out.println("| mode | round | compute (task mean) | communication | share | broadcast / train+reduce / stream+apply | MB in / out per worker |");
+        System.out.println("|---|---|---|---|---|---|---|");
         for (int r = 1; r <= rounds; r++) row("exact", ParameterAveraging.round(sc, task, shards, s, state, r, 1, true));
         row("averaging H=2", ParameterAveraging.round(sc, task, shards, s, state, rounds + 1, 2, false));
         System.out.printf("engine: JVM peak heap %.2f GB (driver and both local workers: state %.2f GB + broadcast pieces + reduced"
@@ -77,8 +77,9 @@ public final class EngineBench {
 
     static void row(String mode, ParameterAveraging.Round r) {
         double comm = r.seconds() - r.computeSeconds();
-        System.out.printf("| %s | %.2f s | %.2f s | %.2f s | %.0f %% | %.0f / %.0f |%n", mode, r.seconds(), r.computeSeconds(), comm,
-                100 * comm / r.seconds(), r.bytesInPerWorker() / 1e6, r.bytesOutPerWorker() / 1e6);
+        System.out.printf("| %s | %.2f s | %.2f s | %.2f s | %.0f %% | %.2f / %.2f / %.2f s | %.0f / %.0f |%n", mode, r.seconds(), r.computeSeconds(), comm,
+                100 * comm / r.seconds(), r.phases().broadcast(), r.phases().trainAndReduce(), r.phases().streamAndApply(),
+                r.bytesInPerWorker() / 1e6, r.bytesOutPerWorker() / 1e6);
     }
 
     /** One broadcast per chunk; every worker reads all of them (as a round's tasks do). */
