@@ -17,6 +17,7 @@ import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.serializer.KryoSerializer;
 import org.apache.spark.storage.StorageLevel;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -201,8 +202,11 @@ public final class ParameterAveraging {
             reduced = sc.parallelize(ids, shards.size())
                     .mapPartitionsWithIndex((p, it) -> runPartition(task, shards.get(p), s, in, layout, step, round, p, steps, exact), false)
                     .mapToPair(t -> t)
-                    // no map-side combine: a partition emits each key once, and combining would hold all its chunks
-                    .combineByKey(x -> x, Piece::plus, Piece::plus, new ByKey(keys + 1), false, null)
+                    // No map-side combine: a partition emits each key once, and combining would hold all its chunks. Kryo for
+                    // this shuffle whatever spark.serializer says: Java serialisation keeps every object a stream wrote
+                    // until the stream resets, and each reduce partition's stream gets one chunk, so a task would hold all
+                    // of its chunks (a 2 GB executor ran out of heap on a 220 M-parameter model).
+                    .combineByKey(x -> x, Piece::plus, Piece::plus, new ByKey(keys + 1), false, new KryoSerializer(sc.getConf()))
                     .mapValues(Piece::withSumOfSquares)
                     .persist(StorageLevel.MEMORY_AND_DISK());
             List<Tuple2<Integer, double[]>> summary = reduced
