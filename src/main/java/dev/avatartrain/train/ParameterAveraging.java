@@ -250,20 +250,15 @@ public final class ParameterAveraging {
         // the data source is opened on the task's own thread (it may look at the TaskContext), the work runs in a pool
         // of the task's cores, where the kernels' parallel loops and AdamW's parallel pass run too
         TrainingTask.BatchSource data = task.open(shard);
-        List<Map<String, INDArray>> out;
+        List<Map<String, INDArray>> out = new ArrayList<>();
         double[] stats;
         try {
-            Object[] r = pool.submit(() -> {
+            stats = pool.submit(() -> {
                 QuietSameDiff.install();
                 GpuAssignment.useAssignedGpu(ctx);
                 Nd4j.getEnvironment().setMaxThreads(cpus); // libnd4j's OpenMP threads follow the task's cores too
-                List<Map<String, INDArray>> o = new ArrayList<>();
-                double[] st = compute(task, slot, data, s, in, layout, step, round, partition, steps, exact, o);
-                return new Object[]{o, st};
+                return compute(task, slot, data, s, in, layout, step, round, partition, steps, exact, out);
             }).get();
-            @SuppressWarnings("unchecked") List<Map<String, INDArray>> o = (List<Map<String, INDArray>>) r[0];
-            out = o;
-            stats = (double[]) r[1];
         } catch (ExecutionException e) {
             if (e.getCause() instanceof Exception x) throw x;
             throw e;
