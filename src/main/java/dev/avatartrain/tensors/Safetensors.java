@@ -116,23 +116,40 @@ public final class Safetensors {
 
     /** Writes the safetensors bytes of {@code tensors} and {@code metadata} to a stream (see {@link #write(Path, Map, Map)}). */
     public static void write(OutputStream out, Map<String, INDArray> tensors, Map<String, String> metadata) throws IOException {
-        // Tensors sorted by name; data laid out in the same order, contiguous, no gaps.
-        TreeMap<String, INDArray> sorted = new TreeMap<>(tensors);
+        List<Streamed> list = new ArrayList<>();
+        tensors.forEach((n, a) -> list.add(new Streamed(n, a.dataType(), a.shape(), o -> NativeBytes.writeTo(o, a))));
+        write(out, list, metadata);
+    }
+
+    /** Writes a tensor's little-endian bytes (exactly its dtype size × element count). */
+    public interface TensorBytes {
+        void writeTo(OutputStream out) throws IOException;
+    }
+
+    /** A tensor to write whose bytes come from elsewhere (e.g. the chunks of a flat buffer), without an array of it. */
+    public record Streamed(String name, DataType dtype, long[] shape, TensorBytes bytes) {}
+
+    /**
+     * Writes tensors whose data is streamed by their {@link TensorBytes}: sorted by name, data laid out in the same
+     * order, contiguous, no gaps. The header is written first, so each writer is checked for the byte count it owes.
+     */
+    public static void write(OutputStream out, List<Streamed> tensors, Map<String, String> metadata) throws IOException {
+        TreeMap<String, Streamed> sorted = new TreeMap<>();
+        for (Streamed t : tensors) sorted.put(t.name(), t);
         ObjectNode header = JSON.createObjectNode();
         if (metadata != null && !metadata.isEmpty()) {
             ObjectNode m = header.putObject("__metadata__");
             new TreeMap<>(metadata).forEach(m::put);
         }
         long offset = 0;
-        for (Map.Entry<String, INDArray> e : sorted.entrySet()) {
-            if (e.getKey().equals("__metadata__")) throw new IllegalArgumentException("'__metadata__' is not a tensor name");
-            INDArray a = e.getValue();
-            DType dt = DType.of(a.dataType());
-            long bytes = a.length() * dt.size;
-            ObjectNode t = header.putObject(e.getKey());
+        for (Streamed e : sorted.values()) {
+            if (e.name().equals("__metadata__")) throw new IllegalArgumentException("'__metadata__' is not a tensor name");
+            DType dt = DType.of(e.dtype());
+            long bytes = NativeBytes.byteLength(dt, e.shape());
+            ObjectNode t = header.putObject(e.name());
             t.put("dtype", dt.safetensorsName);
             var shape = t.putArray("shape");
-            for (long d : a.shape()) shape.add(d);
+            for (long d : e.shape()) shape.add(d);
             t.putArray("data_offsets").add(offset).add(offset + bytes);
             offset += bytes;
         }
@@ -143,7 +160,68 @@ public final class Safetensors {
         System.arraycopy(json, 0, head, 8, json.length);
         for (int i = 8 + json.length; i < head.length; i++) head[i] = ' ';
         out.write(head);
-        for (INDArray a : sorted.values()) NativeBytes.writeTo(out, a);
+        for (Streamed e : sorted.values()) {
+            long owed = NativeBytes.byteLength(DType.of(e.dtype()), e.shape());
+            long[] written = {0};
+            e.bytes().writeTo(new java.io.FilterOutputStream(out) {
+                @Override
+                public void write(int b) throws IOException {
+                    out.write(b);
+                    written[0]++;
+                }
+
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    out.write(b, off, len);
+                    written[0] += len;
+                }
+            });
+            if (written[0] != owed)
+                throw new IllegalStateException("safetensors: tensor '" + e.name() + "' wrote " + written[0] + " bytes, its header says " + owed);
+        }
+    }
+
+    /** Receives one tensor of a stream read by {@link #stream(InputStream, String, TensorVisitor)}. */
+    public interface TensorVisitor {
+        /** {@code data} holds exactly the tensor's little-endian bytes; read all of them. */
+        void visit(String name, DataType dtype, long[] shape, InputStream data) throws IOException;
+    }
+
+    /**
+     * Reads a safetensors stream tensor by tensor into {@code visitor}, in data order, holding no tensor itself; returns
+     * the {@code __metadata__} strings.
+     */
+    public static Map<String, String> stream(InputStream in, String file, TensorVisitor visitor) throws IOException {
+        Header h = readHeader(in, file);
+        for (Entry e : h.entries) {
+            long length = e.end - e.begin;
+            InputStream bounded = new java.io.FilterInputStream(in) {
+                long left = length;
+
+                @Override
+                public int read() throws IOException {
+                    if (left <= 0) return -1;
+                    int b = in.read();
+                    if (b >= 0) left--;
+                    return b;
+                }
+
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    if (left <= 0) return -1;
+                    int n = in.read(b, off, (int) Math.min(len, left));
+                    if (n > 0) left -= n;
+                    return n;
+                }
+
+                @Override
+                public void close() {
+                }
+            };
+            visitor.visit(e.name, e.dtype.nd4j, e.shape, bounded);
+            if (bounded.read() >= 0) throw bad(file, "tensor '" + e.name + "' was not read to its end");
+        }
+        return h.metadata;
     }
 
     /** The {@code __metadata__} strings of a safetensors stream, reading only its header. */

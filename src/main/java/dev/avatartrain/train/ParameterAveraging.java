@@ -2,97 +2,348 @@ package dev.avatartrain.train;
 
 import java.io.Serializable;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.NoSuchElementException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ForkJoinPool;
+import java.util.function.BiConsumer;
 
+import org.apache.spark.Partitioner;
 import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.serializer.KryoSerializer;
+import org.apache.spark.storage.StorageLevel;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 import dev.avatartrain.models.nn.Network;
+import dev.avatartrain.models.nn.QuietSameDiff;
 import dev.avatartrain.train.optim.AdamW;
+import dev.avatartrain.train.optim.GradientClipping;
 import dev.avatartrain.train.optim.LrSchedule;
+import scala.Tuple2;
 
 /**
- * One round of parameter averaging on Spark (DESIGN.md §3): the driver broadcasts parameters, optimizer state and
- * the global step; every partition (a shard of whole items) runs {@code steps} optimizer steps on its own data;
- * {@code treeReduce} sums the partitions' parameters, optimizer state and statistics, and the driver divides by the
- * number of partitions. Sampling in a task is seeded by (seed, round, partition), so a task Spark retries computes
- * the same result.
+ * One round of data-parallel training on Spark (DESIGN.md §3, docs/engine.md), with the state moved in chunks of a
+ * flat float32 buffer ({@link FlatLayout}) and never as one object:
+ * <ol>
+ * <li>the driver broadcasts every chunk of the parameters (and, when averaging, of both AdamW moments) as its own
+ * broadcast;</li>
+ * <li>every partition (a shard of whole items) rebuilds them in its network and trains; it emits its result as
+ * {@code (key, chunk)} pairs, one chunk at a time, into the shuffle;</li>
+ * <li>the shuffle reduces each key on the executors (a reduce-scatter: one key per reduce partition), computing each
+ * reduced chunk's sum of squares there;</li>
+ * <li>the driver streams the reduced chunks back one at a time ({@code toLocalIterator}) and updates its one copy of
+ * the state ({@link ModelState}) in place.</li>
+ * </ol>
+ * Two modes. <b>Exact</b> ({@code averaging_frequency: 1}): workers return their accumulated gradients, the reduction
+ * sums them, the driver clips the averaged gradient by its global norm (from the per-chunk sums of squares) and takes
+ * one AdamW step: N workers × batch B equal one machine with batch N·B, and no optimizer state travels.
+ * <b>Averaging</b> (H &gt; 1): every worker takes H AdamW steps from the broadcast parameters and moments; parameters
+ * and both moments are averaged (DL4J's parameter averaging, moments averaged too).
+ * Sampling in a task is seeded by (seed, round, partition), so a task Spark retries computes the same result.
  */
 public final class ParameterAveraging {
     /** What stays fixed over a run. */
     public record Settings(int accumulation, double maxGradNorm, LrSchedule schedule, double beta1, double beta2,
                            double epsilon, double weightDecay, long seed) implements Serializable {}
 
-    /** The averaged outcome of a round. */
-    public record Round(NamedArrays params, NamedArrays optimizerState, double loss, double gradNorm, double lr, long samples,
-                        int partitions) {}
+    /**
+     * The outcome of a round: mean loss, gradient norm and learning rate over its steps; samples drawn; how long the
+     * round took on the driver and the mean seconds a task spent computing (the rest is communication and scheduling);
+     * bytes each worker received and sent.
+     */
+    public record Round(double loss, double gradNorm, double lr, long samples, int partitions, double seconds, double computeSeconds,
+                        long bytesInPerWorker, long bytesOutPerWorker, Phases phases) {}
 
-    /** One partition's result, summed by {@code treeReduce}. */
-    record Partial(NamedArrays params, NamedArrays state, double lossSum, double normSum, double lrSum, int steps, long samples,
-                   int partitions) implements Serializable {
-        Partial plus(Partial o) {
-            return new Partial(params.addInPlace(o.params), state.addInPlace(o.state), lossSum + o.lossSum, normSum + o.normSum,
-                    lrSum + o.lrSum, steps + o.steps, samples + o.samples, partitions + o.partitions);
+    /**
+     * Driver-side seconds of a round's phases: making the broadcasts; the training stage and the reduce stage up to the
+     * per-chunk summary (includes the tasks' compute); streaming the reduced chunks back and applying them.
+     */
+    public record Phases(double broadcast, double trainAndReduce, double streamAndApply) {}
+
+    /** Statistics a partition reports under {@link #STATS}: loss sum, gradient-norm sum, lr sum, steps, samples, compute s. */
+    static final int STATS_SIZE = 6;
+
+    /**
+     * A value in the shuffle: a chunk of floats, or (under the key after the last chunk) a partition's statistics.
+     * Reduced by adding in place.
+     */
+    static final class Piece implements Serializable {
+        private static final long serialVersionUID = 1L;
+        final float[] values;
+        final double[] stats;
+        double sumOfSquares;
+
+        Piece(float[] values, double[] stats) {
+            this.values = values;
+            this.stats = stats;
+        }
+
+        Piece plus(Piece o) {
+            if (values != null) for (int i = 0; i < values.length; i++) values[i] += o.values[i];
+            if (stats != null) for (int i = 0; i < stats.length; i++) stats[i] += o.stats[i];
+            return this;
+        }
+
+        Piece withSumOfSquares() {
+            double s = 0;
+            if (values != null) for (float v : values) s += (double) v * v;
+            sumOfSquares = s;
+            return this;
         }
     }
 
-    record Broadcasted(NamedArrays params, NamedArrays state, long step) implements Serializable {}
+    /** Key k goes to reduce partition k: every reduced chunk is its own partition, so the driver streams one at a time. */
+    static final class ByKey extends Partitioner {
+        private final int n;
 
-    // Networks are reused across rounds within an executor JVM; tasks running at once each borrow their own.
-    private static final Map<String, ConcurrentLinkedQueue<Network>> NETWORKS = new ConcurrentHashMap<>();
+        ByKey(int n) {
+            this.n = n;
+        }
+
+        @Override
+        public int numPartitions() {
+            return n;
+        }
+
+        @Override
+        public int getPartition(Object key) {
+            return (Integer) key;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof ByKey b && b.n == n;
+        }
+
+        @Override
+        public int hashCode() {
+            return n;
+        }
+    }
+
+    /** A worker's network, and its optimizer in averaging mode (with its hyperparameters), reused within an executor JVM. */
+    record Slot(Network net, AdamW optimizer, List<Double> hyper) {}
+
+    private static final Map<String, ConcurrentLinkedQueue<Slot>> SLOTS = new ConcurrentHashMap<>();
+    private static final Map<Integer, ForkJoinPool> POOLS = new ConcurrentHashMap<>();
 
     private ParameterAveraging() {}
 
-    public static Round round(JavaSparkContext sc, TrainingTask task, List<List<String>> shards, Settings settings,
-                              NamedArrays params, NamedArrays state, long step, long round, int steps) {
-        Broadcast<Broadcasted> b = sc.broadcast(new Broadcasted(params, state, step));
+    /**
+     * Runs one round of {@code steps} optimizer steps from {@code state} and updates {@code state} in place (its step
+     * advances by {@code steps}). {@code exact}: gradient exchange with one step on the driver (needs steps == 1).
+     */
+    public static Round round(JavaSparkContext sc, TrainingTask task, List<List<String>> shards, Settings s, ModelState state,
+                              long round, int steps, boolean exact) {
+        if (exact && steps != 1) throw new IllegalArgumentException("exact data-parallel rounds take one step, got " + steps);
+        long t0 = System.nanoTime();
+        int n = shards.size();
+        FlatLayout layout = state.layout();
+        long step = state.step();
+        double[] stats = new double[STATS_SIZE];
+        if (exact) {
+            double[] sumSq = new double[1];
+            AdamW opt = new AdamW(s.beta1(), s.beta2(), s.epsilon(), s.weightDecay());
+            double lr = s.schedule().lr(step);
+            double[] norm = new double[1];
+            float[] clip = new float[1];
+            Phases ph = exchange(sc, task, shards, s, state, round, 1, true, stats, sumSq, (c, values) -> {
+                if (c == 0) { // the global norm of the averaged gradient, from the reduce stage's per-chunk sums of squares
+                    norm[0] = Math.sqrt(sumSq[0]) / n;
+                    clip[0] = (float) GradientClipping.scale(norm[0], s.maxGradNorm());
+                }
+                opt.stepChunk(state.params(c), values, n, clip[0], state.expAvg(c), state.expAvgSq(c), step + 1, lr);
+            });
+            state.setStep(step + 1);
+            long bytes = 4 * layout.total();
+            return new Round(stats[0] / n, norm[0], lr, (long) stats[4], n, (System.nanoTime() - t0) / 1e9, stats[5] / n, bytes, bytes, ph);
+        }
+        int chunks = layout.chunks();
+        Phases ph = exchange(sc, task, shards, s, state, round, steps, false, stats, new double[1], (key, values) -> {
+            float[] into = state.part(key / chunks, key % chunks);
+            for (int i = 0; i < into.length; i++) into[i] = values[i] / n;
+        });
+        state.setStep(step + steps);
+        long bytes = 3 * 4 * layout.total();
+        double k = stats[3];
+        return new Round(stats[0] / k, stats[1] / k, stats[2] / k, (long) stats[4], n, (System.nanoTime() - t0) / 1e9, stats[5] / n, bytes, bytes, ph);
+    }
+
+    /**
+     * The exchange of a round: broadcasts the state's chunks, runs the partitions, reduces their chunks by key on the
+     * executors, fills {@code stats} (summed over partitions) and {@code sumOfSquares[0]} (of all reduced chunks),
+     * then hands every reduced chunk to {@code apply} in key order, one at a time. Keys: exact, chunk c of the
+     * gradient sum; averaging, {@code part × chunks + c} for the parameters (part 0) and both moments (1, 2).
+     */
+    static Phases exchange(JavaSparkContext sc, TrainingTask task, List<List<String>> shards, Settings s, ModelState state, long round,
+                         int steps, boolean exact, double[] stats, double[] sumOfSquares, BiConsumer<Integer, float[]> apply) {
+        FlatLayout layout = state.layout();
+        int chunks = layout.chunks();
+        int parts = exact ? 1 : 3;
+        int keys = parts * chunks;
+        long step = state.step();
+        List<Broadcast<float[]>> in = new ArrayList<>();
+        JavaPairRDD<Integer, Piece> reduced = null;
+        long t0 = System.nanoTime(), t1, t2;
         try {
+            // Spark keeps the value itself in the driver's block store (no copy) and its serialised pieces beside it.
+            for (int p = 0; p < parts; p++) for (int c = 0; c < chunks; c++) in.add(sc.broadcast(state.part(p, c)));
+            t1 = System.nanoTime();
             List<Integer> ids = new ArrayList<>();
             for (int i = 0; i < shards.size(); i++) ids.add(i);
-            Partial sum = sc.parallelize(ids, shards.size())
-                    .mapPartitionsWithIndex((p, it) -> runPartition(task, shards.get(p), settings, b.value(), round, p, steps), false)
-                    .treeReduce(Partial::plus, 2);
-            double n = sum.partitions;
-            return new Round(sum.params.scaleInPlace(1 / n), sum.state.scaleInPlace(1 / n), sum.lossSum / sum.steps,
-                    sum.normSum / sum.steps, sum.lrSum / sum.steps, sum.samples, sum.partitions);
+            reduced = sc.parallelize(ids, shards.size())
+                    .mapPartitionsWithIndex((p, it) -> runPartition(task, shards.get(p), s, in, layout, step, round, p, steps, exact), false)
+                    .mapToPair(t -> t)
+                    // No map-side combine: a partition emits each key once, and combining would hold all its chunks. Kryo for
+                    // this shuffle whatever spark.serializer says: Java serialisation keeps every object a stream wrote
+                    // until the stream resets, and each reduce partition's stream gets one chunk, so a task would hold all
+                    // of its chunks (a 2 GB executor ran out of heap on a 220 M-parameter model).
+                    .combineByKey(x -> x, Piece::plus, Piece::plus, new ByKey(keys + 1), false, new KryoSerializer(sc.getConf()))
+                    .mapValues(Piece::withSumOfSquares)
+                    .persist(StorageLevel.MEMORY_AND_DISK());
+            List<Tuple2<Integer, double[]>> summary = reduced
+                    .map(kv -> new Tuple2<>(kv._1(), kv._2().stats != null ? kv._2().stats : new double[]{kv._2().sumOfSquares}))
+                    .collect();
+            boolean sawStats = false;
+            for (Tuple2<Integer, double[]> t : summary) {
+                if (t._1() == keys) {
+                    System.arraycopy(t._2(), 0, stats, 0, STATS_SIZE);
+                    sawStats = true;
+                } else if (t._1() < chunks) {
+                    sumOfSquares[0] += t._2()[0];
+                }
+            }
+            if (!sawStats || summary.size() != keys + 1)
+                throw new IllegalStateException("round " + round + ": expected " + (keys + 1) + " reduced keys, got " + summary.size());
+            t2 = System.nanoTime();
+            // The driver holds one reduced chunk at a time: toLocalIterator runs one job per (one-key) partition.
+            Iterator<Tuple2<Integer, Piece>> it = reduced.toLocalIterator();
+            while (it.hasNext()) {
+                Tuple2<Integer, Piece> kv = it.next();
+                if (kv._1() < keys) apply.accept(kv._1(), kv._2().values);
+            }
+            long t3 = System.nanoTime();
+            return new Phases((t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9);
         } finally {
-            b.destroy();
+            if (reduced != null) reduced.unpersist(false);
+            for (Broadcast<float[]> b : in) b.destroy();
         }
     }
 
-    private static Iterator<Partial> runPartition(TrainingTask task, List<String> shard, Settings s, Broadcasted in, long round,
-                                                  int partition, int steps) {
-        dev.avatartrain.models.nn.QuietSameDiff.install();
-        GpuAssignment.useAssignedGpu(TaskContext.get());
-        Network net = borrow(task);
+    /** A partition's work, on the task's cores; returns its chunks lazily (the shuffle writer pulls one at a time). */
+    private static Iterator<Tuple2<Integer, Piece>> runPartition(TrainingTask task, List<String> shard, Settings s,
+                                                                List<Broadcast<float[]>> in, FlatLayout layout, long step, long round,
+                                                                int partition, int steps, boolean exact) throws Exception {
+        TaskContext ctx = TaskContext.get();
+        int cpus = ctx != null ? ctx.cpus() : Runtime.getRuntime().availableProcessors();
+        ForkJoinPool pool = POOLS.computeIfAbsent(cpus, ForkJoinPool::new);
+        Slot slot = borrow(task, s, !exact);
+        if (ctx != null) ctx.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) c -> SLOTS.get(task.networkKey()).add(slot));
+        // the data source is opened on the task's own thread (it may look at the TaskContext), the work runs in a pool
+        // of the task's cores, where the kernels' parallel loops and AdamW's parallel pass run too
+        TrainingTask.BatchSource data = task.open(shard);
+        List<Map<String, INDArray>> out = new ArrayList<>();
+        double[] stats;
         try {
-            return Collections.singletonList(runSteps(task, net, shard, s, in, round, partition, steps)).iterator();
-        } finally {
-            NETWORKS.get(task.networkKey()).add(net);
+            stats = pool.submit(() -> {
+                QuietSameDiff.install();
+                GpuAssignment.useAssignedGpu(ctx);
+                Nd4j.getEnvironment().setMaxThreads(cpus); // libnd4j's OpenMP threads follow the task's cores too
+                return compute(task, slot, data, s, in, layout, step, round, partition, steps, exact, out);
+            }).get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Exception x) throw x;
+            throw e;
         }
+        return emit(layout, out, stats);
     }
 
-    /** The work of one partition, on a given network; single-machine training in tests calls this directly. */
-    static Partial runSteps(TrainingTask task, Network net, List<String> shard, Settings s, Broadcasted in, long round,
-                            int partition, int steps) {
-        in.params().copyInto(net.parameters());
-        AdamW opt = new AdamW(s.beta1(), s.beta2(), s.epsilon(), s.weightDecay());
-        opt.setState(in.state().toINDArrays(), in.step());
-        StepRunner runner = new StepRunner(net, task.lossName(), s.accumulation(), s.maxGradNorm(), s.schedule());
-        StepRunner.Totals t = runner.run(task.open(shard), StepRunner.rng(s.seed(), round, partition), opt, in.step(), steps,
-                task.batchSize());
-        return new Partial(NamedArrays.of(net.parameters()), NamedArrays.of(opt.state()), t.lossSum(), t.gradNormSum(),
-                t.lrSum(), t.steps(), t.samples(), 1);
+    /**
+     * Trains on one partition: sets the network (and optimizer) from the broadcast chunks, then either accumulates one
+     * step's gradients (exact) or runs {@code steps} AdamW steps; adds the arrays to emit to {@code out} (gradients;
+     * or parameters, exp_avg, exp_avg_sq) and returns the statistics.
+     */
+    static double[] compute(TrainingTask task, Slot slot, TrainingTask.BatchSource data, Settings s, List<Broadcast<float[]>> in, FlatLayout layout,
+                            long step, long round, int partition, int steps, boolean exact, List<Map<String, INDArray>> out) {
+        long t0 = System.nanoTime();
+        int chunks = layout.chunks();
+        Map<String, INDArray> params = slot.net().parameters();
+        for (int c = 0; c < chunks; c++) layout.scatter(in.get(c).value(), c, params);
+        StepRunner runner = new StepRunner(slot.net(), task.lossName(), s.accumulation(), s.maxGradNorm(), s.schedule());
+        var rng = StepRunner.rng(s.seed(), round, partition);
+        double[] stats = new double[STATS_SIZE];
+        if (exact) {
+            StepRunner.Accumulated a = runner.accumulate(data, rng);
+            out.add(a.gradients());
+            stats[0] = a.loss();
+            stats[3] = 1;
+            stats[4] = (long) s.accumulation() * task.batchSize();
+        } else {
+            AdamW opt = slot.optimizer();
+            opt.zeroState(params, step);
+            Map<String, INDArray> moments = opt.state();
+            Map<String, INDArray> m = new java.util.LinkedHashMap<>(), v = new java.util.LinkedHashMap<>();
+            for (String name : layout.names()) {
+                m.put(name, moments.get(name + ".exp_avg"));
+                v.put(name, moments.get(name + ".exp_avg_sq"));
+            }
+            for (int c = 0; c < chunks; c++) {
+                layout.scatter(in.get(chunks + c).value(), c, m);
+                layout.scatter(in.get(2 * chunks + c).value(), c, v);
+            }
+            StepRunner.Totals t = runner.run(data, rng, opt, step, steps, task.batchSize());
+            out.add(params);
+            out.add(m);
+            out.add(v);
+            stats[0] = t.lossSum();
+            stats[1] = t.gradNormSum();
+            stats[2] = t.lrSum();
+            stats[3] = t.steps();
+            stats[4] = t.samples();
+        }
+        stats[5] = (System.nanoTime() - t0) / 1e9;
+        return stats;
     }
 
-    private static Network borrow(TrainingTask task) {
-        Network net = NETWORKS.computeIfAbsent(task.networkKey(), k -> new ConcurrentLinkedQueue<>()).poll();
-        return net != null ? net : task.buildNetwork();
+    /** The pairs of a partition, made as they are pulled: chunk keys of every emitted buffer in order, then the statistics. */
+    static Iterator<Tuple2<Integer, Piece>> emit(FlatLayout layout, List<Map<String, INDArray>> arrays, double[] stats) {
+        int chunks = layout.chunks();
+        int keys = arrays.size() * chunks;
+        return new Iterator<>() {
+            int next = 0;
+
+            @Override
+            public boolean hasNext() {
+                return next <= keys;
+            }
+
+            @Override
+            public Tuple2<Integer, Piece> next() {
+                if (next > keys) throw new NoSuchElementException();
+                int k = next++;
+                if (k == keys) return new Tuple2<>(k, new Piece(null, stats.clone()));
+                float[] v = new float[layout.chunkLength(k % chunks)];
+                layout.gather(arrays.get(k / chunks), k % chunks, v);
+                return new Tuple2<>(k, new Piece(v, null));
+            }
+        };
+    }
+
+    static Slot borrow(TrainingTask task, Settings s, boolean withOptimizer) {
+        Slot slot = SLOTS.computeIfAbsent(task.networkKey(), k -> new ConcurrentLinkedQueue<>()).poll();
+        Network net = slot != null ? slot.net() : task.buildNetwork();
+        if (!withOptimizer) return new Slot(net, null, null); // exact mode keeps no moments on the workers
+        List<Double> hyper = List.of(s.beta1(), s.beta2(), s.epsilon(), s.weightDecay());
+        // a pooled optimizer's moment arrays are reused: they are overwritten from the broadcast before every round
+        if (slot != null && slot.optimizer() != null && hyper.equals(slot.hyper())) return slot;
+        return new Slot(net, new AdamW(s.beta1(), s.beta2(), s.epsilon(), s.weightDecay()), hyper);
     }
 }

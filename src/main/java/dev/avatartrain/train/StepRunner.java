@@ -32,6 +32,32 @@ public final class StepRunner {
         this.schedule = schedule;
     }
 
+    /** The mean of {@code accumulation} micro-batches' gradients (each loss divided by accumulation) and their mean loss. */
+    public record Accumulated(Map<String, INDArray> gradients, double loss) {}
+
+    /**
+     * Draws {@code accumulation} micro-batches and sums their gradients, each divided by {@code accumulation}
+     * (no clipping, no step): what a worker returns in exact data-parallel mode.
+     */
+    public Accumulated accumulate(TrainingTask.BatchSource data, SplittableRandom rng) {
+        Map<String, INDArray> grads = new LinkedHashMap<>();
+        double stepLoss = 0;
+        for (int a = 0; a < accumulation; a++) {
+            NativeMemory.releaseGarbageIfHigh();
+            Network.LossAndGradients r = net.lossAndGradients(data.next(rng), loss);
+            stepLoss += r.loss() / accumulation;
+            for (Map.Entry<String, INDArray> e : r.gradients().entrySet()) {
+                // Without accumulation the returned arrays go on as they are (no copy: for the adapter that is 300 MB of
+                // fresh memory per step). With it, the sum is kept in copies, since the next micro-batch's call may reuse
+                // the graph's arrays.
+                if (accumulation == 1) grads.put(e.getKey(), e.getValue());
+                else if (a == 0) grads.put(e.getKey(), e.getValue().dup().divi(accumulation));
+                else grads.get(e.getKey()).addi(e.getValue().div(accumulation));
+            }
+        }
+        return new Accumulated(grads, stepLoss);
+    }
+
     /** Sums over the steps run: loss (mean over micro-batches of each step), gradient norm, learning rate. */
     public record Totals(double lossSum, double gradNormSum, double lrSum, int steps, long samples) {}
 
@@ -49,21 +75,9 @@ public final class StepRunner {
         Map<String, INDArray> params = net.parameters();
         double lossSum = 0, normSum = 0, lrSum = 0;
         for (int s = 0; s < steps; s++) {
-            Map<String, INDArray> grads = new LinkedHashMap<>();
-            double stepLoss = 0;
-            for (int a = 0; a < accumulation; a++) {
-                NativeMemory.releaseGarbageIfHigh();
-                Network.LossAndGradients r = net.lossAndGradients(data.next(rng), loss);
-                stepLoss += r.loss() / accumulation;
-                for (Map.Entry<String, INDArray> e : r.gradients().entrySet()) {
-                    // Without accumulation the returned arrays go to the optimizer as they are (no copy: for the
-                    // adapter that is 300 MB of fresh memory per step). With it, the sum is kept in copies, since the
-                    // next micro-batch's call may reuse the graph's arrays.
-                    if (accumulation == 1) grads.put(e.getKey(), e.getValue());
-                    else if (a == 0) grads.put(e.getKey(), e.getValue().dup().divi(accumulation));
-                    else grads.get(e.getKey()).addi(e.getValue().div(accumulation));
-                }
-            }
+            Accumulated acc = accumulate(data, rng);
+            Map<String, INDArray> grads = acc.gradients();
+            double stepLoss = acc.loss();
             double norm = GradientClipping.clipGlobalNorm(grads, maxGradNorm);
             double lr = schedule.lr(firstStep + s);
             optimizer.step(params, grads, lr);

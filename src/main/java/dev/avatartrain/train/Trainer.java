@@ -46,16 +46,6 @@ public final class Trainer {
         this.out = outputDir;
     }
 
-    /** Zero AdamW state for every parameter: {@code <name>.exp_avg}, {@code <name>.exp_avg_sq}. */
-    public static NamedArrays zeroOptimizerState(Map<String, INDArray> params) {
-        Map<String, INDArray> like = new LinkedHashMap<>();
-        params.forEach((n, a) -> {
-            like.put(n + AdamW.EXP_AVG, a);
-            like.put(n + AdamW.EXP_AVG_SQ, a);
-        });
-        return NamedArrays.zerosLike(like);
-    }
-
     /**
      * Trains until {@code max_train_steps}, or until {@code untilStep} (> 0) when a run is split into sessions:
      * a checkpoint is written there and a later run resumes from it on the same schedule.
@@ -71,29 +61,28 @@ public final class Trainer {
         Checkpoints checkpoints = new Checkpoints(out, t.checkpointsTotalLimit());
         Network driverNet = task.buildNetwork();
 
-        NamedArrays params;
-        NamedArrays state;
+        ModelState state; // the driver's one copy of parameters and moments, in chunks
         long step = 0, round = 0;
         String lastCheckpoint = null;
         String resume = resumeLocation(checkpoints);
         if (resume != null) {
-            Checkpoints.Loaded c = Checkpoints.load(resume, sc.hadoopConfiguration());
+            // names and shapes are checked against this architecture's layout
+            Checkpoints.Loaded c = Checkpoints.load(resume, sc.hadoopConfiguration(), FlatLayout.of(driverNet.parameters(), ModelState.DEFAULT_CHUNK_FLOATS));
             if (!c.state().configHash().equals(trainingHash(config))) {
                 System.out.println("train: note: " + resume + " was written with a different configuration (hash "
                         + c.state().configHash() + "); continuing with the current one");
             }
-            c.params().copyInto(driverNet.parameters()); // validates names and shapes against this architecture
-            params = NamedArrays.of(driverNet.parameters());
-            state = c.optimizer();
+            state = c.model();
             step = c.state().step();
             round = c.state().round();
             lastCheckpoint = resume;
             System.out.println("train: resumed from " + resume + " at step " + step + " (round " + round + ")");
         } else {
             task.initialise(driverNet);
-            params = NamedArrays.of(driverNet.parameters());
-            state = zeroOptimizerState(driverNet.parameters());
+            state = ModelState.of(driverNet, ModelState.DEFAULT_CHUNK_FLOATS);
         }
+        boolean exact = t.averagingFrequency() == 1;
+        WorkerMemory.check(sc, state.layout(), exact, t.gradientAccumulationSteps(), workers);
         Metrics metrics = new Metrics(out, step);
         var dashboard = dev.avatartrain.train.dashboard.Dashboard.start(t.wandbEnabled() ? t.dashboardPort() : 0, out, task.networkKey(), t.maxTrainSteps());
         if (dashboard != null) System.out.println("train: live dashboard at " + dashboard.url());
@@ -105,24 +94,22 @@ public final class Trainer {
         List<Map<String, Object>> validations = new ArrayList<>();
         long started = System.nanoTime();
         long startStep = step;
-        if (step == 0 && t.validationSteps() > 0) validations.add(validate(validator, driverNet, params, step, metrics));
+        if (step == 0 && t.validationSteps() > 0) validations.add(validate(validator, driverNet, state, step, metrics));
         if (dashboard != null) dashboard.update(metrics.rows());
         long stop = untilStep > 0 ? Math.min(untilStep, t.maxTrainSteps()) : t.maxTrainSteps();
         while (step < stop) {
             int k = (int) Math.min(t.averagingFrequency(), stop - step);
             long roundStart = System.nanoTime();
-            ParameterAveraging.Round r = ParameterAveraging.round(sc, task, shards, settings, params, state, step, round, k);
+            ParameterAveraging.Round r = ParameterAveraging.round(sc, task, shards, settings, state, round, k, exact);
             double secs = (System.nanoTime() - roundStart) / 1e9;
             long prev = step;
             step += k;
             round++;
-            if (!Double.isFinite(r.loss()) || !r.params().allFinite()) {
+            if (!Double.isFinite(r.loss()) || !state.paramsFinite()) {
                 throw new TrainingDivergedException("train: loss became " + r.loss() + " at step " + step + " (round " + round
                         + "); stopped. Last good checkpoint: " + (lastCheckpoint == null ? "none yet" : lastCheckpoint)
                         + ". Lower optimizer.learning_rate or max_grad_norm and resume from it.");
             }
-            params = r.params();
-            state = r.optimizerState();
             double elapsed = (System.nanoTime() - started) / 1e9;
             double eta = (step - startStep) == 0 ? 0 : elapsed / (step - startStep) * (t.maxTrainSteps() - step);
             System.out.printf("step %d/%d  loss %.5f  lr %.3g  grad-norm %.3g  %.1f samples/s  ETA %s%n", step, t.maxTrainSteps(),
@@ -135,16 +122,17 @@ public final class Trainer {
             row.put("grad_norm", r.gradNorm());
             row.put("samples_per_s", r.samples() / secs);
             row.put("round_s", secs);
+            row.put("compute_s", r.computeSeconds());
             metrics.add(row);
             boolean last = step >= stop;
             if (t.validationSteps() > 0 && (crossed(prev, step, t.validationSteps()) || last)) {
-                validations.add(validate(validator, driverNet, params, step, metrics));
+                validations.add(validate(validator, driverNet, state, step, metrics));
             }
             if (crossed(prev, step, t.checkpointingSteps()) || last) {
                 Map<String, Object> info = new LinkedHashMap<>(task.checkpointInfo());
                 info.put("train_loss", r.loss());
                 lastCheckpoint = checkpoints.write(new Checkpoints.State(step, round, t.seed(), trainingHash(config), task.networkKey(),
-                        info), params, state);
+                        info), state);
                 System.out.println("train: checkpoint " + lastCheckpoint);
             }
             if (dashboard != null) dashboard.update(metrics.rows());
@@ -153,9 +141,9 @@ public final class Trainer {
         return new Result(step, lastCheckpoint, validations);
     }
 
-    private Map<String, Object> validate(Validator validator, Network net, NamedArrays params, long step, Metrics metrics) throws IOException {
+    private Map<String, Object> validate(Validator validator, Network net, ModelState state, long step, Metrics metrics) throws IOException {
         if (validator == null) return Map.of();
-        params.copyInto(net.parameters());
+        state.copyInto(net);
         Map<String, Object> v = new LinkedHashMap<>();
         v.put("step", step);
         v.putAll(validator.validate(net, step));

@@ -22,8 +22,7 @@ import dev.avatartrain.models.unet.UNetWeights;
 import dev.avatartrain.storage.Storage;
 import dev.avatartrain.tensors.Safetensors;
 import dev.avatartrain.train.Checkpoints;
-import dev.avatartrain.train.NamedArrays;
-import dev.avatartrain.train.Trainer;
+import dev.avatartrain.train.ModelState;
 
 /**
  * {@code export --layout file|diffusers|musetalk} from a checkpoint: each layout loads back into this project's UNet with
@@ -45,8 +44,8 @@ public class ExportLayoutsTest {
         info.put(UNetWeights.CONFIG_KEY, json);
         String ckpt;
         try (Storage out = Storage.forUrl(dir.resolve("run").toString(), null)) {
-            ckpt = new Checkpoints(out, 2).write(new Checkpoints.State(3, 3, 11, "h", "unet", info), NamedArrays.of(net.parameters()),
-                    Trainer.zeroOptimizerState(net.parameters()));
+            ckpt = new Checkpoints(out, 2).write(new Checkpoints.State(3, 3, 11, "h", "unet", info),
+                    ModelState.of(net, ModelState.DEFAULT_CHUNK_FLOATS));
         }
         Path ck = dir.resolve("run/checkpoints/checkpoint-3");
         assertEquals(0, Main.run("export", "--checkpoint", ck.toString(), "--output", dir.resolve("file.safetensors").toString()));

@@ -1,77 +1,135 @@
 package dev.avatartrain.train;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 
+import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.storage.StorageLevel;
 
-import dev.avatartrain.models.nn.Network;
-import dev.avatartrain.storage.Storage;
-import dev.avatartrain.train.optim.AdamW;
-import dev.avatartrain.train.unet.UNetTask;
+import dev.avatartrain.data.adapter.AdapterManifest;
+import dev.avatartrain.models.adapter.AudioProjConfig;
+import dev.avatartrain.synth.SyntheticAdapterData;
+import dev.avatartrain.train.adapter.AdapterOptions;
+import dev.avatartrain.train.adapter.AdapterTask;
+import dev.avatartrain.train.optim.LrSchedule;
+import scala.Tuple2;
 
 /**
- * Averaging overhead of the engine ({@code bench/engine.sh}): for averaging_frequency k in {1, 4, 16}, the time of a
- * Spark round of k steps on {@code local[P]} with P shards, against the same k steps run directly by
- * {@link StepRunner} on one network (no Spark, no broadcast, no averaging), per partition. Overhead = 1 − direct/round.
- * Lives in the test tree beside the engine's package-private parts. Args: {@code partitions batch rounds}.
+ * The engine at real sizes ({@code bench/engine.sh}): the audio adapter of {@code configuration/adapter/train_adapter.yaml}
+ * (74 M parameters; {@code intermediate_dim=1536}: 200 M+) on {@code local[P]} with P workers, synthetic items of
+ * 9–25 frames. Per round: wall time, the tasks' mean compute time (training only), the rest (communication:
+ * broadcast, shuffle, reduce, streaming back, the driver's AdamW step) and bytes per worker; exact mode
+ * ({@code averaging_frequency: 1}) and one averaging round (H = 2). Then the two ways to hand the next round its
+ * parameters, timed alone: one broadcast per chunk, or the reduced chunks themselves sent through a shuffle (an
+ * all-gather). Args: {@code intermediate_dim workers accumulation rounds}.
  */
 public final class EngineBench {
     public static void main(String[] args) throws Exception {
-        int partitions = args.length > 0 ? Integer.parseInt(args[0]) : 2;
-        int batch = args.length > 1 ? Integer.parseInt(args[1]) : 4;
-        int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
+        int intermediate = args.length > 0 ? Integer.parseInt(args[0]) : 512;
+        int workers = args.length > 1 ? Integer.parseInt(args[1]) : 2;
+        int accumulation = args.length > 2 ? Integer.parseInt(args[2]) : 1;
+        int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 3;
         Path dir = Files.createTempDirectory("engine-bench");
-        Storage out = TinyLatents.write(dir, 2 * partitions, 20, 1);
-        UNetTask task = TinyLatents.task(out, batch);
-        ParameterAveraging.Settings s = TinyLatents.settings(1, "constant");
-        List<List<String>> shards = new java.util.ArrayList<>();
-        for (int p = 0; p < partitions; p++) shards.add(List.of("clip-" + (2 * p), "clip-" + (2 * p + 1)));
-        SparkSession spark = SparkSession.builder().master("local[" + partitions + "]").appName("EngineBench")
+        AdapterOptions o = AdapterOptions.load(null, Map.of("manifest", "-", "intermediate_dim", intermediate));
+        AudioProjConfig cfg = o.model();
+        Path manifest = SyntheticAdapterData.write(dir, cfg, 2 * workers, 3);
+        AdapterTask task = new AdapterTask(AdapterManifest.read(manifest.toString(), null), cfg, 42, o.batchSize(), "", Map.of());
+        List<List<String>> shards = new ArrayList<>();
+        for (int p = 0; p < workers; p++) shards.add(List.of(String.valueOf(2 * p), String.valueOf(2 * p + 1)));
+        dev.avatartrain.config.OptimizerConfig oc = new dev.avatartrain.config.OptimizerConfig(1e-4, false, "constant", 0, 0.9, 0.999,
+                1e-2, 1e-8, 1.0, 1, 1.0);
+        ParameterAveraging.Settings s = new ParameterAveraging.Settings(accumulation, 1.0, LrSchedule.of(oc, 100, 1e-4), 0.9, 0.999, 1e-8, 1e-2, 42);
+
+        SparkSession spark = SparkSession.builder().master("local[" + workers + "]").appName("EngineBench")
                 .config("spark.ui.enabled", "false").getOrCreate();
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-        Network init = task.buildNetwork();
-        long nParams = init.parameters().values().stream().mapToLong(a -> a.length()).sum();
-        NamedArrays params = NamedArrays.of(init.parameters());
-        NamedArrays state = Trainer.zeroOptimizerState(init.parameters());
-        ParameterAveraging.round(sc, task, shards, s, params, state, 0, 0, 2); // warm-up: networks built, JIT
+        ModelState state = ModelState.of(task.buildNetwork(), ModelState.DEFAULT_CHUNK_FLOATS);
+        long n = state.layout().total();
+        System.out.printf("engine: adapter intermediate_dim %d: %,d parameters (state %.2f GB, %d chunks of 32 MiB), %d workers, batch %d,"
+                        + " accumulation %d%n", intermediate, n, state.bytes() / 1e9, state.layout().chunks(), workers, o.batchSize(), accumulation);
+        WorkerMemory.check(sc, state.layout(), true, accumulation, workers);
+        ParameterAveraging.round(sc, task, shards, s, state, 0, 1, true); // warm-up: networks built, JIT
+        resetPeaks();
+        System.out.println("| mode | round | compute (task mean) | communication | share | broadcast / train+reduce / stream+apply | MB in / out per worker |");
+        System.out.println("|---|---|---|---|---|---|---|");
+        for (int r = 1; r <= rounds; r++) row("exact", ParameterAveraging.round(sc, task, shards, s, state, r, 1, true));
+        row("averaging H=2", ParameterAveraging.round(sc, task, shards, s, state, rounds + 1, 2, false));
+        System.out.printf("engine: JVM peak heap %.2f GB (driver and both local workers: state %.2f GB + broadcast pieces + reduced"
+                + " blocks + shuffle), peak RSS %.2f GB%n", peakHeap() / 1e9, state.bytes() / 1e9, peakRssKb() / 1e6);
 
-        // direct: the same steps on one network per partition, run in parallel threads like local[P]
-        Network[] nets = new Network[partitions];
-        for (int p = 0; p < partitions; p++) nets[p] = task.buildNetwork();
-        System.out.printf("engine: tiny UNet (%d parameters), %d partitions, batch %d; best of %d%n", nParams, partitions, batch, rounds);
-        System.out.println("| averaging_frequency | round (Spark) | steps alone | overhead |");
-        System.out.println("|---|---|---|---|");
-        for (int k : new int[]{1, 4, 16}) {
-            double bestRound = Double.MAX_VALUE, bestDirect = Double.MAX_VALUE;
-            for (int r = 0; r < rounds; r++) {
-                long t0 = System.nanoTime();
-                ParameterAveraging.round(sc, task, shards, s, params, state, 0, r + 1, k);
-                bestRound = Math.min(bestRound, (System.nanoTime() - t0) / 1e9);
-                t0 = System.nanoTime();
-                final int steps = k;
-                final int round = r + 1;
-                List<Thread> threads = new java.util.ArrayList<>();
-                for (int p = 0; p < partitions; p++) {
-                    final int part = p;
-                    Thread t = new Thread(() -> {
-                        AdamW opt = new AdamW(0.9, 0.999, 1e-8, 1e-2);
-                        new StepRunner(nets[part], task.lossName(), 1, 1.0, s.schedule())
-                                .run(task.open(shards.get(part)), StepRunner.rng(s.seed(), round, part), opt, 0, steps, batch);
-                    });
-                    t.start();
-                    threads.add(t);
-                }
-                for (Thread t : threads) t.join();
-                bestDirect = Math.min(bestDirect, (System.nanoTime() - t0) / 1e9);
-            }
-            System.out.printf("| %d | %.3f s | %.3f s | %.1f %% |%n", k, bestRound, bestDirect, 100 * (1 - bestDirect / bestRound));
+        // the two distribution paths alone, for the same parameters
+        for (int r = 0; r < 2; r++) {
+            double b = broadcastSeconds(sc, state, workers), g = allGatherSeconds(sc, state, workers);
+            System.out.printf("engine: parameters to %d workers: chunked broadcast %.2f s, reduced chunks through a shuffle %.2f s%n", workers, b, g);
         }
-        long hwm = peakRssKb();
-        System.out.printf("engine: peak RSS %.2f GB (JVM heap + ND4J off-heap)%n", hwm / 1024.0 / 1024.0);
         spark.stop();
+    }
+
+    static void row(String mode, ParameterAveraging.Round r) {
+        double comm = r.seconds() - r.computeSeconds();
+        System.out.printf("| %s | %.2f s | %.2f s | %.2f s | %.0f %% | %.2f / %.2f / %.2f s | %.0f / %.0f |%n", mode, r.seconds(), r.computeSeconds(), comm,
+                100 * comm / r.seconds(), r.phases().broadcast(), r.phases().trainAndReduce(), r.phases().streamAndApply(),
+                r.bytesInPerWorker() / 1e6, r.bytesOutPerWorker() / 1e6);
+    }
+
+    /** One broadcast per chunk; every worker reads all of them (as a round's tasks do). */
+    static double broadcastSeconds(JavaSparkContext sc, ModelState state, int workers) {
+        long t0 = System.nanoTime();
+        List<Broadcast<float[]>> in = new ArrayList<>();
+        for (int c = 0; c < state.layout().chunks(); c++) in.add(sc.broadcast(state.params(c)));
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < workers; i++) ids.add(i);
+        sc.parallelize(ids, workers).map(i -> {
+            double s = 0;
+            for (Broadcast<float[]> b : in) s += b.value()[0];
+            return s;
+        }).collect();
+        for (Broadcast<float[]> b : in) b.destroy();
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    /**
+     * The alternative: the reduced chunks stay on the executors (a persisted RDD, as after a round's reduce) and reach
+     * every worker through a second shuffle keyed by worker. Only the distribution is timed, not making the RDD.
+     */
+    static double allGatherSeconds(JavaSparkContext sc, ModelState state, int workers) {
+        List<Tuple2<Integer, float[]>> chunks = new ArrayList<>();
+        for (int c = 0; c < state.layout().chunks(); c++) chunks.add(new Tuple2<>(c, state.params(c)));
+        JavaPairRDD<Integer, float[]> reduced = sc.parallelizePairs(chunks, chunks.size()).persist(StorageLevel.MEMORY_AND_DISK());
+        reduced.count();
+        long t0 = System.nanoTime();
+        reduced.flatMapToPair(kv -> {
+            List<Tuple2<Integer, float[]>> out = new ArrayList<>();
+            for (int w = 0; w < workers; w++) out.add(new Tuple2<>(w, kv._2()));
+            return out.iterator();
+        }).partitionBy(new org.apache.spark.HashPartitioner(workers)).mapPartitions((Iterator<Tuple2<Integer, float[]>> it) -> {
+            double s = 0;
+            while (it.hasNext()) s += it.next()._2()[0];
+            return List.of(s).iterator();
+        }).collect();
+        double secs = (System.nanoTime() - t0) / 1e9;
+        reduced.unpersist(true);
+        return secs;
+    }
+
+    static void resetPeaks() {
+        for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) p.resetPeakUsage();
+    }
+
+    static long peakHeap() {
+        long sum = 0;
+        for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) if (p.getType() == MemoryType.HEAP) sum += p.getPeakUsage().getUsed();
+        return sum;
     }
 
     static long peakRssKb() throws java.io.IOException {

@@ -1,10 +1,13 @@
 package dev.avatartrain.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 import org.apache.spark.TaskContext;
@@ -14,14 +17,21 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
+import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.models.nn.Network;
 import dev.avatartrain.storage.Storage;
 import dev.avatartrain.train.optim.AdamW;
+import dev.avatartrain.train.optim.GradientClipping;
 import dev.avatartrain.train.unet.UNetTask;
 
-/** The engine on local Spark against single-machine training with the same code path. */
+/**
+ * The engine on local Spark against single-machine training written out here step by step. Chunks are small (20 000
+ * floats), so every test crosses tensor boundaries inside chunks and a short last chunk.
+ */
 class ParameterAveragingTest {
+    static final int CHUNK = 20_000;
     static SparkSession spark;
     static JavaSparkContext sc;
 
@@ -38,84 +48,163 @@ class ParameterAveragingTest {
         spark.stop();
     }
 
-    @Test
-    void oneWorkerEqualsSingleMachineTrainingWithAccumulation(@TempDir Path dir) throws Exception {
-        Storage out = TinyLatents.write(dir, 2, 6, 1);
-        UNetTask task = TinyLatents.task(out, 2);
-        ParameterAveraging.Settings s = TinyLatents.settings(2, "cosine");
-        List<List<String>> shards = List.of(List.of("clip-0", "clip-1"));
-        Network init = task.buildNetwork();
-        NamedArrays params = NamedArrays.of(init.parameters());
-        NamedArrays state = Trainer.zeroOptimizerState(init.parameters());
+    static final List<List<String>> TWO_SHARDS = List.of(List.of("clip-0", "clip-2"), List.of("clip-1", "clip-3"));
 
-        // on Spark: 3 rounds of 1 step
-        NamedArrays p = params, st = state;
-        for (int round = 0; round < 3; round++) {
-            ParameterAveraging.Round r = ParameterAveraging.round(sc, task, shards, s, p, st, round, round, 1);
-            p = r.params();
-            st = r.optimizerState();
+    /** One machine, one network: the mean gradient of every micro-batch the workers draw in a round (worker by worker). */
+    static Map<String, INDArray> unionGradient(UNetTask task, Network net, ParameterAveraging.Settings s, long round, double[] loss) {
+        Map<String, INDArray> sum = new LinkedHashMap<>();
+        int n = TWO_SHARDS.size(), a = s.accumulation();
+        loss[0] = 0;
+        for (int p = 0; p < n; p++) {
+            TrainingTask.BatchSource data = task.open(TWO_SHARDS.get(p));
+            SplittableRandom rng = StepRunner.rng(s.seed(), round, p);
+            for (int i = 0; i < a; i++) {
+                Network.LossAndGradients r = net.lossAndGradients(data.next(rng), task.lossName());
+                loss[0] += r.loss() / (n * a);
+                r.gradients().forEach((name, g) -> {
+                    INDArray scaled = g.div(n * a);
+                    if (sum.containsKey(name)) sum.get(name).addi(scaled);
+                    else sum.put(name, scaled);
+                });
+            }
         }
-
-        // one machine: one network, one optimizer, 3 steps of 2 accumulated micro-batches
-        Network net = task.buildNetwork();
-        params.copyInto(net.parameters());
-        AdamW opt = new AdamW(0.9, 0.999, 1e-8, 1e-2);
-        TrainingTask.BatchSource data = task.open(shards.get(0));
-        StepRunner runner = new StepRunner(net, task.lossName(), 2, 1.0, s.schedule());
-        for (int step = 0; step < 3; step++) {
-            SplittableRandom rng = StepRunner.rng(s.seed(), step, 0);
-            runner.run(data, rng, opt, step, 1, 2);
-        }
-        NamedArrays local = NamedArrays.of(net.parameters());
-        assertTrue(TinyLatents.maxAbsDiff(params, local) > 1e-4, "training changed nothing");
-        assertEquals(0.0, TinyLatents.maxAbsDiff(p, local), 1e-6);
-        assertEquals(0.0, TinyLatents.maxAbsDiff(st, NamedArrays.of(opt.state())), 1e-6);
+        return sum;
     }
 
     @Test
-    void twoPartitionsAverageTheirParametersAndOptimizerState(@TempDir Path dir) throws Exception {
-        Storage out = TinyLatents.write(dir, 4, 5, 2);
-        UNetTask task = TinyLatents.task(out, 2);
-        ParameterAveraging.Settings s = TinyLatents.settings(1, "constant");
-        List<List<String>> shards = List.of(List.of("clip-0", "clip-2"), List.of("clip-1", "clip-3"));
-        Network init = task.buildNetwork();
-        NamedArrays params = NamedArrays.of(init.parameters());
-        NamedArrays state = Trainer.zeroOptimizerState(init.parameters());
+    void theReducedGradientIsTheGradientOfTheUnionOfTheWorkersMicroBatches(@TempDir Path dir) throws Exception {
+        UNetTask task = TinyLatents.task(TinyLatents.write(dir, 4, 5, 4), 2);
+        ParameterAveraging.Settings s = TinyLatents.settings(2, "constant");
+        Network net = task.buildNetwork();
+        ModelState state = ModelState.of(net, CHUNK);
+        FlatLayout layout = state.layout();
+        assertTrue(layout.chunks() > 3, "several chunks: " + layout.chunks());
 
-        ParameterAveraging.Round r = ParameterAveraging.round(sc, task, shards, s, params, state, 0, 0, 2);
+        float[] reduced = new float[(int) layout.total()];
+        double[] stats = new double[ParameterAveraging.STATS_SIZE], sumSq = new double[1];
+        ParameterAveraging.exchange(sc, task, TWO_SHARDS, s, state, 3, 1, true, stats, sumSq,
+                (c, values) -> System.arraycopy(values, 0, reduced, c * CHUNK, values.length));
+
+        double[] loss = new double[1];
+        Map<String, INDArray> union = unionGradient(task, net, s, 3, loss);
+        float[] expected = new float[reduced.length];
+        for (int c = 0; c < layout.chunks(); c++) {
+            float[] v = new float[layout.chunkLength(c)];
+            layout.gather(union, c, v);
+            System.arraycopy(v, 0, expected, c * CHUNK, v.length);
+        }
+        double maxAbs = 0, maxDiff = 0, sq = 0;
+        for (int i = 0; i < expected.length; i++) {
+            float mean = reduced[i] / 2; // the reduction sums the workers' gradients
+            maxAbs = Math.max(maxAbs, Math.abs(expected[i]));
+            maxDiff = Math.max(maxDiff, Math.abs(mean - expected[i]));
+            sq += (double) expected[i] * expected[i];
+        }
+        assertTrue(maxAbs > 1e-3, "gradients are not all zero");
+        assertEquals(0.0, maxDiff / maxAbs, 1e-5, "reduced gradient vs one machine's, relative to the largest entry");
+        assertEquals(Math.sqrt(sq), Math.sqrt(sumSq[0]) / 2, 1e-5 * Math.sqrt(sq), "global norm from the per-chunk sums of squares");
+        assertEquals(loss[0], stats[0] / 2, 1e-6, "loss");
+        assertEquals(2L * 2 * 2, (long) stats[4], "samples: 2 workers × 2 micro-batches × 2");
+    }
+
+    @Test
+    void twoWorkersInExactModeEqualOneMachineWithTwiceTheAccumulation(@TempDir Path dir) throws Exception {
+        UNetTask task = TinyLatents.task(TinyLatents.write(dir, 4, 5, 2), 2);
+        ParameterAveraging.Settings s = TinyLatents.settings(2, "cosine");
+        Network init = task.buildNetwork();
+        ModelState state = ModelState.of(init, CHUNK);
+        Map<String, float[]> start = state.paramsByName();
+        double[] norms = new double[3];
+        for (int round = 0; round < 3; round++) {
+            ParameterAveraging.Round r = ParameterAveraging.round(sc, task, TWO_SHARDS, s, state, round, 1, true);
+            norms[round] = r.gradNorm();
+            assertEquals(2, r.partitions());
+            assertEquals(2L * 2 * 2, r.samples());
+        }
+        assertEquals(3, state.step());
+
+        // one machine: one network, one optimizer, 3 steps of the union's 4 micro-batches, clipped by their global norm
+        Network net = task.buildNetwork();
+        AdamW opt = new AdamW(s.beta1(), s.beta2(), s.epsilon(), s.weightDecay());
+        for (int step = 0; step < 3; step++) {
+            Map<String, INDArray> g = unionGradient(task, net, s, step, new double[1]);
+            double norm = GradientClipping.clipGlobalNorm(g, s.maxGradNorm());
+            assertEquals(norm, norms[step], 1e-5 * norm, "gradient norm at step " + step);
+            opt.step(net.parameters(), g, s.schedule().lr(step));
+        }
+        assertTrue(norms[0] > s.maxGradNorm(), "clipping was exercised: norm " + norms[0]);
+        Map<String, float[]> local = TinyLatents.floats(net.parameters());
+        assertTrue(TinyLatents.maxAbsDiff(start, local) > 1e-4, "training changed nothing");
+        assertEquals(0.0, TinyLatents.maxAbsDiff(state.paramsByName(), local), 2e-6);
+        assertEquals(0.0, TinyLatents.maxAbsDiff(state.momentsByName(), TinyLatents.floats(opt.state())), 1e-6);
+    }
+
+    @Test
+    void averagingRoundsAverageParametersAndBothMoments(@TempDir Path dir) throws Exception {
+        UNetTask task = TinyLatents.task(TinyLatents.write(dir, 4, 5, 2), 2);
+        ParameterAveraging.Settings s = TinyLatents.settings(1, "constant");
+        Network init = task.buildNetwork();
+        ModelState state = ModelState.of(init, CHUNK);
+        Map<String, float[]> start = state.paramsByName();
+
+        ParameterAveraging.Round r = ParameterAveraging.round(sc, task, TWO_SHARDS, s, state, 0, 2, false);
         assertEquals(2, r.partitions());
         assertEquals(2L * 2 * 2, r.samples());
+        assertEquals(2, state.step());
 
-        // each partition alone, averaged by hand
-        ParameterAveraging.Broadcasted in = new ParameterAveraging.Broadcasted(params, state, 0);
-        NamedArrays sum = null;
+        // each partition alone on its own network and optimizer, averaged by hand
+        Map<String, float[]> params = new LinkedHashMap<>(), moments = new LinkedHashMap<>();
         for (int p = 0; p < 2; p++) {
-            ParameterAveraging.Partial part = ParameterAveraging.runSteps(task, task.buildNetwork(), shards.get(p), s, in, 0, p, 2);
-            sum = sum == null ? part.params() : sum.addInPlace(part.params());
+            Network net = task.buildNetwork();
+            AdamW opt = new AdamW(s.beta1(), s.beta2(), s.epsilon(), s.weightDecay());
+            new StepRunner(net, task.lossName(), 1, s.maxGradNorm(), s.schedule())
+                    .run(task.open(TWO_SHARDS.get(p)), StepRunner.rng(s.seed(), 0, p), opt, 0, 2, 2);
+            addHalf(params, TinyLatents.floats(net.parameters()));
+            addHalf(moments, TinyLatents.floats(opt.state()));
         }
-        sum.scaleInPlace(0.5);
-        assertTrue(TinyLatents.maxAbsDiff(params, r.params()) > 1e-4, "training changed nothing");
-        assertEquals(0.0, TinyLatents.maxAbsDiff(sum, r.params()), 1e-6);
+        assertTrue(TinyLatents.maxAbsDiff(start, state.paramsByName()) > 1e-4, "training changed nothing");
+        assertEquals(0.0, TinyLatents.maxAbsDiff(params, state.paramsByName()), 1e-6);
+        assertEquals(0.0, TinyLatents.maxAbsDiff(moments, state.momentsByName()), 1e-7);
+    }
+
+    private static void addHalf(Map<String, float[]> sum, Map<String, float[]> x) {
+        x.forEach((n, v) -> {
+            float[] s = sum.computeIfAbsent(n, k -> new float[v.length]);
+            for (int i = 0; i < v.length; i++) s[i] += v[i] / 2;
+        });
     }
 
     @Test
-    void aTaskThatFailsOnceIsRetriedWithTheSameResult(@TempDir Path dir) throws Exception {
-        Storage out = TinyLatents.write(dir, 2, 5, 3);
-        UNetTask task = TinyLatents.task(out, 2);
+    void aTaskThatFailsOnceIsRetriedWithTheSameResultInBothModes(@TempDir Path dir) throws Exception {
+        UNetTask task = TinyLatents.task(TinyLatents.write(dir, 2, 5, 3), 2);
         ParameterAveraging.Settings s = TinyLatents.settings(1, "constant");
         List<List<String>> shards = List.of(List.of("clip-0"), List.of("clip-1"));
         Network init = task.buildNetwork();
-        NamedArrays params = NamedArrays.of(init.parameters());
-        NamedArrays state = Trainer.zeroOptimizerState(init.parameters());
+        for (boolean exact : new boolean[]{true, false}) {
+            ModelState clean = ModelState.of(init, CHUNK), retried = ModelState.of(init, CHUNK);
+            ParameterAveraging.Round a = ParameterAveraging.round(sc, task, shards, s, clean, 5, 1, exact);
+            ParameterAveraging.Round b = ParameterAveraging.round(sc, new FailsFirstAttempt(task), shards, s, retried, 5, 1, exact);
+            assertEquals(0.0, TinyLatents.maxAbsDiff(clean.paramsByName(), retried.paramsByName()), 0.0, "exact " + exact);
+            assertEquals(0.0, TinyLatents.maxAbsDiff(clean.momentsByName(), retried.momentsByName()), 0.0, "exact " + exact);
+            assertEquals(a.loss(), b.loss(), 0.0);
+            assertTrue(FailsFirstAttempt.FAILURES.getAndSet(0) >= 1, "the injected failure happened");
+        }
+    }
 
-        ParameterAveraging.Round clean = ParameterAveraging.round(sc, task, shards, s, params, state, 0, 5, 1);
-        ParameterAveraging.Round retried = ParameterAveraging.round(sc, new FailsFirstAttempt(task), shards, s, params, state, 0, 5, 1);
-        assertEquals(0.0, TinyLatents.maxAbsDiff(clean.params(), retried.params()), 0.0);
-        assertEquals(clean.loss(), retried.loss(), 0.0);
+    @Test
+    void aModelThatCannotFitAWorkerFailsBeforeTrainingWithTheBytesNeeded() {
+        // 10¹¹ parameters (a layout only: nothing is allocated)
+        FlatLayout huge = new FlatLayout(List.of("w"), List.of(new long[]{100_000, 1_000_000}), ModelState.DEFAULT_CHUNK_FLOATS);
+        BadInputException e = assertThrows(BadInputException.class, () -> WorkerMemory.check(sc, huge, true, 2, 2));
+        assertTrue(e.getMessage().contains("100,000,000,000 parameters"), e.getMessage());
+        assertTrue(e.getMessage().contains("(1,200,000,000,000 bytes) of ND4J memory per training task"), e.getMessage());
+        assertTrue(e.getMessage().contains("spark.driver.memory"), e.getMessage());
     }
 
     /** Fails the first attempt of partition 1's task after drawing data (as a lost executor would). */
     record FailsFirstAttempt(UNetTask inner) implements TrainingTask {
+        static final java.util.concurrent.atomic.AtomicInteger FAILURES = new java.util.concurrent.atomic.AtomicInteger();
+
         @Override
         public String networkKey() {
             return inner.networkKey();
@@ -143,6 +232,7 @@ class ParameterAveragingTest {
             return rng -> {
                 var batch = source.next(rng);
                 if (ctx != null && ctx.partitionId() == 1 && ctx.attemptNumber() == 0) {
+                    FAILURES.incrementAndGet();
                     throw new IllegalStateException("injected failure of the first attempt");
                 }
                 return batch;

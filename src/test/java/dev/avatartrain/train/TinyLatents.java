@@ -51,13 +51,21 @@ final class TinyLatents {
                 1e-8, 1e-2, 11);
     }
 
-    static double maxAbsDiff(NamedArrays a, NamedArrays b) {
+    static double maxAbsDiff(Map<String, float[]> a, Map<String, float[]> b) {
+        if (!a.keySet().equals(b.keySet())) throw new AssertionError("different names: " + a.keySet() + " vs " + b.keySet());
         double m = 0;
-        for (String n : a.names()) {
-            float[] x = a.values(n), y = b.values(n);
+        for (String n : a.keySet()) {
+            float[] x = a.get(n), y = b.get(n);
+            if (x.length != y.length) throw new AssertionError(n + ": " + x.length + " vs " + y.length);
             for (int i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
         }
         return m;
     }
 
+    /** Copies of {@code arrays} as float32 Java arrays, by name. */
+    static Map<String, float[]> floats(Map<String, org.nd4j.linalg.api.ndarray.INDArray> arrays) {
+        Map<String, float[]> out = new java.util.LinkedHashMap<>();
+        arrays.forEach((n, a) -> out.put(n, a.castTo(DataType.FLOAT).dup('c').data().asFloat()));
+        return out;
+    }
 }

@@ -170,7 +170,10 @@ final class Buffers {
         return out;
     }
 
-    /** {@code body(i)} for i in [0, n), in parallel on the common fork-join pool. */
+    /**
+     * {@code body(i)} for i in [0, n), in parallel on the current fork-join pool: the training engine runs a task's work
+     * in a pool of the task's cores (TaskContext.cpus()), anything else on the common pool.
+     */
     static void parallel(int n, IntConsumer body) {
         if (n == 1) {
             body.accept(0);
@@ -181,7 +184,13 @@ final class Buffers {
 
     /** Splits [0, n) into about {@code 4 × cores} chunks; returns the chunk count (see {@link #chunkStart}). */
     static int chunks(int n) {
-        return Math.max(1, Math.min(n, 4 * Runtime.getRuntime().availableProcessors()));
+        return Math.max(1, Math.min(n, 4 * cores()));
+    }
+
+    /** The cores parallel loops run on here: the current fork-join pool's, else the machine's. */
+    static int cores() {
+        java.util.concurrent.ForkJoinPool pool = java.util.concurrent.ForkJoinTask.getPool();
+        return pool != null ? pool.getParallelism() : Runtime.getRuntime().availableProcessors();
     }
 
     static int chunkStart(int chunk, int chunks, int n) {

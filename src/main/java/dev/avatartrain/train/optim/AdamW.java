@@ -142,6 +142,47 @@ public final class AdamW {
         });
     }
 
+    /**
+     * One step on a chunk of a flat buffer (the driver's exact data-parallel step, {@code averaging_frequency: 1}):
+     * the gradient is {@code sum[i] / divisor * clip} (the workers' summed gradients averaged, then global-norm
+     * clipped), {@code stepCount} is the step's t (first step 1). Same float order as {@link #step}; chunks in parallel.
+     */
+    public void stepChunk(float[] p, float[] sum, float divisor, float clip, float[] m, float[] v, long stepCount, double lr) {
+        if (p.length != sum.length || p.length != m.length || p.length != v.length)
+            throw new IllegalArgumentException("AdamW: chunk lengths differ: " + p.length + ", " + sum.length + ", " + m.length + ", " + v.length);
+        if (stepCount < 1) throw new IllegalArgumentException("AdamW: step count must be >= 1, got " + stepCount);
+        double stepSize = lr / (1 - Math.pow(beta1, stepCount));
+        float c2 = (float) Math.sqrt(1 - Math.pow(beta2, stepCount));
+        float decay = (float) (1 - lr * weightDecay);
+        float b1 = (float) beta1, a1 = (float) (1 - beta1), b2 = (float) beta2, a2 = (float) (1 - beta2);
+        float e = (float) eps, step = (float) -stepSize;
+        int n = p.length;
+        IntStream.range(0, (n + CHUNK - 1) / CHUNK).parallel().forEach(c -> {
+            int end = Math.min(n, (c + 1) * CHUNK);
+            for (int i = c * CHUNK; i < end; i++) {
+                float gi = sum[i] / divisor * clip;
+                float mi = m[i] * b1 + gi * a1;
+                float vi = v[i] * b2 + a2 * gi * gi;
+                m[i] = mi;
+                v[i] = vi;
+                p[i] = p[i] * decay + step * (mi / ((float) Math.sqrt(vi) / c2 + e));
+            }
+        });
+    }
+
+    /**
+     * Zero moments for every parameter of {@code params} not seen yet, and the step count: afterwards {@link #state()}
+     * holds live arrays for all of them (a worker fills them from the broadcast chunks without a second copy).
+     */
+    public void zeroState(Map<String, INDArray> params, long stepCount) {
+        if (stepCount < 0) throw new IllegalArgumentException("AdamW state: step count must be >= 0, got " + stepCount + ".");
+        for (Map.Entry<String, INDArray> e : params.entrySet()) {
+            moment(expAvg, e.getKey(), e.getValue());
+            moment(expAvgSq, e.getKey(), e.getValue());
+        }
+        this.stepCount = stepCount;
+    }
+
     public long stepCount() {
         return stepCount;
     }

@@ -21,12 +21,16 @@ public final class GradientClipping {
             sumSquares += n * n;
         }
         double total = Math.sqrt(sumSquares);
-        if (maxNorm > 0 && Double.isFinite(total)) {
-            double scale = maxNorm / (total + 1e-6);
-            if (scale < 1.0) {
-                for (INDArray g : grads.values()) g.muli(scale);
-            }
+        double scale = scale(total, maxNorm);
+        if (scale < 1.0) {
+            for (INDArray g : grads.values()) g.muli(scale);
         }
         return total;
+    }
+
+    /** The factor {@link #clipGlobalNorm} multiplies the gradients by for a global norm {@code total}: 1 when not clipping. */
+    public static double scale(double total, double maxNorm) {
+        if (maxNorm > 0 && Double.isFinite(total)) return Math.min(1.0, maxNorm / (total + 1e-6));
+        return 1.0;
     }
 }

@@ -1,0 +1,164 @@
+package dev.avatartrain.train;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import dev.avatartrain.models.nn.Network;
+
+/**
+ * The driver's one copy of what training carries between rounds: the parameters and both AdamW moments
+ * ({@code exp_avg}, {@code exp_avg_sq}), each as the chunks of a {@link FlatLayout} (plain {@code float[]}, none larger
+ * than a chunk), and the optimizer's step count (= optimizer steps taken).
+ */
+public final class ModelState {
+    /** Default chunk: 32 MiB of float32 (fits Kryo's default 64 MiB buffer and any task result limit). */
+    public static final int DEFAULT_CHUNK_FLOATS = 8 << 20;
+
+    private final FlatLayout layout;
+    private final float[][] params;
+    private final float[][] expAvg;
+    private final float[][] expAvgSq;
+    private long step;
+
+    private ModelState(FlatLayout layout, long step) {
+        this.layout = layout;
+        int n = layout.chunks();
+        this.params = new float[n][];
+        this.expAvg = new float[n][];
+        this.expAvgSq = new float[n][];
+        for (int c = 0; c < n; c++) {
+            params[c] = new float[layout.chunkLength(c)];
+            expAvg[c] = new float[layout.chunkLength(c)];
+            expAvgSq[c] = new float[layout.chunkLength(c)];
+        }
+        this.step = step;
+    }
+
+    /** The network's parameters, zero moments, step 0. */
+    public static ModelState of(Network net, int chunkFloats) {
+        Map<String, INDArray> p = net.parameters();
+        ModelState s = new ModelState(FlatLayout.of(p, chunkFloats), 0);
+        for (int c = 0; c < s.params.length; c++) s.layout.gather(p, c, s.params[c]);
+        return s;
+    }
+
+    /** Zeros of {@code layout} at {@code step} (filled by a checkpoint read). */
+    static ModelState zeros(FlatLayout layout, long step) {
+        return new ModelState(layout, step);
+    }
+
+    public FlatLayout layout() {
+        return layout;
+    }
+
+    public long step() {
+        return step;
+    }
+
+    void setStep(long step) {
+        this.step = step;
+    }
+
+    /** Chunk {@code c} of the parameters (the live array). */
+    public float[] params(int c) {
+        return params[c];
+    }
+
+    public float[] expAvg(int c) {
+        return expAvg[c];
+    }
+
+    public float[] expAvgSq(int c) {
+        return expAvgSq[c];
+    }
+
+    /** The chunks of one of the three flat buffers: 0 parameters, 1 exp_avg, 2 exp_avg_sq. */
+    float[] part(int which, int c) {
+        return switch (which) {
+            case 0 -> params[c];
+            case 1 -> expAvg[c];
+            case 2 -> expAvgSq[c];
+            default -> throw new IllegalArgumentException("part " + which);
+        };
+    }
+
+    /** Copies the parameters into a network of the same architecture (e.g. the driver's, for validation). */
+    public void copyInto(Network net) {
+        Map<String, INDArray> p = net.parameters();
+        for (int c = 0; c < params.length; c++) layout.scatter(params[c], c, p);
+    }
+
+    /** Bytes of the state (parameters and both moments). */
+    public long bytes() {
+        return 3 * 4 * layout.total();
+    }
+
+    /** Whether every parameter is finite. */
+    public boolean paramsFinite() {
+        for (float[] a : params) for (float x : a) if (!Float.isFinite(x)) return false;
+        return true;
+    }
+
+    /** Copies of the parameters by name (tests and small models only: this is a second full copy). */
+    public Map<String, float[]> paramsByName() {
+        return byName(params);
+    }
+
+    /** Copies of the moments by name, {@code <name>.exp_avg} and {@code <name>.exp_avg_sq} (tests and small models only). */
+    public Map<String, float[]> momentsByName() {
+        Map<String, float[]> m = byName(expAvg), v = byName(expAvgSq);
+        Map<String, float[]> out = new LinkedHashMap<>();
+        m.forEach((n, a) -> {
+            out.put(n + ".exp_avg", a);
+            out.put(n + ".exp_avg_sq", v.get(n));
+        });
+        return out;
+    }
+
+    private Map<String, float[]> byName(float[][] chunks) {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        for (int t = 0; t < layout.names().size(); t++) {
+            float[] a = new float[(int) layout.length(t)];
+            copyOut(chunks, layout.offset(t), a, 0, a.length);
+            out.put(layout.names().get(t), a);
+        }
+        return out;
+    }
+
+    /** Copies {@code n} flat elements from {@code from} of a chunked buffer into {@code out}. */
+    void copyOut(float[][] chunks, long from, float[] out, int at, int n) {
+        int size = layout.chunkFloats();
+        while (n > 0) {
+            int c = (int) (from / size), o = (int) (from % size);
+            int k = Math.min(n, chunks[c].length - o);
+            System.arraycopy(chunks[c], o, out, at, k);
+            from += k;
+            at += k;
+            n -= k;
+        }
+    }
+
+    /** Copies {@code n} elements of {@code in} into a chunked buffer from flat element {@code to}. */
+    void copyIn(float[] in, int at, float[][] chunks, long to, int n) {
+        int size = layout.chunkFloats();
+        while (n > 0) {
+            int c = (int) (to / size), o = (int) (to % size);
+            int k = Math.min(n, chunks[c].length - o);
+            System.arraycopy(in, at, chunks[c], o, k);
+            to += k;
+            at += k;
+            n -= k;
+        }
+    }
+
+    float[][] chunksOf(int which) {
+        return switch (which) {
+            case 0 -> params;
+            case 1 -> expAvg;
+            case 2 -> expAvgSq;
+            default -> throw new IllegalArgumentException("part " + which);
+        };
+    }
+}
