@@ -59,7 +59,8 @@ public record AdapterOptions(Map<String, Object> values, String source) implemen
 
     private static void set(Map<String, Object> values, Map<String, Object> defaults, String key, Object value, String source) {
         if (!defaults.containsKey(key)) {
-            throw new BadInputException(source + ": unknown key \"" + key + "\" (known: " + String.join(", ", defaults.keySet()) + ")");
+            throw new BadInputException(source + ": unknown key \"" + key + "\". Known keys (" + DEFAULT_FILE + "):\n  "
+                    + String.join(", ", defaults.keySet()) + ".");
         }
         Object d = defaults.get(key);
         Object v = value;
@@ -110,6 +111,7 @@ public record AdapterOptions(Map<String, Object> values, String source) implemen
                 "train.gradient_checkpointing=false",
                 "optimizer.learning_rate=" + real("lr"), "optimizer.lr_scheduler=" + string("lr_scheduler"),
                 "optimizer.lr_warmup_steps=" + integer("lr_warmup_steps"), "optimizer.adam_weight_decay=" + real("weight_decay"),
-                "optimizer.max_grad_norm=" + real("max_grad_norm"), "model.resume_from_checkpoint=" + string("resume_from_checkpoint"));
+                "optimizer.max_grad_norm=" + real("max_grad_norm"), "model.resume_from_checkpoint=" + string("resume_from_checkpoint"),
+                "train.dashboard_port=" + integer("dashboard_port"));
     }
 }
