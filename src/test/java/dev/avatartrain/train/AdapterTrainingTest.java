@@ -101,7 +101,8 @@ class AdapterTrainingTest {
         assertTrue(assertThrows(BadInputException.class, () -> options(dir.resolve("m.json"), dir, "audio_window", 4))
                 .getMessage().contains("odd"));
         assertTrue(assertThrows(BadInputException.class, () -> options(dir.resolve("m.json"), dir, "epoch", 4))
-                .getMessage().contains("unknown key \"epoch\""));
+                .getMessage().contains("unknown key \"epoch\". Known keys (configuration/adapter/train_adapter.yaml):\n  manifest,"));
+        assertEquals(0, options(dir.resolve("m.json"), dir, "dashboard_port", "0").integer("dashboard_port"));
         Path empty = dir.resolve("empty.json");
         Files.writeString(empty, "[]");
         BadInputException e = assertThrows(BadInputException.class,
