@@ -142,14 +142,17 @@ public final class TrainJob {
      */
     static void checkAudioShapes(UNetConfig unet, LatentStore.Index index, Storage out, String folder, Path unetFile) {
         Map<String, List<String>> byShape = new java.util.TreeMap<>();
+        Map<String, long[]> shapes = new HashMap<>();
         for (LatentStore.IndexEntry e : index.clips()) {
             long[] a = e.audioShape() != null ? e.audioShape() : LatentStore.readAudioShape(out, folder, e.clip());
+            shapes.put(java.util.Arrays.toString(a), a);
             byShape.computeIfAbsent(java.util.Arrays.toString(a), k -> new ArrayList<>()).add(e.clip());
         }
         List<String> bad = new ArrayList<>();
         byShape.forEach((shape, clips) -> {
-            String[] dims = shape.substring(1, shape.length() - 1).split(",\\s*");
-            if (dims.length != 2 || !dims[1].equals(String.valueOf(unet.crossAttentionDim())) || byShape.size() > 1) {
+            long[] a = shapes.get(shape);
+            boolean fits = a.length == 2 && a[1] == unet.crossAttentionDim();
+            if (!fits || byShape.size() > 1) {
                 bad.add(shape + " in " + String.join(", ", clips.stream().limit(20).toList()) + (clips.size() > 20 ? ", … (" + clips.size() + " clips)" : ""));
             }
         });

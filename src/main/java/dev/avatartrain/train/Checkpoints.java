@@ -208,12 +208,11 @@ public final class Checkpoints {
      * crash or kill left in {@code checkpoints/checkpoint-N/} and in {@code output_dir} itself; returns them.
      */
     public static List<String> removeLeftovers(Storage out) throws IOException {
+        List<String> removed = new ArrayList<>();
+        if (!out.exists("")) return removed;
         List<String> folders = new ArrayList<>(List.of(""));
         if (out.exists(DIR)) for (String n : out.list(DIR)) if (n.matches("checkpoint-\\d+")) folders.add(DIR + "/" + n);
-        List<String> removed = new ArrayList<>();
         for (String f : folders) {
-            if (!f.isEmpty() && !out.exists(f)) continue;
-            if (f.isEmpty() && !out.exists("")) continue;
             for (String n : out.list(f)) {
                 if (!n.startsWith(".") || !n.endsWith(".tmp")) continue;
                 String rel = f.isEmpty() ? n : f + "/" + n;
