@@ -127,7 +127,7 @@ class TrainRunOwnershipTest {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream().filter(a -> !a.startsWith("-agentlib")).toList());
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), InterruptedCheckpointWrite.class.getName(), outDir.toString(), "4",
-                String.valueOf(96L << 20)));
+                String.valueOf(48L << 20)));
         Process child = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("child.log").toFile()).start();
         Path ck = outDir.resolve("checkpoints/checkpoint-4");
         Path tmp = null;
