@@ -28,4 +28,12 @@ public final class CommonOptions {
         System.out.print(config.toYaml().indent(2));
         return config;
     }
+
+    /** Saves the effective configuration beside a job's outputs: {@code target} is a file URL (local, s3a://). */
+    public static void saveConfig(AppConfig config, String target, org.apache.hadoop.conf.Configuration hadoop) throws java.io.IOException {
+        byte[] text = ("# Effective configuration (sha256 " + config.hash() + ")\n" + config.toYaml()).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        try (dev.avatartrain.storage.Storage s = dev.avatartrain.storage.Storage.forUrl(target, hadoop)) {
+            s.write("", o -> o.write(text));
+        }
+    }
 }

@@ -46,6 +46,9 @@ public final class MakeMetadataCommand implements Callable<Integer> {
         try {
             MakeMetadataJob.run(spark, new MakeMetadataJob.Options(mode, input, output, incremental, recheckAll, strict,
                     config.data().imageFolderName(), config.data().audioFolderName()));
+            // beside OUT like OUT.summary.json (OUT's folder may hold other jobs' effective-config.yaml)
+            CommonOptions.saveConfig(config, output.replaceAll("/+$", "") + "." + AppConfig.EFFECTIVE_CONFIG_FILE,
+                    spark.sparkContext().hadoopConfiguration());
         } finally {
             spark.stop();
         }

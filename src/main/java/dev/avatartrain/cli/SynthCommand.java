@@ -1,5 +1,7 @@
 package dev.avatartrain.cli;
 
+import dev.avatartrain.config.AppConfig;
+
 import dev.avatartrain.jobs.SynthJob;
 import dev.avatartrain.synth.SyntheticClips;
 import picocli.CommandLine.Command;
@@ -55,6 +57,7 @@ final class SynthCommand implements Callable<Integer> {
         SynthJob.run(out, new SyntheticClips.Spec(Args.positive("--clips", clips), Args.positive("--frames", frames),
                 Args.positive("--size", size), shape[0], shape[1], seed,
                 config.data().imageFolderName(), config.data().audioFolderName()));
+        CommonOptions.saveConfig(config, out.resolve(AppConfig.EFFECTIVE_CONFIG_FILE).toString(), null);
         return Main.EXIT_OK;
     }
 }

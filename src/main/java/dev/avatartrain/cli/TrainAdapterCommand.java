@@ -56,6 +56,10 @@ final class TrainAdapterCommand implements Callable<Integer> {
             + " local, bundled in the jar or a storage URL.")
     String configDir;
 
+    @Option(names = "--overwrite", description = "Start a new run although output_dir holds another run's checkpoints: they, and that run's"
+            + " metrics, plot and adapter.safetensors, are moved aside into output_dir/previous-runs/<time>/ (never deleted).")
+    boolean overwrite;
+
     @Option(names = "--master", paramLabel = "URL", description = "Spark master (default: local[*]; spark-submit's --master wins).")
     String master;
 
@@ -80,7 +84,7 @@ final class TrainAdapterCommand implements Callable<Integer> {
         System.out.println("train-adapter options: " + options.values());
         SparkSession spark = SparkSetup.session("avatar-train train-adapter", master);
         try {
-            TrainAdapterJob.run(spark, options, configDir);
+            TrainAdapterJob.run(spark, options, configDir, overwrite);
         } finally {
             spark.stop();
         }

@@ -21,6 +21,10 @@ final class TrainCommand implements Callable<Integer> {
                     + " resume later with resume_from_checkpoint=latest. 0: train to the end.")
     long untilStep;
 
+    @Option(names = "--overwrite", description = "Start a new run although output_dir holds another run's checkpoints: they, and that run's"
+            + " metrics, plots and validation grids, are moved aside into output_dir/previous-runs/<time>/ (never deleted).")
+    boolean overwrite;
+
     @Mixin
     CommonOptions common;
 
@@ -29,7 +33,7 @@ final class TrainCommand implements Callable<Integer> {
         AppConfig config = common.loadConfig();
         SparkSession spark = SparkSetup.session("avatar-train train", common.master);
         try {
-            TrainJob.run(spark, config, untilStep);
+            TrainJob.run(spark, config, untilStep, overwrite);
         } finally {
             spark.stop();
         }

@@ -22,6 +22,8 @@ final class ConfigLoader {
     static final String DEFAULT_DIR = "configuration/global";
 
     private final List<String> problems = new ArrayList<>();
+    /** Where each value set last came from ("section.key" → file or "--set …"), so cross-key checks blame the right one. */
+    private final Map<String, String> origin = new java.util.HashMap<>();
 
     AppConfig load(String configDir, List<String> overrides) {
         Map<String, Map<String, Object>> values = defaultValues();
@@ -181,13 +183,14 @@ final class ConfigLoader {
             return;
         }
         values.get(key.section()).put(key.name(), value);
+        origin.put(key.section() + "." + key.name(), where);
     }
 
     /** Checks that involve more than one value or a rule no single range expresses. */
     private void checkAcross(Map<String, Map<String, Object>> v) {
         int size = (Integer) v.get("data").get("IMAGE_SIZE");
         if (size % 8 != 0) {
-            problems.add("data.yaml: key 'IMAGE_SIZE' is " + size
+            problems.add(origin.getOrDefault("data.IMAGE_SIZE", "data.yaml") + ": key 'IMAGE_SIZE' is " + size
                     + "; it must be a multiple of 8 (the autoencoder downsamples by 8).");
         }
     }

@@ -113,6 +113,7 @@ public final class ConfigSchema {
         integer(ADAPTER, "checkpointing_steps", 500, 1, INF, "Write a checkpoint every this many optimizer steps (and at the end).");
         integer(ADAPTER, "checkpoints_total_limit", 3, 1, INF, "Keep at most this many checkpoints.");
         str(ADAPTER, "resume_from_checkpoint", "", "A checkpoint folder, or 'latest'; empty starts fresh.");
+        integer(ADAPTER, "dashboard_port", 4050, 0, 65535, "Port of the live training dashboard the driver serves (0 = off).");
     }
 
     private ConfigSchema() {}

@@ -45,6 +45,7 @@ public final class FrameImages {
      */
     public static float[] decodeChw(byte[] bytes, String name, int size) {
         if (bytes.length == 0) throw new BadInputException(name + ": empty file.");
+        checkPngStructure(bytes, name);
         try (Mat buf = new Mat(1, bytes.length, opencv_core.CV_8UC1, new BytePointer(bytes));
              Mat img = opencv_imgcodecs.imdecode(buf, opencv_imgcodecs.IMREAD_COLOR); Mat out = new Mat()) {
             if (img.empty()) throw new BadInputException(name + ": not a readable image (" + bytes.length + " bytes).");
@@ -60,6 +61,36 @@ public final class FrameImages {
                 chw[2 * plane + i] = (bgr[3 * i] & 255) / 255f;
             }
             return chw;
+        }
+    }
+
+    private static final byte[] PNG_SIGNATURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
+    /**
+     * For a file that starts like a PNG: every chunk fits in the file, its CRC matches and the file ends with IEND.
+     * A truncated or damaged PNG is refused here, with its name, instead of inside OpenCV's libpng, which prints raw
+     * {@code libpng error:} lines to the process's stderr before the decode fails.
+     */
+    static void checkPngStructure(byte[] b, String name) {
+        if (b.length < 8 || !java.util.Arrays.equals(b, 0, 8, PNG_SIGNATURE, 0, 8)) return; // not a PNG: OpenCV tries other formats quietly
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(b);
+        int pos = 8;
+        while (true) {
+            if (pos + 12 > b.length) throw new BadInputException(name + ": corrupt PNG: truncated at byte " + pos + " of " + b.length + " (no IEND chunk).");
+            long len = buf.getInt(pos) & 0xffffffffL;
+            if (len > b.length - pos - 12L) {
+                throw new BadInputException(name + ": corrupt PNG: a chunk at byte " + pos + " declares " + len + " bytes but the file ends first"
+                        + " (truncated).");
+            }
+            java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+            crc.update(b, pos + 4, 4 + (int) len);
+            if ((int) crc.getValue() != buf.getInt(pos + 8 + (int) len)) {
+                throw new BadInputException(name + ": corrupt PNG: the " + new String(b, pos + 4, 4, java.nio.charset.StandardCharsets.ISO_8859_1)
+                        + " chunk at byte " + pos + " fails its CRC check (damaged file).");
+            }
+            boolean end = b[pos + 4] == 'I' && b[pos + 5] == 'E' && b[pos + 6] == 'N' && b[pos + 7] == 'D';
+            pos += 12 + (int) len;
+            if (end) return;
         }
     }
 

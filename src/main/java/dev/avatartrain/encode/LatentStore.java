@@ -21,22 +21,25 @@ import dev.avatartrain.tensors.Safetensors;
 /**
  * The latent cache under {@code output_dir}: {@code latents/<vae key>-<size>px/<clip>.safetensors} per clip
  * (tensors {@code latents}, {@code masked_latents}, {@code audio}; frame names and the frames that were skipped
- * in the header metadata) and {@code index.json} listing the clips. The folder name carries the VAE weights' hash
- * and the image size, so latents of other weights or sizes are never mixed in.
+ * in the header metadata) and {@code index.json} listing the clips with each clip's per-frame audio shape. The folder
+ * name carries the VAE weights' hash and the image size, so latents of other weights or sizes are never mixed in.
  */
 public final class LatentStore {
     public static final String FORMAT = "avatar-train-latents/1";
     public static final String INDEX = "index.json";
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** {@code index.json}'s format: 1 had no version and no audio shapes; 2 records {@code audioShape} per clip. */
+    public static final int INDEX_FORMAT_VERSION = 2;
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .configure(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
 
     /** A frame left out of a clip, with why. */
     public record Skipped(String path, String reason) implements java.io.Serializable {}
 
-    /** One clip of the index. */
-    public record IndexEntry(String clip, String file, int frames, int skipped, String sourceHash) {}
+    /** One clip of the index; {@code audioShape} is one frame's audio features {@code [tokens, dim]} (null in format 1). */
+    public record IndexEntry(String clip, String file, int frames, int skipped, String sourceHash, long[] audioShape) {}
 
     /** The index: what {@code encode} produced. */
-    public record Index(String vae, int imageSize, List<IndexEntry> clips) {}
+    public record Index(String vae, int imageSize, List<IndexEntry> clips, int formatVersion) {}
 
     private LatentStore() {}
 
@@ -94,6 +97,18 @@ public final class LatentStore {
         }
     }
 
+    /** One frame's audio shape {@code [tokens, dim]} of a clip file, from its header only. */
+    public static long[] readAudioShape(Storage in, String folder, String clip) {
+        String rel = folder + "/" + clipFile(clip);
+        try (InputStream s = in.open(rel)) {
+            Safetensors.Entry e = Safetensors.describe(s, rel).get("audio");
+            if (e == null) throw new BadInputException(rel + ": tensor \"audio\" missing");
+            return java.util.Arrays.copyOfRange(e.shape(), 1, e.shape().length);
+        } catch (IOException e) {
+            throw new BadInputException(rel + ": cannot read latents: " + e.getMessage(), e);
+        }
+    }
+
     private static INDArray need(Safetensors.SafetensorsFile f, String name, String file) {
         INDArray a = f.tensors().get(name);
         if (a == null) throw new BadInputException(file + ": tensor \"" + name + "\" missing");
@@ -112,7 +127,14 @@ public final class LatentStore {
                 throw new BadInputException(rel + " (under " + in.locations().get(0) + "): no latent index; run `avatar-train encode` first"
                         + " (with the same VAE weights and IMAGE_SIZE)");
             }
-            return JSON.readValue(in.readAll(rel), Index.class);
+            com.fasterxml.jackson.databind.JsonNode n = JSON.readTree(in.readAll(rel));
+            int version = n == null ? 1 : n.path("formatVersion").asInt(1);
+            if (version > INDEX_FORMAT_VERSION) {
+                throw new BadInputException(rel + ": latent index format " + version + " was written by a newer avatar-train; this version"
+                        + " reads formats up to " + INDEX_FORMAT_VERSION + ". Run this version's `encode` into a new output_dir, or use"
+                        + " the newer avatar-train.");
+            }
+            return JSON.treeToValue(n, Index.class);
         } catch (IOException e) {
             throw new BadInputException(rel + ": cannot read latent index: " + e.getMessage(), e);
         }

@@ -64,7 +64,7 @@ public final class DemoJob {
                     ProjectPaths.resolve("configuration/demo/train_adapter.yaml"), Map.of());
             dev.avatartrain.synth.SyntheticAdapterData.write(Path.of(adapter.manifest()).getParent(), adapter.model(), 24,
                     config.train().seed());
-            Trainer.Result ar = TrainAdapterJob.run(spark, adapter, demoConfigDir().toString());
+            Trainer.Result ar = TrainAdapterJob.run(spark, adapter, demoConfigDir().toString(), false);
             Map<String, Object> af = ar.validations().get(0), al = ar.validations().get(ar.validations().size() - 1);
             System.out.printf("demo: UNet validation loss %.4f → %.4f; adapter validation loss %.4f → %.4f (token cosine %.3f → %.3f)%n",
                     (Double) first.get("val_loss"), (Double) last.get("val_loss"), (Double) af.get("val_loss"), (Double) al.get("val_loss"),

@@ -47,7 +47,7 @@ public final class EncodeJob {
 
     /** What happened to one clip. */
     public record ClipResult(String clip, String status, int frames, List<LatentStore.Skipped> skipped, String sourceHash,
-                             String error) implements Serializable {}
+                             String error, long[] audioShape) implements Serializable {}
 
     /** What the job did; {@code folder} is the latent folder relative to {@code output_dir}. */
     public record Summary(String folder, int encoded, int cached, int failed, long frames, List<LatentStore.Skipped> skipped) {}
@@ -84,9 +84,13 @@ public final class EncodeJob {
                 }
             }
             frameCount += r.frames();
-            index.add(new LatentStore.IndexEntry(r.clip(), LatentStore.clipFile(r.clip()), r.frames(), r.skipped().size(), r.sourceHash()));
+            index.add(new LatentStore.IndexEntry(r.clip(), LatentStore.clipFile(r.clip()), r.frames(), r.skipped().size(), r.sourceHash(),
+                    r.audioShape()));
         }
-        LatentStore.writeIndex(out, folder, new LatentStore.Index(vae.key(), data.imageSize(), index));
+        refuseMixedAudioShapes(out, folder, index);
+        LatentStore.writeIndex(out, folder, new LatentStore.Index(vae.key(), data.imageSize(), index, LatentStore.INDEX_FORMAT_VERSION));
+        byte[] effective = ("# Effective configuration (sha256 " + config.hash() + ")\n" + config.toYaml()).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        out.write(folder + "/" + AppConfig.EFFECTIVE_CONFIG_FILE, o -> o.write(effective));
         byte[] report = new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(skipped);
         out.write(folder + "/" + SKIPPED_REPORT, o -> o.write(report));
         double secs = (System.nanoTime() - start) / 1e9;
@@ -97,6 +101,24 @@ public final class EncodeJob {
         }
         if (index.isEmpty()) throw new BadInputException("encode: no clip could be encoded (see the messages above)");
         return new Summary(folder, encoded, cached, failed, frameCount, skipped);
+    }
+
+    /**
+     * Every clip's frames must carry audio features of one shape: the UNet's cross-attention reads them as
+     * {@code [tokens, cross_attention_dim]}. A cache whose clips disagree gets no index (an earlier one is removed:
+     * its clips were just re-encoded), and the clips of each shape are named.
+     */
+    static void refuseMixedAudioShapes(Storage out, String folder, List<LatentStore.IndexEntry> index) throws IOException {
+        Map<String, List<String>> byShape = new java.util.TreeMap<>();
+        for (LatentStore.IndexEntry e : index) byShape.computeIfAbsent(java.util.Arrays.toString(e.audioShape()), k -> new ArrayList<>()).add(e.clip());
+        if (byShape.size() <= 1) return;
+        out.delete(folder + "/" + LatentStore.INDEX);
+        List<String> parts = new ArrayList<>();
+        byShape.forEach((shape, clips) -> parts.add(shape + " in " + clips.size() + " clip(s): " + String.join(", ", clips.stream().limit(20).toList())
+                + (clips.size() > 20 ? ", …" : "")));
+        throw new BadInputException("encode: the clips' audio features have different shapes per frame (" + String.join("; ", parts)
+                + "). Every clip needs one shape [tokens, dim] (dim = the UNet's cross_attention_dim); re-extract or remove the audio of the"
+                + " odd clips and run encode again. No index.json was written under " + out.locations().get(0).child(folder) + ".");
     }
 
     static int workers(AppConfig config, JavaSparkContext sc) {
@@ -125,12 +147,13 @@ public final class EncodeJob {
             try {
                 hash = sourceHash(clip);
             } catch (IOException e) {
-                return new ClipResult(clip.folderName(), "failed", 0, List.of(), "", "cannot list its files: " + e.getMessage());
+                return new ClipResult(clip.folderName(), "failed", 0, List.of(), "", "cannot list its files: " + e.getMessage(), null);
             }
             Map<String, String> existing = LatentStore.readClipMetadata(out, folder, clip.folderName());
             if (existing != null && hash.equals(existing.get("source_hash"))) {
                 List<LatentStore.Skipped> skipped = readSkipped(existing.get("skipped"));
-                return new ClipResult(clip.folderName(), "cached", clip.imageCount() - skipped.size(), skipped, hash, null);
+                return new ClipResult(clip.folderName(), "cached", clip.imageCount() - skipped.size(), skipped, hash, null,
+                        LatentStore.readAudioShape(out, folder, clip.folderName()));
             }
             List<LatentStore.Skipped> skipped = new ArrayList<>();
             List<String> names = new ArrayList<>();
@@ -172,7 +195,7 @@ public final class EncodeJob {
             }
             if (names.size() < 2) {
                 return new ClipResult(clip.folderName(), "failed", names.size(), skipped, hash,
-                        names.size() + " usable frames (a clip needs 2: target and reference)");
+                        names.size() + " usable frames (a clip needs 2: target and reference)", null);
             }
             Taesd.Model encoder = ENCODERS.computeIfAbsent(vaeKey, k -> {
                 Taesd.Model m = TaesdSource.resolve(vaeSpec, vaeCache(), out.hadoopConf()).encoder();
@@ -194,9 +217,9 @@ public final class EncodeJob {
             try {
                 LatentStore.writeClip(out, folder, result, skipped, vaeKey, size, hash);
             } catch (IOException e) {
-                return new ClipResult(clip.folderName(), "failed", 0, skipped, hash, "cannot write latents: " + e.getMessage());
+                return new ClipResult(clip.folderName(), "failed", 0, skipped, hash, "cannot write latents: " + e.getMessage(), null);
             }
-            return new ClipResult(clip.folderName(), "encoded", names.size(), skipped, hash, null);
+            return new ClipResult(clip.folderName(), "encoded", names.size(), skipped, hash, null, audioShape);
         }
 
         /** The frame's image bytes; {@code path[0]} receives the path read. PNG first (the tree's format), then JPEG. */

@@ -22,6 +22,7 @@ import dev.avatartrain.storage.Storage;
 import dev.avatartrain.tensors.Safetensors;
 import dev.avatartrain.tensors.TensorFiles;
 import dev.avatartrain.train.Checkpoints;
+import dev.avatartrain.train.Metrics;
 import dev.avatartrain.train.Trainer;
 import dev.avatartrain.train.adapter.AdapterOptions;
 import dev.avatartrain.train.adapter.AdapterTask;
@@ -39,16 +40,30 @@ public final class TrainAdapterJob {
 
     private TrainAdapterJob() {}
 
+    /** What an adapter run writes into {@code output_dir} besides checkpoints (moved aside with them by {@code --overwrite}). */
+    static final List<String> RUN_OUTPUTS = List.of(Metrics.JSONL, Metrics.CSV, Metrics.PLOT, EXPORT, AppConfig.EFFECTIVE_CONFIG_FILE);
+
     public static Trainer.Result run(SparkSession spark, AdapterOptions o, Path engineConfigDir) throws IOException {
-        return run(spark, o, engineConfigDir == null ? null : engineConfigDir.toString());
+        return run(spark, o, engineConfigDir == null ? null : engineConfigDir.toString(), false);
     }
 
-    /** {@code engineConfigDir}: local, bundled in the jar or a storage URL (null: configuration/global). */
-    public static Trainer.Result run(SparkSession spark, AdapterOptions o, String engineConfigDir) throws IOException {
+    /** As {@link #run(SparkSession, AdapterOptions, String, boolean)} with a local engine configuration folder. */
+    public static Trainer.Result run(SparkSession spark, AdapterOptions o, Path engineConfigDir, boolean overwrite) throws IOException {
+        return run(spark, o, engineConfigDir == null ? null : engineConfigDir.toString(), overwrite);
+    }
+
+    /**
+     * Checks every input first (options, the manifest and every item's tensor headers, the engine configuration, the
+     * checkpoint to resume), then claims {@code output_dir} ({@link Checkpoints#claim}; {@code overwrite} moves another
+     * run's checkpoints, metrics and export aside), and only then writes anything. {@code engineConfigDir}: local, bundled
+     * in the jar or a storage URL (null: configuration/global).
+     */
+    public static Trainer.Result run(SparkSession spark, AdapterOptions o, String engineConfigDir, boolean overwrite) throws IOException {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Configuration hadoop = sc.hadoopConfiguration();
         AdapterManifest manifest = AdapterManifest.read(o.manifest(), hadoop);
         if (!manifest.ignoredKeys().isEmpty()) System.out.println("train-adapter: ignored manifest keys " + manifest.ignoredKeys());
+        checkItems(sc, manifest, o);
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < manifest.size(); i++) ids.add(String.valueOf(i));
         ClipSplit split = ClipSplit.of(ids, o.validationFraction(), o.seed());
@@ -74,7 +89,12 @@ public final class TrainAdapterJob {
         AdapterTask task = new AdapterTask(manifest, o.model(), o.seed(), o.batchSize(), o.initWeights(), s3);
         AdapterValidation validation = split.validation().isEmpty() ? null : new AdapterValidation(task.load(split.validation()), task);
         try (Storage out = Storage.forUrl(o.outputDir(), hadoop)) {
-            Trainer.Result r = new Trainer(sc, engine, task, shards, out).run(validation, 0);
+            Checkpoints.Run run = Checkpoints.claim(out, engine.model().resumeFromCheckpoint(), overwrite, RUN_OUTPUTS,
+                    Checkpoints.Hints.ADAPTER, hadoop);
+            byte[] effective = ("# train-adapter options\n" + new org.yaml.snakeyaml.Yaml().dumpAsMap(new LinkedHashMap<>(o.values()))
+                    + "# Engine configuration (sha256 " + engine.hash() + ")\n" + engine.toYaml()).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            out.write(AppConfig.EFFECTIVE_CONFIG_FILE, w -> w.write(effective));
+            Trainer.Result r = new Trainer(sc, engine, task, shards, out, run).run(validation, 0);
             String prefix = "";
             if (!o.initWeights().isBlank()) prefix = AudioProjModel.prefixOf(TensorFiles.read(
                     dev.avatartrain.hub.HubFiles.resolveFile(o.initWeights(), hadoop), null));
@@ -85,6 +105,41 @@ public final class TrainAdapterJob {
                         first.get("step"), (Double) last.get("val_loss"), last.get("step"));
             }
             return r;
+        }
+    }
+
+    /** Manifests larger than this have their items' headers checked by Spark tasks rather than on the driver alone. */
+    static final int PARALLEL_CHECK_ITEMS = 64;
+
+    /**
+     * Every manifest item's tensor headers (shape, dtype) against the adapter's sizes, before training: all bad
+     * items are listed in one error. Large manifests are checked by Spark tasks in parallel; only headers are read.
+     */
+    static void checkItems(JavaSparkContext sc, AdapterManifest manifest, AdapterOptions o) {
+        dev.avatartrain.models.adapter.AudioProjConfig model = o.model();
+        List<String> problems;
+        if (manifest.size() <= PARALLEL_CHECK_ITEMS) {
+            problems = new ArrayList<>();
+            for (AdapterManifest.Item item : manifest.items()) {
+                String p = AdapterManifest.checkHeaders(manifest.source(), item, model, sc.hadoopConfiguration());
+                if (p != null) problems.add(p);
+            }
+        } else {
+            ItemCheck check = new ItemCheck(manifest.source(), model, new org.apache.spark.util.SerializableConfiguration(sc.hadoopConfiguration()));
+            int slices = Math.max(1, Math.min(sc.defaultParallelism() * 4, manifest.size() / 16));
+            problems = sc.parallelize(manifest.items(), slices).map(check::check).filter(java.util.Objects::nonNull).collect();
+        }
+        if (problems.isEmpty()) return;
+        throw new dev.avatartrain.errors.BadInputException(problems.size() + " of " + manifest.size() + " items of manifest " + manifest.source()
+                + " do not fit the adapter (nothing was written):\n  " + String.join("\n  ", problems.stream().limit(50).toList())
+                + (problems.size() > 50 ? "\n  … and " + (problems.size() - 50) + " more" : ""));
+    }
+
+    /** The header check as a Spark task: what it needs, serialisable. */
+    record ItemCheck(String manifest, dev.avatartrain.models.adapter.AudioProjConfig model,
+                     org.apache.spark.util.SerializableConfiguration hadoop) implements java.io.Serializable {
+        String check(AdapterManifest.Item item) {
+            return AdapterManifest.checkHeaders(manifest, item, model, hadoop.value());
         }
     }
 

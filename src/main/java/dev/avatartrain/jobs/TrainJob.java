@@ -25,7 +25,9 @@ import dev.avatartrain.models.unet.UNetConfig;
 import dev.avatartrain.models.unet.UNetWeights;
 import dev.avatartrain.train.Checkpoints;
 import dev.avatartrain.storage.Storage;
+import dev.avatartrain.train.Checkpoints;
 import dev.avatartrain.train.GpuAssignment;
+import dev.avatartrain.train.Metrics;
 import dev.avatartrain.train.Trainer;
 import dev.avatartrain.train.unet.UNetTask;
 import dev.avatartrain.train.unet.UNetValidation;
@@ -39,6 +41,15 @@ public final class TrainJob {
     private TrainJob() {}
 
     public static Trainer.Result run(SparkSession spark, AppConfig config, long untilStep) throws IOException {
+        return run(spark, config, untilStep, false);
+    }
+
+    /**
+     * Checks every input first (configuration, latent index, every clip's shapes, the checkpoint to resume), then
+     * claims {@code output_dir} for this run ({@link Checkpoints#claim}; {@code overwrite} moves another run's
+     * checkpoints and outputs aside), and only then writes anything.
+     */
+    public static Trainer.Result run(SparkSession spark, AppConfig config, long untilStep, boolean overwrite) throws IOException {
         TrainConfig t = config.train();
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         notes(config);
@@ -57,6 +68,7 @@ public final class TrainJob {
         String unetFile = start.configSource();
         UNetConfig unet = UNetConfig.parse(unetJson, unetFile);
         ClipLatents probe = LatentStore.readClip(out, folder, split.train().get(0));
+        checkAudioShapes(unet, index, out, folder, unetFile);
         checkShapes(unet, probe, t, unetFile);
         checkResumeEncoding(config, out);
 
@@ -80,9 +92,11 @@ public final class TrainJob {
         } else {
             System.out.println("train: only one clip, so no validation (validation is on held-out clips, never frames)");
         }
+        Checkpoints.Run run = Checkpoints.claim(out, config.model().resumeFromCheckpoint(), overwrite, RUN_OUTPUTS, Checkpoints.Hints.TRAIN,
+                sc.hadoopConfiguration());
         byte[] effective = ("# Effective configuration (sha256 " + config.hash() + ")\n" + config.toYaml()).getBytes(java.nio.charset.StandardCharsets.UTF_8);
         out.write(AppConfig.EFFECTIVE_CONFIG_FILE, o -> o.write(effective));
-        Trainer.Result r = new Trainer(sc, config, task, shards, out).run(validation, untilStep);
+        Trainer.Result r = new Trainer(sc, config, task, shards, out, run).run(validation, untilStep);
         if (r.validations().size() >= 2) {
             Object first = r.validations().get(0).get("val_loss"), last = r.validations().get(r.validations().size() - 1).get("val_loss");
             System.out.printf("train: validation loss %.5f at step %s → %.5f at step %s%n", (Double) first,
@@ -92,6 +106,9 @@ public final class TrainJob {
                 + " (model.safetensors loads into diffusers' UNet2DConditionModel with strict=True)");
         return r;
     }
+
+    /** What a UNet run writes into {@code output_dir} besides checkpoints (moved aside with them by {@code --overwrite}). */
+    static final List<String> RUN_OUTPUTS = List.of(Metrics.JSONL, Metrics.CSV, Metrics.PLOT, "validation", AppConfig.EFFECTIVE_CONFIG_FILE);
 
     /** Training clips dealt to {@code n} shards, largest first onto the shard with the fewest frames. */
     static List<List<String>> shards(List<String> clips, Map<String, Integer> frames, int n) {
@@ -198,6 +215,33 @@ public final class TrainJob {
             throw new BadInputException(unetFile + ": latents are " + h + "×" + clip.latents().size(3) + " but this UNet needs multiples of "
                     + m + "; change IMAGE_SIZE or the number of blocks");
         }
+    }
+
+    /**
+     * Every clip's per-frame audio shape (from the index; from the clip file's header for an index of format 1) must be
+     * {@code [tokens, cross_attention_dim]} with one token count for all clips; all offending clips are listed at once.
+     */
+    static void checkAudioShapes(UNetConfig unet, LatentStore.Index index, Storage out, String folder, String unetFile) {
+        Map<String, List<String>> byShape = new java.util.TreeMap<>();
+        Map<String, long[]> shapes = new HashMap<>();
+        for (LatentStore.IndexEntry e : index.clips()) {
+            long[] a = e.audioShape() != null ? e.audioShape() : LatentStore.readAudioShape(out, folder, e.clip());
+            shapes.put(java.util.Arrays.toString(a), a);
+            byShape.computeIfAbsent(java.util.Arrays.toString(a), k -> new ArrayList<>()).add(e.clip());
+        }
+        List<String> bad = new ArrayList<>();
+        byShape.forEach((shape, clips) -> {
+            long[] a = shapes.get(shape);
+            boolean fits = a.length == 2 && a[1] == unet.crossAttentionDim();
+            if (!fits || byShape.size() > 1) {
+                bad.add(shape + " in " + String.join(", ", clips.stream().limit(20).toList()) + (clips.size() > 20 ? ", … (" + clips.size() + " clips)" : ""));
+            }
+        });
+        if (bad.isEmpty()) return;
+        throw new BadInputException(folder + "/" + LatentStore.INDEX + ": the clips' audio features per frame are " + String.join("; ", bad)
+                + ", but " + unetFile + " has cross_attention_dim " + unet.crossAttentionDim() + " and every clip needs the same shape"
+                + " [tokens, " + unet.crossAttentionDim() + "]. Re-extract those clips' audio (and run encode again), or change"
+                + " cross_attention_dim.");
     }
 
     private static void notes(AppConfig config) {

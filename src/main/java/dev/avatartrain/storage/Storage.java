@@ -401,6 +401,21 @@ public final class Storage implements Serializable, Closeable {
         if (!fs.rename(tmp, target)) throw new IOException("could not rename " + tmp + " to " + target);
     }
 
+    /** Renames a file or folder at the first location (parent folders created); used to move a run's outputs aside. */
+    public void move(String fromRelative, String toRelative) throws IOException {
+        StorageUrl u = locations().get(0);
+        if (u.isLocal()) {
+            Path to = u.localChild(toRelative);
+            Files.createDirectories(to.toAbsolutePath().getParent());
+            Files.move(u.localChild(fromRelative), to);
+            return;
+        }
+        String from = u.child(fromRelative), to = u.child(toRelative);
+        if (!fileSystem(from).rename(new org.apache.hadoop.fs.Path(from), new org.apache.hadoop.fs.Path(to))) {
+            throw new IOException("cannot move " + from + " to " + to);
+        }
+    }
+
     /** Deletes a file or folder (recursively) at the first location; false when it did not exist. */
     public boolean delete(String relativePath) throws IOException {
         StorageUrl u = locations().get(0);

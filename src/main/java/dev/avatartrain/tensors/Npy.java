@@ -101,6 +101,14 @@ public final class Npy {
         return readData(in, file, readHeader(in, file));
     }
 
+    /** The dtype and shape of a .npy stream from its header only (strings report dtype {@code null}). */
+    public static TensorFiles.Described describe(InputStream in, String file) throws IOException {
+        Header h = readHeader(in, file);
+        if (!h.isNumeric()) return new TensorFiles.Described(h.descr(), h.shape(), false);
+        DType dt = h.dtype(file);
+        return new TensorFiles.Described(dt.safetensorsName, h.shape(), dt.nd4j.isFPType());
+    }
+
     /** A parsed .npy header. */
     private record Header(String descr, boolean fortran, long[] shape) {
         ByteOrder byteOrder() {

@@ -41,7 +41,7 @@ public final class Safetensors {
     public record SafetensorsFile(LinkedHashMap<String, INDArray> tensors, Map<String, String> metadata) {}
 
     /** One tensor's entry in the header. */
-    record Entry(String name, DType dtype, long[] shape, long begin, long end) {}
+    public record Entry(String name, DType dtype, long[] shape, long begin, long end) {}
 
     /** Reads every tensor in its stored dtype. */
     public static SafetensorsFile read(Path file) {
@@ -229,6 +229,13 @@ public final class Safetensors {
         return readHeader(in, file).metadata;
     }
 
+    /** The tensors (name → dtype and shape) of a safetensors stream, reading only its header. */
+    public static Map<String, Entry> describe(InputStream in, String file) throws IOException {
+        Map<String, Entry> out = new LinkedHashMap<>();
+        for (Entry e : readHeader(in, file).entries) out.put(e.name, e);
+        return out;
+    }
+
     /** The length field and header at the start of a stream, validated (data length unknown). */
     private static Header readHeader(InputStream in, String file) throws IOException {
         byte[] len = in.readNBytes(8);
@@ -312,6 +319,7 @@ public final class Safetensors {
     }
 
     private static BadInputException bad(Object file, String problem) {
-        return new BadInputException(file + ": not a valid safetensors file: it " + problem + ".");
+        // "tensor 'x' has …" reads as its own clause; the file-level problems continue "it …"
+        return new BadInputException(file + ": not a valid safetensors file: " + (problem.startsWith("tensor ") ? "" : "it ") + problem + ".");
     }
 }

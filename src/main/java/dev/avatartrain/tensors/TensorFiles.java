@@ -51,6 +51,25 @@ public final class TensorFiles {
         };
     }
 
+    /** A tensor's stored dtype (safetensors name, e.g. {@code F32}) and shape; {@code floating}: a floating-point dtype. */
+    public record Described(String dtype, long[] shape, boolean floating) {}
+
+    /**
+     * The tensors of a stream (name → dtype and shape) reading only the header for .safetensors and .npy; .pt and
+     * .npz files (zip archives whose headers are not at the start) are read whole.
+     */
+    public static LinkedHashMap<String, Described> describe(InputStream in, String fileName) throws IOException {
+        LinkedHashMap<String, Described> out = new LinkedHashMap<>();
+        switch (formatOf(fileName)) {
+            case SAFETENSORS -> Safetensors.describe(in, fileName).forEach((n, e) ->
+                    out.put(n, new Described(e.dtype().safetensorsName, e.shape(), e.dtype().nd4j.isFPType())));
+            case NPY -> out.put("array", Npy.describe(in, fileName));
+            default -> read(in, fileName, null).forEach((n, a) ->
+                    out.put(n, new Described(a.dataType().name(), a.shape(), a.dataType().isFPType())));
+        }
+        return out;
+    }
+
     private static LinkedHashMap<String, INDArray> single(Npy.NpyArray a, String file, DataType dtype) {
         if (a.isStrings()) throw new BadInputException(file + ": holds strings, not a numeric tensor.");
         LinkedHashMap<String, INDArray> out = new LinkedHashMap<>();

@@ -10,11 +10,13 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 import org.apache.hadoop.conf.Configuration;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.avatartrain.errors.BadInputException;
@@ -25,37 +27,73 @@ import dev.avatartrain.tensors.Safetensors;
  * Checkpoints under {@code output_dir/checkpoints/checkpoint-<step>/}, written by the driver only:
  * {@code model.safetensors} (parameters under their PyTorch names: loads with {@code strict=True}),
  * {@code optimizer.safetensors} (AdamW {@code exp_avg}/{@code exp_avg_sq} per parameter) and, last,
- * {@code training_state.json} (step, round, seed, config hash). Each file is written atomically and the state file
- * marks the checkpoint complete: a checkpoint without it (a crash mid-write) is ignored and replaced. The newest
- * {@code checkpoints_total_limit} complete ones are kept.
+ * {@code training_state.json} (step, round, seed, config hash, run id, format version). Each file is written
+ * atomically and the state file marks the checkpoint complete: a checkpoint without it (a crash mid-write) is ignored
+ * and replaced, and the temporary files such a crash leaves are removed when the next run starts.
+ *
+ * <p>Runs own their checkpoints: a run gets an id when it starts fresh and keeps it when resumed ({@link #claim});
+ * pruning keeps the newest {@code checkpoints_total_limit} checkpoints <em>of this run</em> and never touches another
+ * run's. A run does not start into a folder holding another run's checkpoints unless asked to move them aside.
  */
 public final class Checkpoints {
     public static final String DIR = "checkpoints";
     public static final String MODEL = "model.safetensors";
     public static final String OPTIMIZER = "optimizer.safetensors";
     public static final String STATE = "training_state.json";
+    /** Where the {@code --overwrite} option moves an earlier run's checkpoints and outputs. */
+    public static final String PREVIOUS_RUNS = "previous-runs";
+    /** {@code training_state.json}'s format: 1 had no run id and no version field; 2 added both. */
+    public static final int FORMAT_VERSION = 2;
+    /** The run id of checkpoints written before runs had ids (format 1); a run resumed from one keeps it. */
+    public static final String UNRECORDED_RUN = "unrecorded";
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** Where training stood. {@code step} counts optimizer steps taken. */
-    public record State(long step, long round, long seed, String configHash, String network, Map<String, Object> info) {}
+    /**
+     * Where training stood. {@code step} counts optimizer steps taken; {@code runId} and {@code formatVersion} are
+     * set by {@link #write} (the short constructor leaves them to it).
+     */
+    public record State(long step, long round, long seed, String configHash, String network, Map<String, Object> info, String runId,
+                        int formatVersion) {
+        public State(long step, long round, long seed, String configHash, String network, Map<String, Object> info) {
+            this(step, round, seed, configHash, network, info, null, FORMAT_VERSION);
+        }
+    }
+
+    /** The run a job trains: its id and the checkpoint it resumes from (null: a fresh start), decided by {@link #claim}. */
+    public record Run(String id, String resumeFrom) {}
+
+    /** How the refusal message tells the user to go on: the resume override and the option naming the output folder. */
+    public record Hints(String resumeLatest, String outputDirOption) {
+        public static final Hints TRAIN = new Hints("--set model.resume_from_checkpoint=latest", "data.output_dir");
+        public static final Hints ADAPTER = new Hints("--set resume_from_checkpoint=latest", "--output-dir");
+    }
 
     /** A checkpoint read back: its training state and the parameters and moments, in the chunks of the network's layout. */
     public record Loaded(String location, State state, ModelState model) {}
 
     private final Storage out;
     private final int limit;
+    private final String runId;
 
-    public Checkpoints(Storage outputDir, int limit) {
+    /** Checkpoints of the run {@code runId} (from {@link #claim}); null: pruning considers every checkpoint. */
+    public Checkpoints(Storage outputDir, int limit, String runId) {
         this.out = outputDir;
         this.limit = limit;
+        this.runId = runId;
+    }
+
+    public Checkpoints(Storage outputDir, int limit) {
+        this(outputDir, limit, null);
     }
 
     public static String name(long step) {
         return "checkpoint-" + step;
     }
 
-    /** Writes a checkpoint and prunes old ones; returns its location. */
-    public String write(State state, ModelState model) throws IOException {
+    /** Writes a checkpoint (stamped with this run's id and the format version) and prunes this run's old ones; returns its location. */
+    public String write(State given, ModelState model) throws IOException {
+        State state = new State(given.step(), given.round(), given.seed(), given.configHash(), given.network(), given.info(), runId,
+                FORMAT_VERSION);
         String dir = DIR + "/" + name(state.step());
         out.delete(dir + "/" + STATE); // an older, complete checkpoint of the same step is replaced, never half-mixed
         Map<String, String> meta = Map.of("format", "pt", "step", String.valueOf(state.step()), "network", state.network());
@@ -65,9 +103,131 @@ public final class Checkpoints {
                 Map.of("step", String.valueOf(state.step()))));
         byte[] json = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state);
         out.write(dir + "/" + STATE, o -> o.write(json));
-        List<Long> steps = completeSteps();
+        List<Long> steps = runId == null ? completeSteps() : new ArrayList<>(runs().getOrDefault(runId, List.of()));
         for (int i = 0; i < steps.size() - limit; i++) out.delete(DIR + "/" + name(steps.get(i)));
         return out.locations().get(0).child(dir);
+    }
+
+    /** The complete checkpoints under this output folder by run id (format 1: {@value #UNRECORDED_RUN}), steps oldest first. */
+    public Map<String, List<Long>> runs() throws IOException {
+        Map<String, List<Long>> runs = new TreeMap<>();
+        for (long s : completeSteps()) {
+            String rel = DIR + "/" + name(s) + "/" + STATE;
+            State st = parseState(out.readAll(rel), out.locations().get(0).child(rel));
+            runs.computeIfAbsent(st.runId(), k -> new ArrayList<>()).add(s);
+        }
+        return runs;
+    }
+
+    /**
+     * Decides, before a job writes anything, which run it trains: a fresh run (new id) or the run of the checkpoint
+     * {@code resumeSetting} names ({@code latest}: the newest under {@code output_dir}). Removes the temporary files
+     * an interrupted checkpoint write left. Checkpoints of another run (or of this run past the resumed step) stop
+     * the job with a message naming them and the ways on, unless {@code overwrite}: then they are moved under
+     * {@value #PREVIOUS_RUNS}/, together with {@code runOutputs} (metrics, plots, exports) when the run starts fresh.
+     */
+    public static Run claim(Storage out, String resumeSetting, boolean overwrite, List<String> runOutputs, Hints hints,
+                            Configuration hadoop) throws IOException {
+        removeLeftovers(out);
+        Checkpoints all = new Checkpoints(out, Integer.MAX_VALUE);
+        Map<String, List<Long>> runs = all.runs();
+        String here = out.locations().get(0).child(DIR);
+        String resume = null;
+        String id;
+        long resumedStep = -1;
+        if (resumeSetting != null && resumeSetting.equals("latest")) {
+            if (runs.size() > 1) {
+                throw new BadInputException("resume_from_checkpoint is \"latest\" but " + here + " holds checkpoints of " + runs.size()
+                        + " runs (" + describe(runs) + "); name the checkpoint folder to resume from instead");
+            }
+            if (runs.isEmpty()) {
+                System.out.println("train: resume_from_checkpoint is \"latest\" but there is no checkpoint yet; starting fresh");
+            } else {
+                List<Long> steps = runs.values().iterator().next();
+                resume = out.locations().get(0).child(DIR + "/" + name(steps.get(steps.size() - 1)));
+            }
+        } else if (resumeSetting != null && !resumeSetting.isBlank()) {
+            resume = resumeSetting;
+        }
+        if (resume != null) {
+            State s = readState(resume, hadoop);
+            id = s.runId();
+            resumedStep = s.step();
+        } else {
+            id = newRunId();
+        }
+        Map<String, List<Long>> foreign = new TreeMap<>();
+        for (Map.Entry<String, List<Long>> r : runs.entrySet()) {
+            for (long step : r.getValue()) {
+                if (!r.getKey().equals(id) || step > resumedStep && resume != null) {
+                    foreign.computeIfAbsent(r.getKey(), k -> new ArrayList<>()).add(step);
+                }
+            }
+        }
+        if (!foreign.isEmpty() && !overwrite) {
+            String what = resume == null ? "A new run (id " + id + ") would mix its checkpoints with theirs and prune by step number"
+                    : "Resuming run " + id + " from step " + resumedStep + " would mix its checkpoints with these";
+            throw new BadInputException(here + " holds checkpoints of another run: " + describe(foreign) + ". " + what
+                    + ". To continue the run there: " + hints.resumeLatest() + "; to start a new run: give a new "
+                    + hints.outputDirOption() + " (or add --overwrite to move those checkpoints aside into " + PREVIOUS_RUNS + "/).");
+        }
+        if (overwrite && (!foreign.isEmpty() || resume == null)) {
+            String aside = PREVIOUS_RUNS + "/" + java.time.LocalDateTime.now().format(STAMP);
+            List<String> moved = new ArrayList<>();
+            for (Map.Entry<String, List<Long>> r : foreign.entrySet()) {
+                for (long step : r.getValue()) {
+                    out.move(DIR + "/" + name(step), aside + "/" + DIR + "/" + name(step));
+                    moved.add(DIR + "/" + name(step));
+                }
+            }
+            if (resume == null) {
+                for (String f : runOutputs) {
+                    if (!out.exists(f)) continue;
+                    out.move(f, aside + "/" + f);
+                    moved.add(f);
+                }
+            }
+            if (!moved.isEmpty()) {
+                System.out.println("train: --overwrite: moved the earlier run's " + String.join(", ", moved) + " to "
+                        + out.locations().get(0).child(aside));
+            }
+        }
+        return new Run(id, resume);
+    }
+
+    private static final java.time.format.DateTimeFormatter STAMP = java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss-SSS");
+
+    private static String newRunId() {
+        return java.time.LocalDateTime.now().format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss-"))
+                + String.format("%06x", new java.security.SecureRandom().nextInt(1 << 24));
+    }
+
+    private static String describe(Map<String, List<Long>> runs) {
+        List<String> parts = new ArrayList<>();
+        runs.forEach((run, steps) -> parts.add("run " + run + ": " + String.join(", ", steps.stream().map(Checkpoints::name).toList())));
+        return String.join("; ", parts);
+    }
+
+    /**
+     * Removes the temporary files ({@code .<name>.<random>.tmp}) that a checkpoint or metrics write interrupted by a
+     * crash or kill left in {@code checkpoints/checkpoint-N/} and in {@code output_dir} itself; returns them.
+     */
+    public static List<String> removeLeftovers(Storage out) throws IOException {
+        List<String> removed = new ArrayList<>();
+        if (!out.exists("")) return removed;
+        List<String> folders = new ArrayList<>(List.of(""));
+        if (out.exists(DIR)) for (String n : out.list(DIR)) if (n.matches("checkpoint-\\d+")) folders.add(DIR + "/" + n);
+        for (String f : folders) {
+            for (String n : out.list(f)) {
+                if (!n.startsWith(".") || !n.endsWith(".tmp")) continue;
+                String rel = f.isEmpty() ? n : f + "/" + n;
+                if (out.delete(rel)) removed.add(rel);
+            }
+        }
+        if (!removed.isEmpty()) {
+            System.out.println("train: removed " + removed.size() + " temporary file(s) of an interrupted write: " + String.join(", ", removed));
+        }
+        return removed;
     }
 
     /** Steps of the complete checkpoints, oldest first. */
@@ -83,9 +243,9 @@ public final class Checkpoints {
         return steps;
     }
 
-    /** The location of the newest complete checkpoint, or null. */
+    /** The location of the newest complete checkpoint (of this run, when it has an id), or null. */
     public String latest() throws IOException {
-        List<Long> s = completeSteps();
+        List<Long> s = runId == null ? completeSteps() : runs().getOrDefault(runId, List.of());
         return s.isEmpty() ? null : out.locations().get(0).child(DIR + "/" + name(s.get(s.size() - 1)));
     }
 
@@ -125,11 +285,7 @@ public final class Checkpoints {
      */
     public static Loaded load(String location, Configuration hadoop, FlatLayout layout) {
         try (Storage in = Storage.forUrl(location, hadoop)) {
-            if (!in.exists(STATE)) {
-                throw new BadInputException(location + ": not a complete checkpoint (no " + STATE + "; a write was interrupted,"
-                        + " or this is not a checkpoint folder)");
-            }
-            State state = JSON.readValue(in.readAll(STATE), State.class);
+            State state = readState(in, location);
             ModelState model = ModelState.zeros(layout, state.step());
             readInto(in, MODEL, location, model, List.of(0), List.of(""));
             readInto(in, OPTIMIZER, location, model, List.of(1, 2), List.of(".exp_avg", ".exp_avg_sq"));
@@ -137,6 +293,49 @@ public final class Checkpoints {
         } catch (IOException e) {
             throw new BadInputException(location + ": cannot read checkpoint: " + e.getMessage(), e);
         }
+    }
+
+    /** Reads and checks a checkpoint's state file: the folder must exist and hold one of a format this version reads. */
+    public static State readState(String location, Configuration hadoop) {
+        try (Storage in = Storage.forUrl(location, hadoop)) {
+            return readState(in, location);
+        } catch (IOException e) {
+            throw new BadInputException(location + ": cannot read checkpoint: " + e.getMessage(), e);
+        }
+    }
+
+    private static State readState(Storage in, String location) throws IOException {
+        if (!in.exists("")) {
+            throw new BadInputException(location + ": no such checkpoint folder (check model.resume_from_checkpoint, or use \"latest\")");
+        }
+        if (!in.exists(STATE)) {
+            throw new BadInputException(location + ": not a complete checkpoint (no " + STATE + "; a write was interrupted,"
+                    + " or this is not a checkpoint folder)");
+        }
+        return parseState(in.readAll(STATE), location + "/" + STATE);
+    }
+
+    /** Parses {@value #STATE}; format 1 (no version, no run id) reads as run {@value #UNRECORDED_RUN}; newer formats are refused. */
+    static State parseState(byte[] json, String file) {
+        JsonNode n;
+        try {
+            n = JSON.readTree(json);
+        } catch (IOException e) {
+            throw new BadInputException(file + ": not valid JSON: " + e.getMessage(), e);
+        }
+        if (n == null || !n.isObject() || !n.path("step").canConvertToLong()) {
+            throw new BadInputException(file + ": not a checkpoint state (expected a JSON object with \"step\")");
+        }
+        int version = n.path("formatVersion").asInt(1);
+        if (version > FORMAT_VERSION) {
+            throw new BadInputException(file + ": written in checkpoint format " + version + " by a newer avatar-train; this version reads"
+                    + " formats up to " + FORMAT_VERSION + ". Use the newer avatar-train to resume or export it.");
+        }
+        Map<String, Object> info = n.hasNonNull("info") ? JSON.convertValue(n.get("info"), new com.fasterxml.jackson.core.type.TypeReference<
+                LinkedHashMap<String, Object>>() {}) : Map.of();
+        String run = n.hasNonNull("runId") ? n.get("runId").asText() : UNRECORDED_RUN;
+        return new State(n.get("step").asLong(), n.path("round").asLong(), n.path("seed").asLong(), n.path("configHash").asText(""),
+                n.path("network").asText(""), info, run, version);
     }
 
     private static void readInto(Storage in, String file, String location, ModelState model, List<Integer> parts, List<String> suffixes)

@@ -38,7 +38,11 @@ public final class ModelState {
 
     /** The network's parameters, zero moments, step 0. */
     public static ModelState of(Network net, int chunkFloats) {
-        Map<String, INDArray> p = net.parameters();
+        return of(net.parameters(), chunkFloats);
+    }
+
+    /** These named arrays as parameters (in map order), zero moments, step 0. */
+    public static ModelState of(Map<String, INDArray> p, int chunkFloats) {
         ModelState s = new ModelState(FlatLayout.of(p, chunkFloats), 0);
         for (int c = 0; c < s.params.length; c++) s.layout.gather(p, c, s.params[c]);
         return s;

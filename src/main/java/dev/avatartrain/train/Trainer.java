@@ -37,13 +37,21 @@ public final class Trainer {
     private final TrainingTask task;
     private final List<List<String>> shards;
     private final Storage out;
+    private final Checkpoints.Run claimed;
 
-    public Trainer(JavaSparkContext sc, AppConfig config, TrainingTask task, List<List<String>> shards, Storage outputDir) {
+    /** {@code run}: the run the job claimed ({@link Checkpoints#claim}) before writing anything; null: claimed here. */
+    public Trainer(JavaSparkContext sc, AppConfig config, TrainingTask task, List<List<String>> shards, Storage outputDir,
+                   Checkpoints.Run run) {
         this.sc = sc;
         this.config = config;
         this.task = task;
         this.shards = shards;
         this.out = outputDir;
+        this.claimed = run;
+    }
+
+    public Trainer(JavaSparkContext sc, AppConfig config, TrainingTask task, List<List<String>> shards, Storage outputDir) {
+        this(sc, config, task, shards, outputDir, null);
     }
 
     /**
@@ -58,13 +66,15 @@ public final class Trainer {
         LrSchedule schedule = LrSchedule.of(o, t.maxTrainSteps(), baseLr);
         ParameterAveraging.Settings settings = new ParameterAveraging.Settings(t.gradientAccumulationSteps(), o.maxGradNorm(), schedule,
                 o.adamBeta1(), o.adamBeta2(), o.adamEpsilon(), o.adamWeightDecay(), t.seed());
-        Checkpoints checkpoints = new Checkpoints(out, t.checkpointsTotalLimit());
+        Checkpoints.Run run = claimed != null ? claimed : Checkpoints.claim(out, config.model().resumeFromCheckpoint(), false, List.of(),
+                Checkpoints.Hints.TRAIN, sc.hadoopConfiguration());
+        Checkpoints checkpoints = new Checkpoints(out, t.checkpointsTotalLimit(), run.id());
         Network driverNet = task.buildNetwork();
 
         ModelState state; // the driver's one copy of parameters and moments, in chunks
         long step = 0, round = 0;
         String lastCheckpoint = null;
-        String resume = resumeLocation(checkpoints);
+        String resume = run.resumeFrom();
         if (resume != null) {
             // names and shapes are checked against this architecture's layout
             Checkpoints.Loaded c = Checkpoints.load(resume, sc.hadoopConfiguration(), FlatLayout.of(driverNet.parameters(), ModelState.DEFAULT_CHUNK_FLOATS));
@@ -154,17 +164,6 @@ public final class Trainer {
         System.out.println(line);
         metrics.add(v);
         return v;
-    }
-
-    private String resumeLocation(Checkpoints checkpoints) throws IOException {
-        String r = config.model().resumeFromCheckpoint();
-        if (r == null || r.isBlank()) return null;
-        if (r.equals("latest")) {
-            String l = checkpoints.latest();
-            if (l == null) System.out.println("train: resume_from_checkpoint is \"latest\" but there is no checkpoint yet; starting fresh");
-            return l;
-        }
-        return r;
     }
 
     /** The configuration that determines the training trajectory (what a resumed run should share). */

@@ -25,6 +25,7 @@ class MakeMetadataCommandTest {
         assertEquals(Main.EXIT_OK, rc);
         assertEquals(2, MetadataFiles.fromJson(Files.readAllBytes(out), out.toString()).size());
         assertTrue(Files.exists(tmp.resolve("meta.json.summary.json")));
+        assertTrue(Files.readString(tmp.resolve("meta.json.effective-config.yaml")).contains("IMAGE_SIZE"), "every job saves its configuration");
     }
 
     @Test

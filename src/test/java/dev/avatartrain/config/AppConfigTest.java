@@ -113,6 +113,8 @@ class AppConfigTest {
         copySeedFiles();
         String msg = failure(List.of("data.IMAGE_SIZE=100")).getMessage();
         assertTrue(msg.contains("'IMAGE_SIZE' is 100; it must be a multiple of 8"), msg);
+        // the value came from the command line: the --set is blamed, not data.yaml
+        assertTrue(msg.contains("--set data.IMAGE_SIZE=100: key 'IMAGE_SIZE'") && !msg.contains("data.yaml"), msg);
     }
 
     @Test

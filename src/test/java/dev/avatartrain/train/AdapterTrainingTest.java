@@ -112,6 +112,7 @@ class AdapterTrainingTest {
         AdapterOptions set = options(dir.resolve("m.json"), dir, "lr", "2e-4", "adapter.seed", "7");
         assertEquals(2e-4, set.lr());
         assertEquals(7, set.seed());
+        assertEquals(0, options(dir.resolve("m.json"), dir, "dashboard_port", "0").dashboardPort());
         Path empty = dir.resolve("empty.json");
         Files.writeString(empty, "[]");
         BadInputException e = assertThrows(BadInputException.class,

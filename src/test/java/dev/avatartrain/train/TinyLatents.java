@@ -33,9 +33,9 @@ final class TinyLatents {
             ClipLatents l = new ClipLatents(clip, names, Nd4j.randn(DataType.FLOAT, frames, 4, 4, 4),
                     Nd4j.randn(DataType.FLOAT, frames, 4, 4, 4), Nd4j.randn(DataType.FLOAT, frames, 2, 32));
             LatentStore.writeClip(out, FOLDER, l, List.of(), "test", 32, "h");
-            index.add(new LatentStore.IndexEntry(clip, LatentStore.clipFile(clip), frames, 0, "h"));
+            index.add(new LatentStore.IndexEntry(clip, LatentStore.clipFile(clip), frames, 0, "h", new long[]{2, 32}));
         }
-        LatentStore.writeIndex(out, FOLDER, new LatentStore.Index("test", 32, index));
+        LatentStore.writeIndex(out, FOLDER, new LatentStore.Index("test", 32, index, LatentStore.INDEX_FORMAT_VERSION));
         return out;
     }
 

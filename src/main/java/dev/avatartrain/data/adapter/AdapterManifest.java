@@ -212,6 +212,60 @@ public final class AdapterManifest implements Serializable {
     }
 
     /**
+     * The checks of {@link #load} from the files' headers only (shape, and a floating-point dtype): the problem of this
+     * item as a sentence, or null when it fits. Cheap enough to run over every item before training.
+     */
+    public static String checkHeaders(String manifest, Item item, AudioProjConfig config, Configuration hadoop) {
+        String where = "Manifest " + manifest + ", item " + item.index();
+        try {
+            TensorFiles.Described audio = header(where, "audio", item.audio(), hadoop);
+            long[] a = audio.shape();
+            List<String> problems = new ArrayList<>();
+            if (a.length != 3 || a[0] < 1 || a[1] != config.blocks() || a[2] != config.channels()) {
+                problems.add("audio " + item.audio() + " has shape " + Arrays.toString(a) + "; expected [T, " + config.blocks() + ", "
+                        + config.channels() + "] (frames, audio-encoder layers, hidden size) with T >= 1");
+            }
+            if (!audio.floating()) problems.add("audio " + item.audio() + " has dtype " + audio.dtype() + "; expected a float type");
+            TensorFiles.Described target = header(where, "target", item.target(), hadoop);
+            if (a.length == 3 && a[0] >= 1) {
+                int frames = AudioWindows.outputFrames((int) a[0], config.vaeScale());
+                long[] expected = {frames, config.contextTokens(), config.outputDim()};
+                if (!Arrays.equals(target.shape(), expected)) {
+                    problems.add("target " + item.target() + " has shape " + Arrays.toString(target.shape()) + "; expected "
+                            + Arrays.toString(expected) + " (1 + ⌈(T−1)/" + config.vaeScale() + "⌉ = " + frames + " frames for the audio's T = "
+                            + a[0] + ", context_tokens, output_dim)");
+                }
+            }
+            if (!target.floating()) problems.add("target " + item.target() + " has dtype " + target.dtype() + "; expected a float type");
+            return problems.isEmpty() ? null : where + ": " + String.join("; ", problems) + ".";
+        } catch (BadInputException e) {
+            return e.getMessage();
+        }
+    }
+
+    private static TensorFiles.Described header(String where, String role, String url, Configuration hadoop) {
+        Map<String, TensorFiles.Described> tensors;
+        String name = url.substring(url.lastIndexOf('/') + 1);
+        try (Storage s = Storage.forUrl(url, hadoop); InputStream in = s.open("")) {
+            tensors = TensorFiles.describe(in, name);
+        } catch (FileNotFoundException e) {
+            throw new BadInputException(where + ": " + role + " file " + url + " not found.", e);
+        } catch (BadInputException e) {
+            String m = e.getMessage().startsWith(name + ": ") ? e.getMessage().substring(name.length() + 2) : e.getMessage();
+            throw new BadInputException(where + ": " + role + " file " + url + ": " + m, e);
+        } catch (IOException e) {
+            throw new BadInputException(where + ": " + role + " file " + url + " cannot be read: " + e.getMessage(), e);
+        }
+        if (tensors.size() == 1) return tensors.values().iterator().next();
+        TensorFiles.Described named = tensors.get(role);
+        if (named == null) {
+            throw new BadInputException(where + ": " + role + " file " + url + " holds " + tensors.size()
+                    + " tensors " + tensors.keySet() + "; expected one tensor, or one named \"" + role + "\".");
+        }
+        return named;
+    }
+
+    /**
      * Loaded examples as one padded training batch (windows, zero-padded targets, mask, weights): the input of
      * {@code AudioProjModel.placeholders(batch)}.
      */

@@ -25,7 +25,7 @@ public record AdapterOptions(String manifest, String outputDir, int batchSize, i
                              int gradientAccumulationSteps, String lrScheduler, int lrWarmupSteps, double weightDecay,
                              double maxGradNorm, int seed, int numWorkers, int averagingFrequency,
                              double validationFraction, int validationEvery, int checkpointingSteps,
-                             int checkpointsTotalLimit, String resumeFromCheckpoint, Map<String, Object> values)
+                             int checkpointsTotalLimit, String resumeFromCheckpoint, int dashboardPort, Map<String, Object> values)
         implements Serializable {
     public static final String DEFAULT_FILE = ConfigSchema.ADAPTER_FILE;
 
@@ -61,7 +61,7 @@ public record AdapterOptions(String manifest, String outputDir, int batchSize, i
                 (Integer) v.get("seed"), (Integer) v.get("num_workers"), (Integer) v.get("averaging_frequency"),
                 (Double) v.get("validation_fraction"), (Integer) v.get("validation_every"),
                 (Integer) v.get("checkpointing_steps"), (Integer) v.get("checkpoints_total_limit"),
-                (String) v.get("resume_from_checkpoint"), Collections.unmodifiableMap(new LinkedHashMap<>(v)));
+                (String) v.get("resume_from_checkpoint"), (Integer) v.get("dashboard_port"), Collections.unmodifiableMap(new LinkedHashMap<>(v)));
         if (o.manifest().isBlank()) {
             throw new BadInputException(source + ": no manifest (give --manifest or the key \"manifest\")");
         }
@@ -79,6 +79,7 @@ public record AdapterOptions(String manifest, String outputDir, int batchSize, i
                 "train.gradient_checkpointing=false",
                 "optimizer.learning_rate=" + lr, "optimizer.lr_scheduler=" + lrScheduler,
                 "optimizer.lr_warmup_steps=" + lrWarmupSteps, "optimizer.adam_weight_decay=" + weightDecay,
-                "optimizer.max_grad_norm=" + maxGradNorm, "model.resume_from_checkpoint=" + resumeFromCheckpoint);
+                "optimizer.max_grad_norm=" + maxGradNorm, "model.resume_from_checkpoint=" + resumeFromCheckpoint,
+                "train.dashboard_port=" + dashboardPort);
     }
 }
