@@ -8,7 +8,8 @@ public record TrainConfig(int gradientAccumulationSteps, String mixedPrecision, 
                           boolean gradientCheckpointing, int maxTrainSteps, int validationSteps,
                           int checkpointsTotalLimit, int trainBatchSize, int audioLengthLeft, int audioLengthRight,
                           long seed, int averagingFrequency, int checkpointingSteps, int numWorkers, String loss,
-                          double validationFraction, int dashboardPort) implements Serializable {
+                          double validationFraction, int dashboardPort, String dashboardBind,
+                          String dashboardToken) implements Serializable {
 
     static TrainConfig from(Map<String, Object> v) {
         return new TrainConfig((Integer) v.get("gradient_accumulation_steps"), (String) v.get("mixed_precision"),
@@ -18,7 +19,7 @@ public record TrainConfig(int gradientAccumulationSteps, String mixedPrecision, 
                 (Integer) v.get("audio_length_left"), (Integer) v.get("audio_length_right"), (Long) v.get("seed"),
                 (Integer) v.get("averaging_frequency"), (Integer) v.get("checkpointing_steps"),
                 (Integer) v.get("num_workers"), (String) v.get("loss"), (Double) v.get("validation_fraction"),
-                (Integer) v.get("dashboard_port"));
+                (Integer) v.get("dashboard_port"), (String) v.get("dashboard_bind"), (String) v.get("dashboard_token"));
     }
 
     /** Audio frames in one target frame's cross-attention window. */

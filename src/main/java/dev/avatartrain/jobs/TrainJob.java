@@ -129,8 +129,8 @@ public final class TrainJob {
             System.out.println("train: note: gradient_checkpointing has no DL4J equivalent and has no effect.");
         }
         if (config.train().wandbEnabled()) {
-            System.out.println("train: note: wandb_enabled: tracking is the live dashboard (train.dashboard_port) and the metrics"
-                    + " files in output_dir (metrics.jsonl, metrics.csv, loss.png); Weights & Biases itself is not contacted.");
+            System.out.println("train: note: wandb_enabled: the run reaches Weights & Biases through its TensorBoard event files"
+                    + " (output_dir/tensorboard; `wandb sync --sync-tensorboard`, printed at the end); the JVM makes no network call.");
         }
     }
 }
