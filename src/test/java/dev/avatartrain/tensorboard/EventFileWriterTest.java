@@ -22,6 +22,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.avatartrain.storage.S3Proxy;
 import dev.avatartrain.storage.Storage;
+import dev.avatartrain.testing.TensorBoardReader;
 
 /**
  * Event files read back by TensorBoard's own reader (CRCs, field numbers, plugin metadata): on a local disk one file

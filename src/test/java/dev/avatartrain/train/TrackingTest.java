@@ -25,7 +25,7 @@ import dev.avatartrain.jobs.MakeMetadataJob;
 import dev.avatartrain.jobs.SynthJob;
 import dev.avatartrain.jobs.TrainJob;
 import dev.avatartrain.synth.SyntheticClips;
-import dev.avatartrain.tensorboard.TensorBoardReader;
+import dev.avatartrain.testing.TensorBoardReader;
 
 /**
  * The demo configuration (tiny sizes) trained in two sessions, read back with TensorBoard's own reader: training

@@ -1,4 +1,4 @@
-package dev.avatartrain.tensorboard;
+package dev.avatartrain.testing;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
