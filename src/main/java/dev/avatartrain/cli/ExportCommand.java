@@ -1,5 +1,8 @@
 package dev.avatartrain.cli;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -19,6 +22,7 @@ import picocli.CommandLine.Option;
         description = {"Write a checkpoint's weights as safetensors with their PyTorch names (diffusers' UNet2DConditionModel,",
                 "InfiniteTalk's AudioProjModel load it with strict=True), optionally in fp16 or bf16."})
 final class ExportCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(ExportCommand.class);
     @Option(names = "--checkpoint", required = true, paramLabel = "CKPT",
             description = "A checkpoint folder (output_dir/checkpoints/checkpoint-N) or its model.safetensors.")
     Path checkpoint;
@@ -51,7 +55,7 @@ final class ExportCommand implements Callable<Integer> {
         Map<String, String> meta = new LinkedHashMap<>(f.metadata());
         meta.put("format", "pt");
         Safetensors.write(output, out, meta);
-        System.out.println("export: " + out.size() + " tensors (" + dtype + ") from " + model + " → " + output);
+        LOG.info("export: " + out.size() + " tensors (" + dtype + ") from " + model + " → " + output);
         return Main.EXIT_OK;
     }
 }

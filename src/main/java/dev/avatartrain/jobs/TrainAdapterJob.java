@@ -1,5 +1,8 @@
 package dev.avatartrain.jobs;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
@@ -35,6 +38,7 @@ import dev.avatartrain.train.adapter.AdapterValidation;
  * weights had it).
  */
 public final class TrainAdapterJob {
+    private static final Logger LOG = LoggerFactory.getLogger(TrainAdapterJob.class);
     public static final String EXPORT = "adapter.safetensors";
 
     private TrainAdapterJob() {}
@@ -43,7 +47,7 @@ public final class TrainAdapterJob {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Configuration hadoop = sc.hadoopConfiguration();
         AdapterManifest manifest = AdapterManifest.read(o.string("manifest"), hadoop);
-        if (!manifest.ignoredKeys().isEmpty()) System.out.println("train-adapter: ignored manifest keys " + manifest.ignoredKeys());
+        if (!manifest.ignoredKeys().isEmpty()) LOG.info("train-adapter: ignored manifest keys " + manifest.ignoredKeys());
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < manifest.size(); i++) ids.add(String.valueOf(i));
         ClipSplit split = ClipSplit.of(ids, o.real("validation_fraction"), o.integer("seed"));
@@ -57,8 +61,8 @@ public final class TrainAdapterJob {
         int maxSteps = Math.max(1, o.integer("epochs") * stepsPerEpoch);
         int validationSteps = o.integer("validation_every") > 0 ? o.integer("validation_every") : Math.max(1, maxSteps / 5);
         AppConfig engine = AppConfig.load(engineConfigDir, o.engineOverrides(maxSteps, validationSteps));
-        System.out.printf("train-adapter: %d items (%d training, %d validation) from %s; %d workers; %d epochs = %d optimizer steps%n",
-                manifest.size(), split.train().size(), split.validation().size(), manifest.source(), workers, o.integer("epochs"), maxSteps);
+        LOG.info(String.format("train-adapter: %d items (%d training, %d validation) from %s; %d workers; %d epochs = %d optimizer steps",
+                manifest.size(), split.train().size(), split.validation().size(), manifest.source(), workers, o.integer("epochs"), maxSteps));
 
         Map<String, String> s3 = new LinkedHashMap<>();
         Configuration defaults = new Configuration();
@@ -75,8 +79,8 @@ public final class TrainAdapterJob {
             export(r.lastCheckpoint(), out, prefix, o.flag("mixed_precision") ? DataType.HALF : DataType.FLOAT, hadoop);
             if (r.validations().size() >= 2) {
                 Map<String, Object> first = r.validations().get(0), last = r.validations().get(r.validations().size() - 1);
-                System.out.printf("train-adapter: validation loss %.5f (step %s) → %.5f (step %s)%n", (Double) first.get("val_loss"),
-                        first.get("step"), (Double) last.get("val_loss"), last.get("step"));
+                LOG.info(String.format("train-adapter: validation loss %.5f (step %s) → %.5f (step %s)", (Double) first.get("val_loss"),
+                        first.get("step"), (Double) last.get("val_loss"), last.get("step")));
             }
             return r;
         }
@@ -89,7 +93,7 @@ public final class TrainAdapterJob {
             Safetensors.read(in, checkpoint + "/" + Checkpoints.MODEL, dtype).tensors().forEach((n, a) -> weights.put(prefix + n, a));
         }
         out.write(EXPORT, o -> Safetensors.write(o, weights, Map.of("format", "pt")));
-        System.out.println("train-adapter: weights → " + out.locations().get(0).child(EXPORT) + " (" + weights.size() + " tensors, "
+        LOG.info("train-adapter: weights → " + out.locations().get(0).child(EXPORT) + " (" + weights.size() + " tensors, "
                 + (prefix.isEmpty() ? "no prefix" : "prefix " + prefix) + ", " + dtype + "; InfiniteTalk loads them with strict=True)");
     }
 }

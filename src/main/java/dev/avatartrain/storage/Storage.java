@@ -1,5 +1,8 @@
 package dev.avatartrain.storage;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import dev.avatartrain.config.DataConfig;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
@@ -42,6 +45,7 @@ import java.util.TreeMap;
  * (e.g. on an executor) opens its own FileSystem instances lazily. {@link #close()} releases them.
  */
 public final class Storage implements Serializable, Closeable {
+    private static final Logger LOG = LoggerFactory.getLogger(Storage.class);
     private static final long serialVersionUID = 1L;
 
     private final StorageUrl local;
@@ -376,8 +380,8 @@ public final class Storage implements Serializable, Closeable {
                         throw new IOException(what + ": failed " + attempt + " times, last: " + e.getMessage(), e);
                     throw e;
                 }
-                System.err.printf("storage: %s failed (%s); retry %d of %d in %d ms%n",
-                        what, e.getClass().getSimpleName(), attempt, attempts - 1, wait);
+                LOG.warn(String.format("storage: %s failed (%s); retry %d of %d in %d ms",
+                        what, e.getClass().getSimpleName(), attempt, attempts - 1, wait));
                 sleep(wait);
                 wait = Math.min(wait * 2, 30_000);
             }

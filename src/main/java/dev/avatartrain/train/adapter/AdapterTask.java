@@ -1,5 +1,8 @@
 package dev.avatartrain.train.adapter;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,6 +28,7 @@ import dev.avatartrain.train.TrainingTask;
  */
 public record AdapterTask(AdapterManifest manifest, AudioProjConfig config, long seed, int batchSize, String initWeights,
                           Map<String, String> hadoopSettings) implements TrainingTask {
+    private static final Logger LOG = LoggerFactory.getLogger(AdapterTask.class);
 
     private static final Map<String, List<AdapterManifest.Example>> SHARDS = java.util.Collections.synchronizedMap(
             new LinkedHashMap<>(4, 0.75f, true) {
@@ -49,7 +53,7 @@ public record AdapterTask(AdapterManifest manifest, AudioProjConfig config, long
         if (initWeights == null || initWeights.isBlank()) return;
         Map<String, INDArray> w = TensorFiles.read(java.nio.file.Path.of(initWeights), DataType.FLOAT);
         ((AudioProjModel) net).load(w, initWeights);
-        System.out.println("train-adapter: starting from " + initWeights + " (prefix \"" + AudioProjModel.prefixOf(w) + "\")");
+        LOG.info("train-adapter: starting from " + initWeights + " (prefix \"" + AudioProjModel.prefixOf(w) + "\")");
     }
 
     @Override
