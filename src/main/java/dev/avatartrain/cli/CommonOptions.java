@@ -1,5 +1,8 @@
 package dev.avatartrain.cli;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import dev.avatartrain.config.AppConfig;
 import picocli.CommandLine.Option;
 
@@ -8,6 +11,7 @@ import java.util.List;
 
 /** Options every job takes: the configuration set, overrides and the Spark master. */
 public final class CommonOptions {
+    private static final Logger LOG = LoggerFactory.getLogger(CommonOptions.class);
     @Option(names = "--config-dir", paramLabel = "DIR",
             description = "Folder with data.yaml, train.yaml, model.yaml, optimizer.yaml: local, bundled in the jar (configuration/demo)"
                     + " or a storage URL such as s3a://bucket/conf (default: configuration/global).")
@@ -24,8 +28,7 @@ public final class CommonOptions {
     /** Loads and validates the configuration, and prints it. */
     public AppConfig loadConfig() {
         AppConfig config = AppConfig.loadFrom(configDir, overrides);
-        System.out.println("Effective configuration (sha256 " + config.hash().substring(0, 12) + "):");
-        System.out.print(config.toYaml().indent(2));
+        LOG.info("Effective configuration (sha256 " + config.hash().substring(0, 12) + "):\n" + config.toYaml().indent(2).stripTrailing());
         return config;
     }
 

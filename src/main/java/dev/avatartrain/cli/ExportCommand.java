@@ -1,5 +1,8 @@
 package dev.avatartrain.cli;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -26,6 +29,7 @@ import picocli.CommandLine.Option;
                 "musetalk: MuseTalk's folder (musetalk.json + pytorch_model.bin, a torch.save state dict).",
                 "Optionally in fp16 or bf16."})
 final class ExportCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(ExportCommand.class);
     @Option(names = "--checkpoint", required = true, paramLabel = "CKPT",
             description = "A checkpoint folder (output_dir/checkpoints/checkpoint-N) or its model.safetensors; also any UNet weights"
                     + " model.unet_pretrained_model_name_or_path accepts (a file, a diffusers or MuseTalk folder).")
@@ -94,7 +98,7 @@ final class ExportCommand implements Callable<Integer> {
         weights.forEach((n, a) -> out.put(n, a.castTo(type)));
         meta.remove("format");
         UNetLayouts.write(layout, output, out, layout.equals("file") ? null : cfg, pe, prefix, meta);
-        System.out.println("export: " + out.size() + " tensors (" + dtype + ", " + layout + " layout"
+        LOG.info("export: " + out.size() + " tensors (" + dtype + ", " + layout + " layout"
                 + (pe == null ? "" : ", audio positional encoding " + pe) + ") from " + model + " → " + output);
         return Main.EXIT_OK;
     }

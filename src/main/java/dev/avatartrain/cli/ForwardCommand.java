@@ -1,5 +1,8 @@
 package dev.avatartrain.cli;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -29,6 +32,7 @@ import picocli.CommandLine.Option;
                 "Weights: safetensors or .pt/.pth with PyTorch names (a 'unet.' prefix is accepted); without --weights a seeded",
                 "random initialisation (save it with --save-weights)."})
 final class ForwardCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(ForwardCommand.class);
     enum Model { unet, taesd_encoder, taesd_decoder, audio_adapter }
 
     @Option(names = "--model", required = true, paramLabel = "unet|taesd-encoder|taesd-decoder|audio-adapter",
@@ -108,10 +112,10 @@ final class ForwardCommand implements Callable<Integer> {
         Map<String, INDArray> result = new LinkedHashMap<>();
         result.put("out", out);
         Safetensors.write(output, result, Map.of("model", model.name().replace('_', '-')));
-        System.out.println("forward: " + model.name().replace('_', '-') + " out " + java.util.Arrays.toString(out.shape()) + " → " + output);
+        LOG.info("forward: " + model.name().replace('_', '-') + " out " + java.util.Arrays.toString(out.shape()) + " → " + output);
         if (saveWeights != null) {
             Safetensors.write(saveWeights, net.export(DataType.FLOAT), Map.of("format", "pt"));
-            System.out.println("forward: weights → " + saveWeights);
+            LOG.info("forward: weights → " + saveWeights);
         }
         return Main.EXIT_OK;
     }

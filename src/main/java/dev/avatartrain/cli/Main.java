@@ -3,6 +3,7 @@ package dev.avatartrain.cli;
 import dev.avatartrain.errors.BadInputException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
 
@@ -19,6 +20,18 @@ public final class Main implements Runnable {
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
+    @Option(names = {"-q", "--quiet"}, scope = CommandLine.ScopeType.INHERIT,
+            description = "Only warnings and errors (no configuration listing, no progress line).")
+    void quiet(boolean on) {
+        if (on) Logging.quiet();
+    }
+
+    @Option(names = {"-v", "--verbose"}, scope = CommandLine.ScopeType.INHERIT,
+            description = "Also debug messages, and Spark's INFO lines on stderr.")
+    void verbose(boolean on) {
+        if (on) Logging.verbose();
+    }
 
     @Override
     public void run() {
@@ -47,7 +60,11 @@ public final class Main implements Runnable {
             err.flush();
             return EXIT_FAILURE;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } finally {
+            Logging.restore();
+        }
     }
 
     /** Bad input may arrive wrapped (Spark task failures wrap the executor's exception). */

@@ -1,6 +1,8 @@
 package dev.avatartrain.cli;
 
 import dev.avatartrain.config.AppConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import dev.avatartrain.jobs.SynthJob;
 import dev.avatartrain.synth.SyntheticClips;
@@ -14,6 +16,7 @@ import java.util.concurrent.Callable;
 @Command(name = "synth", mixinStandardHelpOptions = true,
         description = "Write an HDTF-like sample tree: <out>/aligned-frames/HDTF-0001/000000.png and <out>/audio/HDTF-0001/000000.npy.")
 final class SynthCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(SynthCommand.class);
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder (created).")
     Path out;
 
@@ -49,7 +52,7 @@ final class SynthCommand implements Callable<Integer> {
         if (adapter) {
             var o = dev.avatartrain.train.adapter.AdapterOptions.load(adapterConfig, java.util.Map.of("manifest", "-"));
             Path m = dev.avatartrain.synth.SyntheticAdapterData.write(out, o.model(), Args.positive("--clips", clips), seed);
-            System.out.println("synth: adapter sample data, " + clips + " items → " + m);
+            LOG.info("synth: adapter sample data, " + clips + " items → " + m);
             return Main.EXIT_OK;
         }
         int[] shape = Args.intPair("--audio-shape", audioShape);

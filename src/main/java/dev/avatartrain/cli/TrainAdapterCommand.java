@@ -1,5 +1,8 @@
 package dev.avatartrain.cli;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -19,6 +22,7 @@ import picocli.CommandLine.Option;
         description = {"Train InfiniteTalk's audio adapter (AudioProjModel) from a JSON manifest of audio embeddings and teacher",
                 "tokens, on the same engine as `train`. Defaults and every key: configuration/adapter/train_adapter.yaml."})
 final class TrainAdapterCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(TrainAdapterCommand.class);
     @Option(names = "--adapter-config", paramLabel = "FILE", description = "YAML with the keys of configuration/adapter/train_adapter.yaml.")
     String adapterConfig;
 
@@ -81,7 +85,7 @@ final class TrainAdapterCommand implements Callable<Integer> {
         putIf(o, "vae_scale", vaeScale);
         putIf(o, "init_weights", initWeights);
         AdapterOptions options = AdapterOptions.loadFrom(adapterConfig, o);
-        System.out.println("train-adapter options: " + options.values());
+        LOG.info("train-adapter options: " + options.values());
         SparkSession spark = SparkSetup.session("avatar-train train-adapter", master);
         try {
             TrainAdapterJob.run(spark, options, configDir, overwrite);

@@ -60,8 +60,17 @@ public record AppConfig(DataConfig data, TrainConfig train, ModelConfig model, O
         DumperOptions opts = new DumperOptions();
         opts.setDefaultFlowStyle(DumperOptions.FlowStyle.BLOCK);
         opts.setSplitLines(false);
-        return new Yaml(opts).dump(new LinkedHashMap<>(values));
+        Map<String, Map<String, Object>> shown = new LinkedHashMap<>(values);
+        if (values.get("train") != null && values.get("train").get("dashboard_token") instanceof String tok && !tok.isEmpty()) {
+            Map<String, Object> train = new LinkedHashMap<>(values.get("train"));
+            train.put("dashboard_token", REDACTED); // a secret: never in logs, event files or hashes
+            shown.put("train", train);
+        }
+        return new Yaml(opts).dump(shown);
     }
+
+    /** How {@link #toYaml()} shows a secret value that is set. */
+    public static final String REDACTED = "<set>";
 
     /** SHA-256 of {@link #toYaml()}, recorded in checkpoints and caches. */
     public String hash() {

@@ -38,10 +38,12 @@ public final class ConfigSchema {
         integer("train", "gradient_accumulation_steps", 512, 1, INF, "Micro-batches summed into one optimizer step.");
         choice("train", "mixed_precision", "fp16", List.of("no", "fp16", "bf16"),
                 "Reduced-precision training where the backend supports it (see README: what each value does on CPU and GPU).");
-        bool("train", "wandb_enabled", true, "Experiment tracking: here, the live training dashboard and metrics files (W&B itself is not contacted).");
+        bool("train", "wandb_enabled", true, "Experiment tracking on W&B through the TensorBoard event files under output_dir/tensorboard (written always): the end of a run prints the `wandb sync --sync-tensorboard` command. The JVM never contacts W&B.");
         bool("train", "gradient_checkpointing", true, "Accepted for compatibility; DL4J has no equivalent, so it has no effect (logged once).");
         integer("train", "max_train_steps", 5000, 1, INF, "Optimizer steps to train for.");
         integer("train", "dashboard_port", 4050, 0, 65535, "Port of the live training dashboard the driver serves (0 = off).");
+        str("train", "dashboard_bind", "", "Address the dashboard listens on: empty = the driver's address (spark.driver.host) only; 0.0.0.0 = every interface.");
+        str("train", "dashboard_token", "", "When set, the dashboard answers only requests carrying it (?token=... or Authorization: Bearer ...); shown as <set> in logs.");
         integer("train", "validation_steps", 100, 1, INF, "Validate every this many optimizer steps.");
         integer("train", "checkpoints_total_limit", 1000, 1, INF, "Keep at most this many checkpoints (the newest).");
         integer("train", "train_batch_size", 12, 1, INF, "Samples per micro-batch on each worker.");

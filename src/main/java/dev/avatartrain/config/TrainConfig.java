@@ -8,7 +8,7 @@ public record TrainConfig(int gradientAccumulationSteps, String mixedPrecision, 
                           boolean gradientCheckpointing, int maxTrainSteps, int validationSteps,
                           int checkpointsTotalLimit, int trainBatchSize, int audioLengthLeft, int audioLengthRight,
                           long seed, int averagingFrequency, int checkpointingSteps, int numWorkers, String loss,
-                          double validationFraction, int dashboardPort,
+                          double validationFraction, int dashboardPort, String dashboardBind, String dashboardToken,
                           String audioPositionalEncoding, int referenceMinDistance) implements Serializable {
 
     static TrainConfig from(Map<String, Object> v) {
@@ -19,8 +19,8 @@ public record TrainConfig(int gradientAccumulationSteps, String mixedPrecision, 
                 (Integer) v.get("audio_length_left"), (Integer) v.get("audio_length_right"), (Long) v.get("seed"),
                 (Integer) v.get("averaging_frequency"), (Integer) v.get("checkpointing_steps"),
                 (Integer) v.get("num_workers"), (String) v.get("loss"), (Double) v.get("validation_fraction"),
-                (Integer) v.get("dashboard_port"), (String) v.get("audio_positional_encoding"),
-                (Integer) v.get("reference_min_distance"));
+                (Integer) v.get("dashboard_port"), (String) v.get("dashboard_bind"), (String) v.get("dashboard_token"),
+                (String) v.get("audio_positional_encoding"), (Integer) v.get("reference_min_distance"));
     }
 
     /** Audio frames in one target frame's cross-attention window. */

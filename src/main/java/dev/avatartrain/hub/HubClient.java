@@ -1,5 +1,8 @@
 package dev.avatartrain.hub;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -48,6 +51,7 @@ import dev.avatartrain.storage.AtomicFiles;
  * snapshot is reused without a download (there is nothing to compare it with: delete it to refresh).
  */
 final class HubClient {
+    private static final Logger LOG = LoggerFactory.getLogger(HubClient.class);
     private static final int MAX_REDIRECTS = 10;
     private static final Duration HEAD_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration GET_TIMEOUT = Duration.ofSeconds(60);
@@ -182,7 +186,7 @@ final class HubClient {
                 throw httpError(status, r.headers(), current, what);
             }
             if (meta.size() != null && meta.size() > (64L << 20)) {
-                System.out.println("hub: downloading " + what + " (" + (meta.size() >> 20) + " MB) from " + current.getHost());
+                LOG.info("hub: downloading " + what + " (" + (meta.size() >> 20) + " MB) from " + current.getHost());
             }
             Path tmp = cache.newIncomplete();
             try {

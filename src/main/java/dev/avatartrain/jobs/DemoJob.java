@@ -1,5 +1,8 @@
 package dev.avatartrain.jobs;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,6 +25,7 @@ import dev.avatartrain.train.Trainer;
  * Each stage is the same code its own command runs. Starts fresh each time (removes its output_dir).
  */
 public final class DemoJob {
+    private static final Logger LOG = LoggerFactory.getLogger(DemoJob.class);
     private DemoJob() {}
 
     public static Path demoConfigDir() {
@@ -37,40 +41,40 @@ public final class DemoJob {
                 for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
             }
         }
-        System.out.println("demo 1/5 synth: sample clips whose mouth follows their audio features → " + data);
+        LOG.info("demo 1/5 synth: sample clips whose mouth follows their audio features → " + data);
         SynthJob.run(data, new SyntheticClips.Spec(6, 40, config.data().imageSize(), 4, 32, config.train().seed(),
                 config.data().imageFolderName(), config.data().audioFolderName()));
         SparkSession spark = SparkSetup.session("avatar-train demo", master);
         try {
-            System.out.println("demo 2/5 make-metadata → " + config.data().metadataUrl());
+            LOG.info("demo 2/5 make-metadata → " + config.data().metadataUrl());
             MakeMetadataJob.run(spark, new MakeMetadataJob.Options(MakeMetadataJob.Mode.scan, data.toString(),
                     config.data().metadataUrl(), null, false, false, config.data().imageFolderName(), config.data().audioFolderName()));
-            System.out.println("demo 3/5 encode");
+            LOG.info("demo 3/5 encode");
             TaesdSource vae = TaesdSource.resolve(config.model().vaePretrainedModelNameOrPath(), EncodeJob.vaeCache(), null);
             if (vae.isRandom()) {
-                System.out.println("demo: the TAESD is seeded random weights (model.vae_pretrained_model_name_or_path: "
+                LOG.info("demo: the TAESD is seeded random weights (model.vae_pretrained_model_name_or_path: "
                         + config.model().vaePretrainedModelNameOrPath() + "); point that key at real taesd weights (a local folder,"
                         + " a Hugging Face cache folder, or s3a://) to train in a real latent space.");
             }
             EncodeJob.run(spark, config);
-            System.out.println("demo 4/5 train");
+            LOG.info("demo 4/5 train");
             Trainer.Result r = TrainJob.run(spark, config, 0);
             Map<String, Object> first = r.validations().get(0), last = r.validations().get(r.validations().size() - 1);
-            System.out.printf("demo: validation loss %.4f (step %s) → %.4f (step %s); mouth PSNR %.1f → %.1f dB%n",
+            LOG.info(String.format("demo: validation loss %.4f (step %s) → %.4f (step %s); mouth PSNR %.1f → %.1f dB",
                     (Double) first.get("val_loss"), first.get("step"), (Double) last.get("val_loss"), last.get("step"),
-                    (Double) first.get("val_mouth_psnr_db"), (Double) last.get("val_mouth_psnr_db"));
-            System.out.println("demo 5/5 train-adapter: a tiny audio adapter toward a random teacher (synth --adapter)");
+                    (Double) first.get("val_mouth_psnr_db"), (Double) last.get("val_mouth_psnr_db")));
+            LOG.info("demo 5/5 train-adapter: a tiny audio adapter toward a random teacher (synth --adapter)");
             dev.avatartrain.train.adapter.AdapterOptions adapter = dev.avatartrain.train.adapter.AdapterOptions.load(
                     ProjectPaths.resolve("configuration/demo/train_adapter.yaml"), Map.of());
             dev.avatartrain.synth.SyntheticAdapterData.write(Path.of(adapter.manifest()).getParent(), adapter.model(), 24,
                     config.train().seed());
             Trainer.Result ar = TrainAdapterJob.run(spark, adapter, demoConfigDir().toString(), false);
             Map<String, Object> af = ar.validations().get(0), al = ar.validations().get(ar.validations().size() - 1);
-            System.out.printf("demo: UNet validation loss %.4f → %.4f; adapter validation loss %.4f → %.4f (token cosine %.3f → %.3f)%n",
+            LOG.info(String.format("demo: UNet validation loss %.4f → %.4f; adapter validation loss %.4f → %.4f (token cosine %.3f → %.3f)",
                     (Double) first.get("val_loss"), (Double) last.get("val_loss"), (Double) af.get("val_loss"), (Double) al.get("val_loss"),
-                    (Double) af.get("val_token_cosine"), (Double) al.get("val_token_cosine"));
-            System.out.printf("demo: done in %.0f s. Outputs in %s: %s, %s, validation/latest.png, %s/ (model.safetensors = diffusers names)%n",
-                    (System.nanoTime() - start) / 1e9, out.toAbsolutePath(), Metrics.PLOT, Metrics.CSV, Checkpoints.DIR);
+                    (Double) af.get("val_token_cosine"), (Double) al.get("val_token_cosine")));
+            LOG.info(String.format("demo: done in %.0f s. Outputs in %s: %s, %s, validation/latest.png, %s/ (model.safetensors = diffusers names)",
+                    (System.nanoTime() - start) / 1e9, out.toAbsolutePath(), Metrics.PLOT, Metrics.CSV, Checkpoints.DIR));
         } finally {
             spark.stop();
         }

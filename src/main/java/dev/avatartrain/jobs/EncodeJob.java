@@ -1,5 +1,8 @@
 package dev.avatartrain.jobs;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -39,6 +42,7 @@ import dev.avatartrain.tensors.Npy;
  * or missing frame (or audio file) is skipped and reported with its path; the job goes on.
  */
 public final class EncodeJob {
+    private static final Logger LOG = LoggerFactory.getLogger(EncodeJob.class);
     /** Frames per forward pass of the encoder. */
     static final int ENCODE_BATCH = 16;
     static final String SKIPPED_REPORT = "skipped-frames.json";
@@ -59,10 +63,10 @@ public final class EncodeJob {
         if (clips.isEmpty()) throw new BadInputException("encode: the metadata lists no usable clip");
         Storage out = Storage.forUrl(data.outputDir(), sc.hadoopConfiguration());
         TaesdSource vae = TaesdSource.resolve(config.model().vaePretrainedModelNameOrPath(), vaeCache(), sc.hadoopConfiguration());
-        System.out.println("encode: " + vae.describe());
+        LOG.info("encode: " + vae.describe());
         String folder = LatentStore.folder(vae.key(), data.imageSize());
         int partitions = Math.max(1, Math.min(clips.size(), workers(config, sc)));
-        System.out.println("encode: " + clips.size() + " clips over " + partitions + " partitions → " + data.outputDir() + "/" + folder);
+        LOG.info("encode: " + clips.size() + " clips over " + partitions + " partitions → " + data.outputDir() + "/" + folder);
         Storage frames = Storage.fromConfig(data, sc.hadoopConfiguration());
         Encoder task = new Encoder(data, config.model().vaePretrainedModelNameOrPath(), vae.key(), frames, out, folder);
         long start = System.nanoTime();
@@ -79,7 +83,7 @@ public final class EncodeJob {
                 case "cached" -> cached++;
                 default -> {
                     failed++;
-                    System.out.println("encode: clip " + r.clip() + " left out: " + r.error());
+                    LOG.info("encode: clip " + r.clip() + " left out: " + r.error());
                     continue;
                 }
             }
@@ -94,10 +98,10 @@ public final class EncodeJob {
         byte[] report = new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(skipped);
         out.write(folder + "/" + SKIPPED_REPORT, o -> o.write(report));
         double secs = (System.nanoTime() - start) / 1e9;
-        System.out.printf("encode: %d clips encoded, %d already cached, %d left out; %d frames in %.1f s%n", encoded, cached, failed, frameCount, secs);
+        LOG.info(String.format("encode: %d clips encoded, %d already cached, %d left out; %d frames in %.1f s", encoded, cached, failed, frameCount, secs));
         if (!skipped.isEmpty()) {
-            System.out.println("encode: " + skipped.size() + " frames skipped (all listed in " + folder + "/" + SKIPPED_REPORT + "):");
-            skipped.stream().limit(10).forEach(s -> System.out.println("  " + s.path() + ": " + s.reason()));
+            LOG.info("encode: " + skipped.size() + " frames skipped (all listed in " + folder + "/" + SKIPPED_REPORT + "):");
+            skipped.stream().limit(10).forEach(s -> LOG.info("  " + s.path() + ": " + s.reason()));
         }
         if (index.isEmpty()) throw new BadInputException("encode: no clip could be encoded (see the messages above)");
         return new Summary(folder, encoded, cached, failed, frameCount, skipped);

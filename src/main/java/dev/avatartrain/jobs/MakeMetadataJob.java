@@ -1,5 +1,8 @@
 package dev.avatartrain.jobs;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.avatartrain.errors.BadInputException;
@@ -19,6 +22,7 @@ import java.util.Map;
 
 /** {@code avatar-train make-metadata}: scan a frame tree (or convert a metadata file) and write metadata plus a summary. */
 public final class MakeMetadataJob {
+    private static final Logger LOG = LoggerFactory.getLogger(MakeMetadataJob.class);
     private MakeMetadataJob() {}
 
     public enum Mode { scan, json }
@@ -48,7 +52,7 @@ public final class MakeMetadataJob {
                     for (ClipMetadata c : MetadataFiles.read(o.incremental(), spark, hadoop)) previous.put(c.folderName(), c);
                 } catch (BadInputException e) {
                     if (!(e.getCause() instanceof java.io.FileNotFoundException)) throw e;
-                    System.out.println("make-metadata: no previous output at " + o.incremental() + "; scanning everything");
+                    LOG.info("make-metadata: no previous output at " + o.incremental() + "; scanning everything");
                 }
                 summary.put("incremental_from", o.incremental());
             }
@@ -110,7 +114,7 @@ public final class MakeMetadataJob {
         }
         summary.put("written", !failStrict);
         String json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(summary);
-        System.out.println("make-metadata summary:\n" + json);
+        LOG.info("make-metadata summary:\n" + json);
         String summaryUrl = summaryUrl(o.output());
         try (Storage s = Storage.forUrl(summaryUrl, hadoop)) {
             s.write("", out -> out.write((json + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8)));

@@ -1,5 +1,8 @@
 package dev.avatartrain.jobs;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
@@ -36,6 +39,7 @@ import dev.avatartrain.train.adapter.AdapterValidation;
  * weights had it).
  */
 public final class TrainAdapterJob {
+    private static final Logger LOG = LoggerFactory.getLogger(TrainAdapterJob.class);
     public static final String EXPORT = "adapter.safetensors";
 
     private TrainAdapterJob() {}
@@ -62,7 +66,7 @@ public final class TrainAdapterJob {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Configuration hadoop = sc.hadoopConfiguration();
         AdapterManifest manifest = AdapterManifest.read(o.manifest(), hadoop);
-        if (!manifest.ignoredKeys().isEmpty()) System.out.println("train-adapter: ignored manifest keys " + manifest.ignoredKeys());
+        if (!manifest.ignoredKeys().isEmpty()) LOG.info("train-adapter: ignored manifest keys " + manifest.ignoredKeys());
         checkItems(sc, manifest, o);
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < manifest.size(); i++) ids.add(String.valueOf(i));
@@ -77,8 +81,8 @@ public final class TrainAdapterJob {
         int maxSteps = Math.max(1, o.epochs() * stepsPerEpoch);
         int validationSteps = o.validationEvery() > 0 ? o.validationEvery() : Math.max(1, maxSteps / 5);
         AppConfig engine = AppConfig.loadFrom(engineConfigDir, o.engineOverrides(maxSteps, validationSteps));
-        System.out.printf("train-adapter: %d items (%d training, %d validation) from %s; %d workers; %d epochs = %d optimizer steps%n",
-                manifest.size(), split.train().size(), split.validation().size(), manifest.source(), workers, o.epochs(), maxSteps);
+        LOG.info(String.format("train-adapter: %d items (%d training, %d validation) from %s; %d workers; %d epochs = %d optimizer steps",
+                manifest.size(), split.train().size(), split.validation().size(), manifest.source(), workers, o.epochs(), maxSteps));
 
         Map<String, String> s3 = new LinkedHashMap<>();
         Configuration defaults = new Configuration();
@@ -101,8 +105,8 @@ public final class TrainAdapterJob {
             export(r.lastCheckpoint(), out, prefix, o.mixedPrecision() ? DataType.HALF : DataType.FLOAT, hadoop);
             if (r.validations().size() >= 2) {
                 Map<String, Object> first = r.validations().get(0), last = r.validations().get(r.validations().size() - 1);
-                System.out.printf("train-adapter: validation loss %.5f (step %s) → %.5f (step %s)%n", (Double) first.get("val_loss"),
-                        first.get("step"), (Double) last.get("val_loss"), last.get("step"));
+                LOG.info(String.format("train-adapter: validation loss %.5f (step %s) → %.5f (step %s)", (Double) first.get("val_loss"),
+                        first.get("step"), (Double) last.get("val_loss"), last.get("step")));
             }
             return r;
         }
@@ -150,7 +154,7 @@ public final class TrainAdapterJob {
             Safetensors.read(in, checkpoint + "/" + Checkpoints.MODEL, dtype).tensors().forEach((n, a) -> weights.put(prefix + n, a));
         }
         out.write(EXPORT, o -> Safetensors.write(o, weights, Map.of("format", "pt")));
-        System.out.println("train-adapter: weights → " + out.locations().get(0).child(EXPORT) + " (" + weights.size() + " tensors, "
+        LOG.info("train-adapter: weights → " + out.locations().get(0).child(EXPORT) + " (" + weights.size() + " tensors, "
                 + (prefix.isEmpty() ? "no prefix" : "prefix " + prefix) + ", " + dtype + "; InfiniteTalk loads them with strict=True)");
     }
 }

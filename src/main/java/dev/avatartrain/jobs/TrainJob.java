@@ -1,5 +1,8 @@
 package dev.avatartrain.jobs;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,6 +41,7 @@ import dev.avatartrain.train.unet.UNetValidation;
  * {@code num_workers} shards (default: Spark's parallelism) balanced by frame count.
  */
 public final class TrainJob {
+    private static final Logger LOG = LoggerFactory.getLogger(TrainJob.class);
     private TrainJob() {}
 
     public static Trainer.Result run(SparkSession spark, AppConfig config, long untilStep) throws IOException {
@@ -74,7 +78,7 @@ public final class TrainJob {
 
         int workers = Math.min(split.train().size(), EncodeJob.workers(config, sc));
         List<List<String>> shards = shards(split.train(), frames, workers);
-        System.out.println("train: " + split.train().size() + " training clips in " + shards.size() + " shards, "
+        LOG.info("train: " + split.train().size() + " training clips in " + shards.size() + " shards, "
                 + split.validation().size() + " validation clips; latents " + out.locations().get(0).child(folder));
         UNetTask task = new UNetTask(unetJson, unetFile, t.seed(), t.trainBatchSize(), t.audioLengthLeft(),
                 t.audioLengthRight(), t.loss(), out, folder, t.audioPositionalEncoding(), t.referenceMinDistance(),
@@ -85,12 +89,12 @@ public final class TrainJob {
         if (!split.validation().isEmpty()) {
             List<ClipLatents> val = new ArrayList<>();
             for (String c : split.validation()) val.add(LatentStore.readClip(out, folder, c));
-            System.out.println("train: validation decodes with " + vae.describe()
+            LOG.info("train: validation decodes with " + vae.describe()
                     + (vae.isRandom() ? " (grids show latent channels 0-2: random weights decode to no picture)" : ""));
             validation = new UNetValidation(val, t.audioLengthLeft(), t.audioLengthRight(), t.seed(), vae.decoder(), vae.isRandom(), out,
                     t.loss(), t.referenceMinDistance(), AudioPositionalEncoding.of(t.audioPositionalEncoding()));
         } else {
-            System.out.println("train: only one clip, so no validation (validation is on held-out clips, never frames)");
+            LOG.info("train: only one clip, so no validation (validation is on held-out clips, never frames)");
         }
         Checkpoints.Run run = Checkpoints.claim(out, config.model().resumeFromCheckpoint(), overwrite, RUN_OUTPUTS, Checkpoints.Hints.TRAIN,
                 sc.hadoopConfiguration());
@@ -99,10 +103,10 @@ public final class TrainJob {
         Trainer.Result r = new Trainer(sc, config, task, shards, out, run).run(validation, untilStep);
         if (r.validations().size() >= 2) {
             Object first = r.validations().get(0).get("val_loss"), last = r.validations().get(r.validations().size() - 1).get("val_loss");
-            System.out.printf("train: validation loss %.5f at step %s → %.5f at step %s%n", (Double) first,
-                    r.validations().get(0).get("step"), (Double) last, r.validations().get(r.validations().size() - 1).get("step"));
+            LOG.info(String.format("train: validation loss %.5f at step %s → %.5f at step %s", (Double) first,
+                    r.validations().get(0).get("step"), (Double) last, r.validations().get(r.validations().size() - 1).get("step")));
         }
-        System.out.println("train: done at step " + r.step() + "; checkpoint " + r.lastCheckpoint()
+        LOG.info("train: done at step " + r.step() + "; checkpoint " + r.lastCheckpoint()
                 + " (model.safetensors loads into diffusers' UNet2DConditionModel with strict=True)");
         return r;
     }
@@ -247,15 +251,15 @@ public final class TrainJob {
     private static void notes(AppConfig config) {
         String mp = config.train().mixedPrecision();
         if (!mp.equals("no")) {
-            System.out.println("train: note: mixed_precision \"" + mp + "\": training computes in float32 (ND4J SameDiff has no autocast);"
+            LOG.info("train: note: mixed_precision \"" + mp + "\": training computes in float32 (ND4J SameDiff has no autocast);"
                     + " use `export --dtype " + mp + "` for half-precision weights (README, 'Mixed precision').");
         }
         if (config.train().gradientCheckpointing()) {
-            System.out.println("train: note: gradient_checkpointing has no DL4J equivalent and has no effect.");
+            LOG.info("train: note: gradient_checkpointing has no DL4J equivalent and has no effect.");
         }
         if (config.train().wandbEnabled()) {
-            System.out.println("train: note: wandb_enabled: tracking is the live dashboard (train.dashboard_port) and the metrics"
-                    + " files in output_dir (metrics.jsonl, metrics.csv, loss.png); Weights & Biases itself is not contacted.");
+            LOG.info("train: note: wandb_enabled: the run reaches Weights & Biases through its TensorBoard event files"
+                    + " (output_dir/tensorboard; `wandb sync --sync-tensorboard`, printed at the end); the JVM makes no network call.");
         }
     }
 }

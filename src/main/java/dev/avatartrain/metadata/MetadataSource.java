@@ -1,5 +1,8 @@
 package dev.avatartrain.metadata;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import dev.avatartrain.config.DataConfig;
 import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.storage.Storage;
@@ -17,6 +20,7 @@ import java.util.Map;
  * {@code s3_data_base_url}; if neither can be read, a scan of the frame tree (local base first), said in the log.
  */
 public final class MetadataSource {
+    private static final Logger LOG = LoggerFactory.getLogger(MetadataSource.class);
     private MetadataSource() {}
 
     /** The usable clips (listed without error, at least one frame), sorted by name. */
@@ -25,20 +29,20 @@ public final class MetadataSource {
         for (String url : candidates(data)) {
             try {
                 List<ClipMetadata> clips = MetadataFiles.read(url, spark, hadoop);
-                System.out.println("metadata: " + clips.size() + " clips from " + url);
+                LOG.info("metadata: " + clips.size() + " clips from " + url);
                 return usable(clips);
             } catch (BadInputException e) {
                 tried.add(url + " (" + e.getMessage() + ")");
             }
         }
-        System.out.println("metadata: none readable (tried " + String.join("; ", tried) + "); scanning the frame tree instead");
+        LOG.info("metadata: none readable (tried " + String.join("; ", tried) + "); scanning the frame tree instead");
         List<String> failures = new ArrayList<>();
         for (String base : new String[]{data.localDataBaseUrl(), data.s3DataBaseUrl()}) {
             if (base == null || base.isBlank()) continue;
             FrameTree tree = new FrameTree(base, data.imageFolderName(), data.audioFolderName());
             try (Storage storage = Storage.forUrl(tree.root(), hadoop)) {
                 MetadataScan.Result r = MetadataScan.run(spark, tree, storage, Map.of(), false);
-                System.out.println("metadata: scanned " + r.clips().size() + " clips in " + base);
+                LOG.info("metadata: scanned " + r.clips().size() + " clips in " + base);
                 return usable(r.clips());
             } catch (BadInputException e) {
                 failures.add(e.getMessage());

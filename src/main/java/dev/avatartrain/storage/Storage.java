@@ -1,5 +1,8 @@
 package dev.avatartrain.storage;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import dev.avatartrain.config.DataConfig;
 import org.apache.hadoop.conf.Configuration;
 import dev.avatartrain.errors.BadInputException;
@@ -50,6 +53,7 @@ import java.util.TreeMap;
  * executor) opens its own FileSystem instances lazily. {@link #close()} releases them.
  */
 public final class Storage implements Serializable, Closeable {
+    private static final Logger LOG = LoggerFactory.getLogger(Storage.class);
     private static final long serialVersionUID = 2L;
 
     /**

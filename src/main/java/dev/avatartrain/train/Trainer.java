@@ -1,29 +1,32 @@
 package dev.avatartrain.train;
 
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 import org.apache.spark.api.java.JavaSparkContext;
-import org.nd4j.linalg.api.ndarray.INDArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import dev.avatartrain.config.AppConfig;
 import dev.avatartrain.config.OptimizerConfig;
 import dev.avatartrain.config.TrainConfig;
 import dev.avatartrain.models.nn.Network;
 import dev.avatartrain.storage.Storage;
-import dev.avatartrain.train.optim.AdamW;
+import dev.avatartrain.train.dashboard.Dashboard;
 import dev.avatartrain.train.optim.LrSchedule;
 
 /**
  * The driver's loop, shared by every network: rounds of {@link ParameterAveraging} until {@code max_train_steps}
- * optimizer steps, a progress line and a metrics row per round, validation every {@code validation_steps},
- * checkpoints every {@code checkpointing_steps} and at the end, exact resume from a checkpoint. A NaN or infinite
- * loss stops training, naming the step and the last good checkpoint.
+ * optimizer steps, with exact resume from a checkpoint. What happens around each round — progress line, metrics,
+ * TensorBoard events, validation every {@code validation_steps}, checkpoints every {@code checkpointing_steps} and at
+ * the end, the dashboard — is a {@link TrainingListener}. A NaN or infinite loss stops training, naming the step and
+ * the last good checkpoint; the listeners are closed either way.
  */
 public final class Trainer {
+    private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
+
     /** Evaluates the driver's network (holding the current averaged weights) on held-out data: name → value. */
     public interface Validator {
         Map<String, Object> validate(Network net, long step) throws IOException;
@@ -73,97 +76,70 @@ public final class Trainer {
 
         ModelState state; // the driver's one copy of parameters and moments, in chunks
         long step = 0, round = 0;
-        String lastCheckpoint = null;
         String resume = run.resumeFrom();
         if (resume != null) {
             // names and shapes are checked against this architecture's layout
             Checkpoints.Loaded c = Checkpoints.load(resume, sc.hadoopConfiguration(), FlatLayout.of(driverNet.parameters(), ModelState.DEFAULT_CHUNK_FLOATS));
             if (!c.state().configHash().equals(trainingHash(config))) {
-                System.out.println("train: note: " + resume + " was written with a different configuration (hash "
-                        + c.state().configHash() + "); continuing with the current one");
+                LOG.warn("train: note: {} was written with a different configuration (hash {}); continuing with the current one",
+                        resume, c.state().configHash());
             }
             state = c.model();
             step = c.state().step();
             round = c.state().round();
-            lastCheckpoint = resume;
-            System.out.println("train: resumed from " + resume + " at step " + step + " (round " + round + ")");
+            LOG.info("train: resumed from {} at step {} (round {})", resume, step, round);
         } else {
             task.initialise(driverNet);
             state = ModelState.of(driverNet, ModelState.DEFAULT_CHUNK_FLOATS);
         }
         boolean exact = t.averagingFrequency() == 1;
         WorkerMemory.check(sc, state.layout(), exact, t.gradientAccumulationSteps(), workers);
-        Metrics metrics = new Metrics(out, step);
-        var dashboard = dev.avatartrain.train.dashboard.Dashboard.start(t.wandbEnabled() ? t.dashboardPort() : 0, out, task.networkKey(), t.maxTrainSteps());
-        if (dashboard != null) System.out.println("train: live dashboard at " + dashboard.url());
-        long samplesPerStep = (long) t.trainBatchSize() * t.gradientAccumulationSteps() * workers;
-        System.out.printf("train: %d workers × batch %d × accumulation %d = %d samples per optimizer step; %d steps, averaging every %d;"
-                        + " learning rate %.3g (%s, warm-up %d)%n", workers, t.trainBatchSize(), t.gradientAccumulationSteps(),
-                samplesPerStep, t.maxTrainSteps(), t.averagingFrequency(), baseLr, o.lrScheduler(), o.lrWarmupSteps());
 
-        List<Map<String, Object>> validations = new ArrayList<>();
-        long started = System.nanoTime();
-        long startStep = step;
-        if (step == 0 && t.validationSteps() > 0) validations.add(validate(validator, driverNet, state, step, metrics));
-        if (dashboard != null) dashboard.update(metrics.rows());
         long stop = untilStep > 0 ? Math.min(untilStep, t.maxTrainSteps()) : t.maxTrainSteps();
-        while (step < stop) {
-            int k = (int) Math.min(t.averagingFrequency(), stop - step);
-            long roundStart = System.nanoTime();
-            ParameterAveraging.Round r = ParameterAveraging.round(sc, task, shards, settings, state, round, k, exact);
-            double secs = (System.nanoTime() - roundStart) / 1e9;
-            long prev = step;
-            step += k;
-            round++;
-            if (!Double.isFinite(r.loss()) || !state.paramsFinite()) {
-                throw new TrainingDivergedException("train: loss became " + r.loss() + " at step " + step + " (round " + round
-                        + "); stopped. Last good checkpoint: " + (lastCheckpoint == null ? "none yet" : lastCheckpoint)
-                        + ". Lower optimizer.learning_rate or max_grad_norm and resume from it.");
+        long samplesPerStep = (long) t.trainBatchSize() * t.gradientAccumulationSteps() * workers;
+        try (TrainingListeners listeners = new TrainingListeners()) {
+            Sinks sinks = sinks(listeners, validator, driverNet, checkpoints, resume, step);
+            listeners.started(new TrainingListener.Start(step, stop, t.maxTrainSteps(), workers, samplesPerStep, baseLr, state));
+            while (step < stop) {
+                int k = (int) Math.min(t.averagingFrequency(), stop - step);
+                long roundStart = System.nanoTime();
+                ParameterAveraging.Round r = ParameterAveraging.round(sc, task, shards, settings, state, round, k, exact);
+                double secs = (System.nanoTime() - roundStart) / 1e9;
+                long prev = step;
+                step += k;
+                round++;
+                if (!Double.isFinite(r.loss()) || !state.paramsFinite()) throw diverged(r.loss(), step, round, sinks.checkpoints().last());
+                listeners.round(new TrainingListener.Round(step, prev, round, step >= stop, r.loss(), r.lr(), r.gradNorm(), r.samples(), secs,
+                        r.computeSeconds(), state));
             }
-            double elapsed = (System.nanoTime() - started) / 1e9;
-            double eta = (step - startStep) == 0 ? 0 : elapsed / (step - startStep) * (t.maxTrainSteps() - step);
-            System.out.printf("step %d/%d  loss %.5f  lr %.3g  grad-norm %.3g  %.1f samples/s  ETA %s%n", step, t.maxTrainSteps(),
-                    r.loss(), r.lr(), r.gradNorm(), r.samples() / secs, duration(eta));
-            Map<String, Object> row = new LinkedHashMap<>();
-            row.put("step", step);
-            row.put("round", round);
-            row.put("train_loss", r.loss());
-            row.put("lr", r.lr());
-            row.put("grad_norm", r.gradNorm());
-            row.put("samples_per_s", r.samples() / secs);
-            row.put("round_s", secs);
-            row.put("compute_s", r.computeSeconds());
-            metrics.add(row);
-            boolean last = step >= stop;
-            if (t.validationSteps() > 0 && (crossed(prev, step, t.validationSteps()) || last)) {
-                validations.add(validate(validator, driverNet, state, step, metrics));
-            }
-            if (crossed(prev, step, t.checkpointingSteps()) || last) {
-                Map<String, Object> info = new LinkedHashMap<>(task.checkpointInfo());
-                info.put("train_loss", r.loss());
-                lastCheckpoint = checkpoints.write(new Checkpoints.State(step, round, t.seed(), trainingHash(config), task.networkKey(),
-                        info), state);
-                System.out.println("train: checkpoint " + lastCheckpoint);
-            }
-            if (dashboard != null) dashboard.update(metrics.rows());
+            listeners.finished(step);
+            return new Result(step, sinks.checkpoints().last(), sinks.validation() == null ? List.of() : sinks.validation().results());
         }
-        if (dashboard != null) dashboard.close();
-        return new Result(step, lastCheckpoint, validations);
     }
 
-    private Map<String, Object> validate(Validator validator, Network net, ModelState state, long step, Metrics metrics) throws IOException {
-        if (validator == null) return Map.of();
-        state.copyInto(net);
-        Map<String, Object> v = new LinkedHashMap<>();
-        v.put("step", step);
-        v.putAll(validator.validate(net, step));
-        StringBuilder line = new StringBuilder("validation at step " + step + ":");
-        v.forEach((k, x) -> {
-            if (!k.equals("step")) line.append("  ").append(k).append(' ').append(x instanceof Double d ? String.format("%.5f", d) : x);
-        });
-        System.out.println(line);
-        metrics.add(v);
-        return v;
+    private record Sinks(ValidationListener validation, CheckpointListener checkpoints) {}
+
+    /**
+     * The run's side effects, in the order they see each event: progress line, metrics files, TensorBoard events,
+     * validation, checkpoints, dashboard (last, so it shows the rows of the round's validation).
+     */
+    private Sinks sinks(TrainingListeners listeners, Validator validator, Network driverNet, Checkpoints checkpoints, String resumedFrom,
+                        long step) throws IOException {
+        TrainConfig t = config.train();
+        listeners.add(new ProgressListener(config));
+        Metrics metrics = listeners.add(new Metrics(out, step));
+        listeners.add(new TensorBoardListener(out, config));
+        ValidationListener validation = validator == null || t.validationSteps() <= 0 ? null
+                : listeners.add(new ValidationListener(validator, driverNet, t.validationSteps(), listeners));
+        CheckpointListener ckpt = listeners.add(new CheckpointListener(checkpoints, config, task, resumedFrom, listeners));
+        listeners.add(Dashboard.listener(t, sc.getConf().get("spark.driver.host", "localhost"), out, task.networkKey(), metrics::rows));
+        return new Sinks(validation, ckpt);
+    }
+
+    private static TrainingDivergedException diverged(double loss, long step, long round, String lastCheckpoint) {
+        return new TrainingDivergedException("train: loss became " + loss + " at step " + step + " (round " + round
+                + "); stopped. Last good checkpoint: " + (lastCheckpoint == null ? "none yet" : lastCheckpoint)
+                + ". Lower optimizer.learning_rate or max_grad_norm and resume from it.");
     }
 
     /** The configuration that determines the training trajectory (what a resumed run should share). */

@@ -66,4 +66,31 @@ class MainTest {
         assertTrue(Files.isRegularFile(dir.resolve("audio/HDTF-0001/000002.npy")));
         assertTrue(r.out.contains("Effective configuration"), r.out);
     }
+
+    @Test
+    void quietKeepsWarningsOnlyAndVerboseAddsDebugMessages() {
+        String[] synth = {"synth", "--out", dir.toString(), "--clips", "1", "--frames", "2", "--size", "16", "--audio-shape", "2,4"};
+        Result normal = run(synth);
+        assertEquals(0, normal.status, normal.err);
+        assertTrue(normal.out.contains("Effective configuration") && normal.out.contains("synth: wrote"), normal.out);
+        assertFalse(normal.out.contains("verbose logging"), normal.out);
+
+        String[] quietAfter = java.util.Arrays.copyOf(synth, synth.length + 1);
+        quietAfter[synth.length] = "--quiet"; // an option of every command, after the command's name as users type it
+        Result quiet = run(quietAfter);
+        assertEquals(0, quiet.status, quiet.err);
+        assertFalse(quiet.out.contains("Effective configuration") || quiet.out.contains("synth: wrote"), "--quiet: " + quiet.out);
+        Result verbose = run(concat("-v", synth));
+        assertEquals(0, verbose.status, verbose.err);
+        assertTrue(verbose.out.contains("verbose logging") && verbose.out.contains("synth: wrote"), "--verbose: " + verbose.out);
+        Result after = run(synth);
+        assertTrue(after.out.contains("synth: wrote") && !after.out.contains("verbose logging"), "levels restored after a run: " + after.out);
+    }
+
+    private static String[] concat(String first, String[] rest) {
+        String[] all = new String[rest.length + 1];
+        all[0] = first;
+        System.arraycopy(rest, 0, all, 1, rest.length);
+        return all;
+    }
 }

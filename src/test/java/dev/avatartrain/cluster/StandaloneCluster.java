@@ -139,9 +139,12 @@ public final class StandaloneCluster implements AutoCloseable {
         return pb.start();
     }
 
-    /** What submitted command {@code name} printed (stdout). */
+    /**
+     * What submitted command {@code name} printed: stdout, then stderr, where the product's messages go under
+     * spark-submit (they are logged through SLF4J, and Spark's default log4j2 configuration writes to stderr).
+     */
     public String output(String name) throws IOException {
-        return read(logs.resolve(name + ".out"));
+        return read(logs.resolve(name + ".out")) + read(logs.resolve(name + ".err"));
     }
 
     /** Spark's log and the errors of submitted command {@code name} (stderr). */

@@ -55,7 +55,7 @@ class StandaloneClusterIT {
             """;
     static final long STATE_BYTES_AT_LEAST = 1L << 31;
     static final long DRIVER_LIMIT_MINUTES = 10; // a hang guard only
-    static final Pattern STEP_LINE = Pattern.compile("(?m)^step (\\d+)/(\\d+)  loss ");
+    static final Pattern STEP_LINE = Pattern.compile("(?m)(?:^|: )step (\\d+)/(\\d+)  loss "); // plain, or in a log4j line
     static final Pattern TASK_STARTED = Pattern.compile("Starting task (\\d+)\\.0 in stage (\\S+) \\(TID (\\d+)\\) \\(127\\.0\\.0\\.1, executor (\\d+),");
 
     /** A task attempt Spark started: partition, stage, task id, executor. */

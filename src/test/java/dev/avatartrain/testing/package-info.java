@@ -1,2 +1,2 @@
-/** Test support shared by the suites: the PyTorch reference interpreter and the originals beside the checkout. */
+/** Test support shared by the suites: the PyTorch reference interpreter, the originals beside the checkout, TensorBoard's reader. */
 package dev.avatartrain.testing;

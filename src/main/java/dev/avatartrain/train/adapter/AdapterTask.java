@@ -1,5 +1,8 @@
 package dev.avatartrain.train.adapter;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,6 +28,7 @@ import dev.avatartrain.train.TrainingTask;
  */
 public record AdapterTask(AdapterManifest manifest, AudioProjConfig config, long seed, int batchSize, String initWeights,
                           Map<String, String> hadoopSettings) implements TrainingTask {
+    private static final Logger LOG = LoggerFactory.getLogger(AdapterTask.class);
 
     private static final Map<String, List<AdapterManifest.Example>> SHARDS = java.util.Collections.synchronizedMap(
             new LinkedHashMap<>(4, 0.75f, true) {
@@ -52,7 +56,7 @@ public record AdapterTask(AdapterManifest manifest, AudioProjConfig config, long
         // a local file, a storage URL or a Hugging Face repo file (owner/name[@rev]:file.safetensors)
         Map<String, INDArray> w = TensorFiles.read(dev.avatartrain.hub.HubFiles.resolveFile(initWeights, conf), DataType.FLOAT);
         ((AudioProjModel) net).load(w, initWeights);
-        System.out.println("train-adapter: starting from " + initWeights + " (prefix \"" + AudioProjModel.prefixOf(w) + "\")");
+        LOG.info("train-adapter: starting from " + initWeights + " (prefix \"" + AudioProjModel.prefixOf(w) + "\")");
     }
 
     @Override

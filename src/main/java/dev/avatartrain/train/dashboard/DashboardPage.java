@@ -42,9 +42,9 @@ function chart(id,series,log){
   if(p.length<30)for(const q of p)g+='<circle r="2.5" fill="'+s.color+'" cx="'+sx(q[0]).toFixed(1)+'" cy="'+sy(q[1]).toFixed(1)+'"/>';}
  svg.innerHTML=g;}
 function pts(rows,k){return rows.filter(r=>r[k]!=null).map(r=>[r.step,r[k]]);}
-let gridRows=-1;
+let gridRows=-1;const TOKEN=new URLSearchParams(location.search).get('token'),TQ=TOKEN?'token='+encodeURIComponent(TOKEN):'';
 async function refresh(){
- try{const d=await (await fetch('data.json',{cache:'no-store'})).json(),rows=d.rows;
+ try{const d=await (await fetch('data.json'+(TQ?'?'+TQ:''),{cache:'no-store'})).json(),rows=d.rows;
   const last=rows.filter(r=>r.train_loss!=null).slice(-1)[0], lastVal=rows.filter(r=>r.val_loss!=null).slice(-1)[0];
   let s='step '+d.step+' / '+d.max_steps+' · ETA '+fmt(d.eta_s)+' · elapsed '+fmt(d.elapsed_s);
   if(last)s+=' · loss '+last.train_loss.toPrecision(4)+' · lr '+last.lr.toPrecision(3)+' · '+last.samples_per_s.toFixed(1)+' samples/s';
@@ -54,7 +54,7 @@ async function refresh(){
   chart('lr',[{pts:pts(rows,'lr'),color:'#2ca02c'}],false);
   chart('tp',[{pts:pts(rows,'samples_per_s'),color:'#9467bd'}],false);
   const nv=rows.filter(r=>r.val_loss!=null).length;
-  if(nv!=gridRows){gridRows=nv;document.getElementById('grid').src='grid.png?v='+nv;}
+  if(nv!=gridRows){gridRows=nv;document.getElementById('grid').src='grid.png?v='+nv+(TQ?'&'+TQ:'');}
  }catch(e){document.getElementById('status').textContent='dashboard not reachable: '+e;}
 }
 refresh(); setInterval(refresh,2000);

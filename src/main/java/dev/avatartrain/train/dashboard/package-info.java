@@ -1,2 +1,2 @@
-/** The training run's live HTML dashboard: loss curves and samples written beside the checkpoints. */
+/** The live training dashboard the driver serves while a run trains (page, metrics rows, latest validation grid). */
 package dev.avatartrain.train.dashboard;

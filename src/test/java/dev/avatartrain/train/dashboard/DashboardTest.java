@@ -1,6 +1,8 @@
 package dev.avatartrain.train.dashboard;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.HttpURLConnection;
@@ -49,6 +51,54 @@ class DashboardTest {
             assertEquals(new String(png, StandardCharsets.ISO_8859_1), get(d.url() + "grid.png", 200));
         }
         assertEquals(null, Dashboard.start(0, Storage.forUrl(dir.toString(), null), "off", 1));
+    }
+
+    @Test
+    void bindsOneAddressAsksForTheTokenAndRefusesOtherOrigins(@TempDir Path dir) throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        try (Dashboard d = Dashboard.start("127.0.0.1", port, "s3cret", Storage.forUrl(dir.toString(), null), "token-test", 10)) {
+            assertEquals("http://127.0.0.1:" + port + "/", d.url(), "the printed URL is the bound address");
+            String other = otherLocalAddress();
+            if (other != null) {
+                assertThrows(java.net.ConnectException.class, () -> new java.net.Socket(other, port).close(),
+                        "not listening on " + other);
+            }
+            d.update(List.of(Map.of("step", 1, "train_loss", 0.5)));
+            get(d.url(), 401);
+            get(d.url() + "data.json", 401);
+            get(d.url() + "data.json?token=wrong", 401);
+            get(d.url() + "grid.png", 401);
+            String page = get(d.url() + "?token=s3cret", 200);
+            assertTrue(page.contains("token"), "the page passes its token on to data.json and grid.png");
+            assertEquals(1, new ObjectMapper().readTree(get(d.url() + "data.json?token=s3cret", 200)).get("step").asInt());
+            assertEquals(200, status(d.url() + "data.json", Map.of("Authorization", "Bearer s3cret")));
+            // a page of another origin that knows the token still cannot read the data
+            assertEquals(403, status(d.url() + "data.json?token=s3cret", Map.of("Origin", "http://evil.example")));
+            assertEquals(403, status(d.url() + "data.json?token=s3cret", Map.of("Sec-Fetch-Site", "cross-site")));
+            assertEquals(200, status(d.url() + "data.json?token=s3cret", Map.of("Origin", "http://127.0.0.1:" + port)));
+        }
+        assertTrue(Dashboard.sameOrigin(null, "same-origin", "h:1"));
+        assertFalse(Dashboard.sameOrigin("http://h:2", null, "h:1"));
+    }
+
+    /** A non-loopback address of this machine, or null when it has none. */
+    private static String otherLocalAddress() throws Exception {
+        for (var nic : java.util.Collections.list(java.net.NetworkInterface.getNetworkInterfaces())) {
+            for (var a : java.util.Collections.list(nic.getInetAddresses())) {
+                if (!a.isLoopbackAddress() && a instanceof java.net.Inet4Address) return a.getHostAddress();
+            }
+        }
+        return null;
+    }
+
+    /** The status of a GET with {@code headers} (java.net.http: HttpURLConnection silently drops {@code Origin}). */
+    static int status(String url, Map<String, String> headers) throws Exception {
+        var req = java.net.http.HttpRequest.newBuilder(URI.create(url));
+        headers.forEach(req::header);
+        return java.net.http.HttpClient.newHttpClient().send(req.build(), java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode();
     }
 
     static String get(String url, int status) throws Exception {
