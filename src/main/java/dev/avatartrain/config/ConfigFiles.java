@@ -116,9 +116,9 @@ public final class ConfigFiles {
      * classpath) plus the {@code spark.hadoop.*} properties spark-submit passed to this JVM.
      */
     public static Configuration hadoop() {
+        // the running session's settings, with spark.hadoop.* system properties (as spark-submit passes --conf) on top
         var active = org.apache.spark.sql.SparkSession.getActiveSession();
-        if (active.isDefined()) return active.get().sparkContext().hadoopConfiguration();
-        Configuration conf = new Configuration();
+        Configuration conf = active.isDefined() ? new Configuration(active.get().sparkContext().hadoopConfiguration()) : new Configuration();
         for (Map.Entry<Object, Object> e : System.getProperties().entrySet()) {
             String k = String.valueOf(e.getKey());
             if (k.startsWith("spark.hadoop.")) conf.set(k.substring("spark.hadoop.".length()), String.valueOf(e.getValue()));

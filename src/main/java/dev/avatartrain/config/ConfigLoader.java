@@ -96,7 +96,9 @@ final class ConfigLoader {
             return null;
         }
         if (configDir != null) {
-            problems.add(fileName + ": configuration file is missing"
+            String file = ConfigFiles.isUrl(configDir) ? configDir.replaceAll("/+$", "") + "/" + fileName
+                    : Path.of(configDir).resolve(fileName).toString();
+            problems.add(file + ": configuration file is missing"
                     + (defaultPath.startsWith(DEFAULT_DIR + "/") ? "; --config-dir must hold "
                     + String.join(", ", ConfigSchema.SECTIONS.stream().map(s -> s + ".yaml").toList()) : "")
                     + "; tried " + String.join(", ", tried) + ".");

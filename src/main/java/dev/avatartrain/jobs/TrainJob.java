@@ -59,6 +59,7 @@ public final class TrainJob {
         notes(config);
         GpuAssignment.checkDevices();
         Storage out = Storage.forUrl(config.data().outputDir(), sc.hadoopConfiguration());
+        Pretrained start = pretrained(config, sc); // the UNet's config and weights to start from, checked before any data
         TaesdSource vae = TaesdSource.resolve(config.model().vaePretrainedModelNameOrPath(), EncodeJob.vaeCache(), sc.hadoopConfiguration());
         String folder = LatentStore.folder(vae.key(), config.data().imageSize());
         LatentStore.Index index = LatentStore.readIndex(out, folder);
@@ -67,7 +68,6 @@ public final class TrainJob {
         ClipSplit split = ClipSplit.of(LatentStore.clipNames(index), t.validationFraction(), t.seed());
         if (split.train().isEmpty()) throw new BadInputException(folder + "/index.json: no clip to train on");
 
-        Pretrained start = pretrained(config, sc);
         String unetJson = start.configJson();
         String unetFile = start.configSource();
         UNetConfig unet = UNetConfig.parse(unetJson, unetFile);

@@ -113,7 +113,8 @@ class AdapterRunOwnershipTest {
         Trainer.Result b = TrainAdapterJob.run(spark, options(manifest, out, "epochs", 1, "checkpointing_steps", 1, "checkpoints_total_limit", 2),
                 DemoJob.demoConfigDir(), true);
         assertTrue(b.step() < a.step());
-        assertTrue(Files.exists(Path.of(b.lastCheckpoint()).resolve(Checkpoints.STATE)), b.lastCheckpoint());
+        assertTrue(Files.exists(dev.avatartrain.storage.StorageUrl.parse(b.lastCheckpoint(), "checkpoint").localPath().resolve(Checkpoints.STATE)),
+                b.lastCheckpoint());
         Path aside;
         try (var l = Files.list(out.resolve(Checkpoints.PREVIOUS_RUNS))) {
             aside = l.findFirst().orElseThrow();

@@ -45,6 +45,7 @@ class FineTuneTest {
     @BeforeAll
     static void start() {
         spark = SparkSession.builder().master("local[2]").appName("FineTuneTest").config("spark.ui.enabled", "false").getOrCreate();
+        TrainJobTest.spark = spark; // its sampleData helper runs make-metadata on this session
     }
 
     @AfterAll

@@ -110,7 +110,7 @@ class TrainRunOwnershipTest {
                 "data.s3_data_base_url=", "data.metadata_url=" + dir.resolve("mixed.json"), "data.output_dir=" + dir.resolve("mixed-out"),
                 "data.IMAGE_SIZE=32", "train.num_workers=2"));
         BadInputException e = assertThrows(BadInputException.class, () -> EncodeJob.run(spark, c));
-        assertTrue(e.getMessage().contains("[2, 32] in 2 clip(s): HDTF-0000, HDTF-0001") && e.getMessage().contains("[4, 16] in 1 clip(s): HDTF-0002"),
+        assertTrue(e.getMessage().contains("[2, 32] in 2 clip(s): HDTF-0001, HDTF-0003") && e.getMessage().contains("[4, 16] in 1 clip(s): HDTF-0002"),
                 e.getMessage());
         assertFalse(Files.exists(dir.resolve("mixed-out").resolve(folder()).resolve(LatentStore.INDEX)));
     }
