@@ -244,25 +244,7 @@ public final class AdapterManifest implements Serializable {
     }
 
     private static TensorFiles.Described header(String where, String role, String url, Configuration hadoop) {
-        Map<String, TensorFiles.Described> tensors;
-        String name = url.substring(url.lastIndexOf('/') + 1);
-        try (Storage s = Storage.forUrl(url, hadoop); InputStream in = s.open("")) {
-            tensors = TensorFiles.describe(in, name);
-        } catch (FileNotFoundException e) {
-            throw new BadInputException(where + ": " + role + " file " + url + " not found.", e);
-        } catch (BadInputException e) {
-            String m = e.getMessage().startsWith(name + ": ") ? e.getMessage().substring(name.length() + 2) : e.getMessage();
-            throw new BadInputException(where + ": " + role + " file " + url + ": " + m, e);
-        } catch (IOException e) {
-            throw new BadInputException(where + ": " + role + " file " + url + " cannot be read: " + e.getMessage(), e);
-        }
-        if (tensors.size() == 1) return tensors.values().iterator().next();
-        TensorFiles.Described named = tensors.get(role);
-        if (named == null) {
-            throw new BadInputException(where + ": " + role + " file " + url + " holds " + tensors.size()
-                    + " tensors " + tensors.keySet() + "; expected one tensor, or one named \"" + role + "\".");
-        }
-        return named;
+        return theTensor(where, role, url, read(where, role, url, hadoop, TensorFiles::describe));
     }
 
     /**
@@ -283,10 +265,14 @@ public final class AdapterManifest implements Serializable {
     }
 
     private static INDArray tensor(String where, String role, String url, Configuration hadoop) {
-        Map<String, INDArray> tensors;
+        return theTensor(where, role, url, read(where, role, url, hadoop, (in, name) -> TensorFiles.read(in, name, DataType.FLOAT)));
+    }
+
+    /** What {@code reader} makes of the item's file (its headers or its tensors), errors naming the item, role and URL. */
+    private static <T> Map<String, T> read(String where, String role, String url, Configuration hadoop, FileReader<T> reader) {
         String name = url.substring(url.lastIndexOf('/') + 1);
         try (Storage s = Storage.forUrl(url, hadoop); InputStream in = s.open("")) {
-            tensors = TensorFiles.read(in, name, DataType.FLOAT);
+            return reader.read(in, name);
         } catch (FileNotFoundException e) {
             throw new BadInputException(where + ": " + role + " file " + url + " not found.", e);
         } catch (BadInputException e) {
@@ -295,14 +281,20 @@ public final class AdapterManifest implements Serializable {
         } catch (IOException e) {
             throw new BadInputException(where + ": " + role + " file " + url + " cannot be read: " + e.getMessage(), e);
         }
-        if (tensors.size() == 1) {
-            return tensors.values().iterator().next();
-        }
-        INDArray named = tensors.get(role);
+    }
+
+    /** The file's only tensor, or the one named after its role. */
+    private static <T> T theTensor(String where, String role, String url, Map<String, T> tensors) {
+        if (tensors.size() == 1) return tensors.values().iterator().next();
+        T named = tensors.get(role);
         if (named == null) {
             throw new BadInputException(where + ": " + role + " file " + url + " holds " + tensors.size()
                     + " tensors " + tensors.keySet() + "; expected one tensor, or one named \"" + role + "\".");
         }
         return named;
+    }
+
+    private interface FileReader<T> {
+        Map<String, T> read(InputStream in, String name) throws IOException;
     }
 }
