@@ -1,5 +1,8 @@
 package dev.avatartrain.jobs;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,6 +34,7 @@ import dev.avatartrain.storage.Storage;
  * under the output folder, and a summary {@code generate.json} there (clips, frames, mean mouth PSNR/SSIM).
  */
 public final class GenerateJob {
+    private static final Logger LOG = LoggerFactory.getLogger(GenerateJob.class);
     public static final String SUMMARY = "generate.json";
 
     private GenerateJob() {}
@@ -57,7 +61,7 @@ public final class GenerateJob {
                 : UNetConfig.read(file != null ? file : ProjectPaths.resolve("configuration/unet/config.json"));
         String pe = src.positionalEncoding() != null ? src.positionalEncoding() : config.train().audioPositionalEncoding();
         if (src.positionalEncoding() != null && !pe.equals(config.train().audioPositionalEncoding())) {
-            System.out.println("generate: note: the weights were trained with audio positional encoding " + pe
+            LOG.info("generate: note: the weights were trained with audio positional encoding " + pe
                     + " (train.audio_positional_encoding says " + config.train().audioPositionalEncoding() + "); using " + pe);
         }
         Storage frames = Storage.fromConfig(data, sc.hadoopConfiguration());
@@ -67,7 +71,7 @@ public final class GenerateJob {
                 config.model().vaePretrainedModelNameOrPath(), weights, unet.toJson(), pe, config.train().audioLengthLeft(),
                 config.train().audioLengthRight(), config.train().referenceMinDistance(), config.train().seed(), frames, out);
         int partitions = Math.max(1, Math.min(clips.size(), sc.defaultParallelism()));
-        System.out.println("generate: " + clips.size() + " clips over " + partitions + " partitions with " + src.layout() + " weights "
+        LOG.info("generate: " + clips.size() + " clips over " + partitions + " partitions with " + src.layout() + " weights "
                 + src.weights() + " (audio positional encoding " + pe + ", references ≥ " + config.train().referenceMinDistance()
                 + " frames away) → " + o.output());
         List<ClipGenerator.ClipReport> reports = sc.parallelize(clips, partitions).map(g::generate).collect();
@@ -79,7 +83,7 @@ public final class GenerateJob {
             m.put("clip", r.clip());
             if (r.error() != null) {
                 m.put("error", r.error());
-                System.out.println("generate: " + r.clip() + " failed: " + r.error());
+                LOG.info("generate: " + r.clip() + " failed: " + r.error());
             } else {
                 m.put("frames", r.frames());
                 m.put("mean_mouth_psnr_db", r.meanPsnr());
@@ -89,8 +93,8 @@ public final class GenerateJob {
                     ssim += s.ssim();
                 }
                 frameCount += r.frames();
-                System.out.printf("generate: %s: %d frames, mouth PSNR %.2f dB, SSIM %.3f → %s/%s/%n", r.clip(), r.frames(), r.meanPsnr(),
-                        r.meanSsim(), o.output(), r.clip());
+                LOG.info(String.format("generate: %s: %d frames, mouth PSNR %.2f dB, SSIM %.3f → %s/%s/", r.clip(), r.frames(), r.meanPsnr(),
+                        r.meanSsim(), o.output(), r.clip()));
             }
             perClip.add(m);
         }

@@ -83,7 +83,7 @@ public final class TrainJob {
         UNetTask task = new UNetTask(unetJson, unetFile, t.seed(), t.trainBatchSize(), t.audioLengthLeft(),
                 t.audioLengthRight(), t.loss(), out, folder, t.audioPositionalEncoding(), t.referenceMinDistance(),
                 start.weights() == null ? null : start.weights().weights().toString());
-        System.out.println("train: references at least " + t.referenceMinDistance() + " frames from the target where the clip allows;"
+        LOG.info("train: references at least " + t.referenceMinDistance() + " frames from the target where the clip allows;"
                 + " audio positional encoding " + t.audioPositionalEncoding());
         UNetValidation validation = null;
         if (!split.validation().isEmpty()) {
@@ -157,7 +157,7 @@ public final class TrainJob {
                     + src.positionalEncoding() + "' but train.audio_positional_encoding is '" + pe + "'; set train.audio_positional_encoding: "
                     + src.positionalEncoding() + " (the weights expect it)");
         }
-        System.out.println("train: starting from " + src.layout() + " weights " + src.weights() + " (fresh optimizer, step 0"
+        LOG.info("train: starting from " + src.layout() + " weights " + src.weights() + " (fresh optimizer, step 0"
                 + (config.model().resumeFromCheckpoint() == null ? "" : "; resume_from_checkpoint wins when there is a checkpoint") + ")");
         boolean fromFolder = src.configJson() != null && text == null;
         return fromFolder ? new Pretrained(src.configJson(), src.configSource(), src) : new Pretrained(text.text(), text.source(), src);

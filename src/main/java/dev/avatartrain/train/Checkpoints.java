@@ -1,5 +1,8 @@
 package dev.avatartrain.train;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -36,6 +39,7 @@ import dev.avatartrain.tensors.Safetensors;
  * run's. A run does not start into a folder holding another run's checkpoints unless asked to move them aside.
  */
 public final class Checkpoints {
+    private static final Logger LOG = LoggerFactory.getLogger(Checkpoints.class);
     public static final String DIR = "checkpoints";
     public static final String MODEL = "model.safetensors";
     public static final String OPTIMIZER = "optimizer.safetensors";
@@ -141,7 +145,7 @@ public final class Checkpoints {
                         + " runs (" + describe(runs) + "); name the checkpoint folder to resume from instead");
             }
             if (runs.isEmpty()) {
-                System.out.println("train: resume_from_checkpoint is \"latest\" but there is no checkpoint yet; starting fresh");
+                LOG.info("train: resume_from_checkpoint is \"latest\" but there is no checkpoint yet; starting fresh");
             } else {
                 List<Long> steps = runs.values().iterator().next();
                 resume = out.locations().get(0).child(DIR + "/" + name(steps.get(steps.size() - 1)));
@@ -188,7 +192,7 @@ public final class Checkpoints {
                 }
             }
             if (!moved.isEmpty()) {
-                System.out.println("train: --overwrite: moved the earlier run's " + String.join(", ", moved) + " to "
+                LOG.info("train: --overwrite: moved the earlier run's " + String.join(", ", moved) + " to "
                         + out.locations().get(0).child(aside));
             }
         }
@@ -225,7 +229,7 @@ public final class Checkpoints {
             }
         }
         if (!removed.isEmpty()) {
-            System.out.println("train: removed " + removed.size() + " temporary file(s) of an interrupted write: " + String.join(", ", removed));
+            LOG.info("train: removed " + removed.size() + " temporary file(s) of an interrupted write: " + String.join(", ", removed));
         }
         return removed;
     }
