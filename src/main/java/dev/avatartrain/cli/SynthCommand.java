@@ -50,7 +50,7 @@ final class SynthCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (adapter) {
-            var o = dev.avatartrain.train.adapter.AdapterOptions.load(adapterConfig, java.util.Map.of("manifest", "-"));
+            var o = dev.avatartrain.train.adapter.AdapterOptions.load(adapterConfig, java.util.List.of(), java.util.Map.of("manifest", "(synth: sizes only)"));
             Path m = dev.avatartrain.synth.SyntheticAdapterData.write(out, o.model(), Args.positive("--clips", clips), seed);
             LOG.info("synth: adapter sample data, " + clips + " items → " + m);
             return Main.EXIT_OK;

@@ -69,12 +69,8 @@ final class TrainAdapterCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        for (String s : set) if (s.indexOf('=') <= 0) throw new BadInputException("--set " + s + ": expected KEY=VALUE");
         Map<String, Object> o = new LinkedHashMap<>();
-        for (String s : set) {
-            int eq = s.indexOf('=');
-            if (eq <= 0) throw new BadInputException("--set " + s + ": expected KEY=VALUE");
-            o.put(s.substring(0, eq), s.substring(eq + 1));
-        }
         putIf(o, "manifest", manifest);
         putIf(o, "output_dir", outputDir);
         putIf(o, "batch_size", batchSize);
@@ -84,7 +80,7 @@ final class TrainAdapterCommand implements Callable<Integer> {
         putIf(o, "audio_window", audioWindow);
         putIf(o, "vae_scale", vaeScale);
         putIf(o, "init_weights", initWeights);
-        AdapterOptions options = AdapterOptions.loadFrom(adapterConfig, o);
+        AdapterOptions options = AdapterOptions.loadFrom(adapterConfig, set, o);
         LOG.info("train-adapter options: " + options.values());
         SparkSession spark = SparkSetup.session("avatar-train train-adapter", master);
         try {

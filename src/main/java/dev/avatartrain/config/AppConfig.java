@@ -44,10 +44,12 @@ public record AppConfig(DataConfig data, TrainConfig train, ModelConfig model, O
     /**
      * One section's own file checked against {@link ConfigSchema} like the global files (e.g. {@code train-adapter}'s
      * {@link ConfigSchema#ADAPTER_FILE}): {@code file}, or when null {@code defaultFile} from the checkout or the jar,
-     * then {@code overrides} ({@code section.key=value}). Returns every key of the section with its typed value.
+     * then {@code overrides} ({@code section.key=value}, values parsed as YAML), then {@code options} (key → value of a
+     * command-line option, taken literally). Returns every key of the section with its typed value.
      */
-    public static Map<String, Object> loadSection(String section, Path file, String defaultFile, List<String> overrides) {
-        return new ConfigLoader().loadSection(section, file, defaultFile, overrides);
+    public static Map<String, Object> loadSection(String section, Path file, String defaultFile, List<String> overrides,
+                                                  Map<String, Object> options) {
+        return new ConfigLoader().loadSection(section, file, defaultFile, overrides, options);
     }
 
     /** All defaults, as if every file were empty. */

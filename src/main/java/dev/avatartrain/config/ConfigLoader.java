@@ -45,7 +45,7 @@ final class ConfigLoader {
      * as the checkout or, outside one, the jar holds it; checked against the schema like the global files, then
      * {@code overrides} ({@code section.key=value}). Returns key → typed value, every key present.
      */
-    Map<String, Object> loadSection(String section, Path file, String defaultFile, List<String> overrides) {
+    Map<String, Object> loadSection(String section, Path file, String defaultFile, List<String> overrides, Map<String, Object> options) {
         String f = file == null ? null : file.toString();
         Map<String, Map<String, Object>> values = new LinkedHashMap<>();
         Map<String, Object> s = new LinkedHashMap<>();
@@ -56,6 +56,7 @@ final class ConfigLoader {
         Map<String, Object> parsed = src == null ? null : parseYaml(src);
         if (parsed != null) apply(values, section, parsed, src.name);
         if (overrides != null) for (String o : overrides) applyOverride(values, o);
+        if (options != null) options.forEach((name, value) -> applyOption(values, section, name, value));
         fail();
         return s;
     }
@@ -171,6 +172,20 @@ final class ConfigLoader {
         }
         if (raw == null && override.substring(eq + 1).isEmpty()) raw = "";
         set(values, key, raw, where);
+    }
+
+    /**
+     * A command-line option's value ({@code --manifest PATH}, …): checked and coerced like a file's value, but taken
+     * literally, not parsed as YAML (a path such as "-" or "a: b" stays the string given).
+     */
+    private void applyOption(Map<String, Map<String, Object>> values, String section, String name, Object value) {
+        String where = "--" + name.replace('_', '-');
+        ConfigKey key = ConfigSchema.section(section).get(name);
+        if (key == null) {
+            problems.add(where + ": unknown key '" + name + "'" + suggestion(name, ConfigSchema.section(section).keySet()) + ".");
+            return;
+        }
+        set(values, key, value, where);
     }
 
     private void set(Map<String, Map<String, Object>> values, ConfigKey key, Object raw, String where) {

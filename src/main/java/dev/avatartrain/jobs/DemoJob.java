@@ -6,6 +6,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 import org.apache.spark.sql.SparkSession;
@@ -65,7 +66,7 @@ public final class DemoJob {
                     (Double) first.get("val_mouth_psnr_db"), (Double) last.get("val_mouth_psnr_db")));
             LOG.info("demo 5/5 train-adapter: a tiny audio adapter toward a random teacher (synth --adapter)");
             dev.avatartrain.train.adapter.AdapterOptions adapter = dev.avatartrain.train.adapter.AdapterOptions.load(
-                    ProjectPaths.resolve("configuration/demo/train_adapter.yaml"), Map.of());
+                    ProjectPaths.resolve("configuration/demo/train_adapter.yaml"), List.of(), Map.of());
             dev.avatartrain.synth.SyntheticAdapterData.write(Path.of(adapter.manifest()).getParent(), adapter.model(), 24,
                     config.train().seed());
             Trainer.Result ar = TrainAdapterJob.run(spark, adapter, demoConfigDir().toString(), false);

@@ -67,6 +67,15 @@ class MainTest {
         assertTrue(r.out.contains("Effective configuration"), r.out);
     }
 
+    /** The README's first adapter step: sample items at the default adapter sizes and a manifest listing them. */
+    @Test
+    void synthAdapterWritesAManifestOfItems() throws Exception {
+        Result r = run("synth", "--adapter", "--out", dir.toString(), "--clips", "3");
+        assertEquals(0, r.status, r.err);
+        String manifest = Files.readString(dir.resolve("manifest.json"));
+        assertEquals(3, manifest.split("\"audio\"").length - 1, manifest);
+    }
+
     @Test
     void quietKeepsWarningsOnlyAndVerboseAddsDebugMessages() {
         String[] synth = {"synth", "--out", dir.toString(), "--clips", "1", "--frames", "2", "--size", "16", "--audio-shape", "2,4"};

@@ -68,6 +68,20 @@ class AppConfigTest {
         assertEquals(AppConfig.defaults().toYaml(), AppConfig.load(null, List.of()).toYaml());
     }
 
+    /** --set values are YAML ("3" is a number); a command-line option's value is taken as given ("-" is not a list). */
+    @Test
+    void optionValuesAreLiteralAndSetValuesAreYaml() {
+        java.util.Map<String, Object> v = AppConfig.loadSection(ConfigSchema.ADAPTER, null, ConfigSchema.ADAPTER_FILE,
+                List.of("adapter.epochs=3", "adapter.output_dir='out: a'"), java.util.Map.of("manifest", "-", "lr", 0.5));
+        assertEquals("-", v.get("manifest"));
+        assertEquals(3, v.get("epochs"));
+        assertEquals("out: a", v.get("output_dir"));
+        assertEquals(0.5, v.get("lr"));
+        BadInputException e = assertThrows(BadInputException.class, () -> AppConfig.loadSection(ConfigSchema.ADAPTER, null,
+                ConfigSchema.ADAPTER_FILE, List.of(), java.util.Map.of("batch_size", "two")));
+        assertTrue(e.getMessage().contains("--batch-size") && e.getMessage().contains("batch_size"), e.getMessage());
+    }
+
     @Test
     void overridesReplaceOneValue() throws IOException {
         copySeedFiles();

@@ -61,7 +61,7 @@ class ConfigFilesTest {
                 assertEquals(64, c.data().imageSize());
                 ConfigFiles.Text unet = ConfigFiles.read(c.model().unetConfigFile(), "model.yaml: unet_config_file");
                 assertEquals(Files.readString(Path.of("configuration/unet/tiny.json")), unet.text());
-                AdapterOptions o = AdapterOptions.loadFrom("s3a://conf-bkt/run1/adapter.yaml", Map.of());
+                AdapterOptions o = AdapterOptions.loadFrom("s3a://conf-bkt/run1/adapter.yaml", List.of(), Map.of());
                 assertEquals(11, o.seed());
                 BadInputException e = assertThrows(BadInputException.class, () -> ConfigFiles.read("s3a://conf-bkt/run1/nope.json", "x"));
                 assertTrue(e.getMessage().contains("s3a://conf-bkt/run1/nope.json not found"), e.getMessage());

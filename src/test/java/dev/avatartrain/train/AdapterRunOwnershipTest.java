@@ -53,7 +53,7 @@ class AdapterRunOwnershipTest {
         o.put("output_dir", out.toString());
         o.put("dashboard_port", 0); // a key of train-adapter now (it was refused)
         for (int i = 0; i < kv.length; i += 2) o.put((String) kv[i], kv[i + 1]);
-        return AdapterOptions.load(Path.of("configuration/demo/train_adapter.yaml"), o);
+        return AdapterOptions.load(Path.of("configuration/demo/train_adapter.yaml"), List.of(), o);
     }
 
     static Map<String, byte[]> snapshot(Path out) throws Exception {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 import org.apache.spark.sql.SparkSession;
@@ -48,7 +49,7 @@ class AdapterTrainingTest {
         o.put("checkpointing_steps", 4);
         o.put("validation_every", 4);
         for (int i = 0; i < kv.length; i += 2) o.put((String) kv[i], kv[i + 1]);
-        return AdapterOptions.load(Path.of("configuration/demo/train_adapter.yaml"), o);
+        return AdapterOptions.load(Path.of("configuration/demo/train_adapter.yaml"), List.of(), o);
     }
 
     @Test
@@ -106,7 +107,7 @@ class AdapterTrainingTest {
         // typed on ConfigSchema's adapter section: the file and key named, overrides parsed to the key's type
         Path bad = dir.resolve("bad.yaml");
         Files.writeString(bad, "manifest: m.json\nlr: fast\nbatch_size: 0\n");
-        String typed = assertThrows(BadInputException.class, () -> AdapterOptions.load(bad, Map.of())).getMessage();
+        String typed = assertThrows(BadInputException.class, () -> AdapterOptions.load(bad, List.of(), Map.of())).getMessage();
         assertTrue(typed.contains(bad.toString()) && typed.contains("key 'lr' must be a number")
                 && typed.contains("key 'batch_size' is 0"), typed);
         AdapterOptions set = options(dir.resolve("m.json"), dir, "lr", "2e-4", "adapter.seed", "7");

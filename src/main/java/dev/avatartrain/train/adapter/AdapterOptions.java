@@ -30,20 +30,20 @@ public record AdapterOptions(String manifest, String outputDir, int batchSize, i
     public static final String DEFAULT_FILE = ConfigSchema.ADAPTER_FILE;
 
     /**
-     * Reads {@code file} (null: the default file) over the schema's defaults, then applies {@code overrides} (key →
-     * value, as {@code --set adapter.key=value} would).
+     * Reads {@code file} (null: the default file) over the schema's defaults, then applies {@code set} ({@code KEY=VALUE}
+     * or {@code adapter.KEY=VALUE} as {@code --set} gives them, values parsed as YAML), then {@code options} (key →
+     * value of a command-line option such as {@code --manifest}, taken literally).
      */
-    public static AdapterOptions loadFrom(String file, Map<String, Object> overrides) {
+    public static AdapterOptions loadFrom(String file, List<String> set, Map<String, Object> options) {
         // local, bundled in the jar or a storage URL (ConfigFiles): read through a local copy
-        return load(file == null ? null : ConfigFiles.localFile(file, "--adapter-config"), overrides);
+        return load(file == null ? null : ConfigFiles.localFile(file, "--adapter-config"), set, options);
     }
 
-    /** As {@link #loadFrom(String, Map)} for a local file (null: the default file). */
-    public static AdapterOptions load(Path file, Map<String, Object> overrides) {
-        List<String> set = new ArrayList<>();
-        overrides.forEach((k, v) -> set.add((k.startsWith(ConfigSchema.ADAPTER + ".") ? k : ConfigSchema.ADAPTER + "." + k)
-                + "=" + v));
-        Map<String, Object> v = AppConfig.loadSection(ConfigSchema.ADAPTER, file, DEFAULT_FILE, set);
+    /** As {@link #loadFrom(String, List, Map)} for a local file (null: the default file). */
+    public static AdapterOptions load(Path file, List<String> set, Map<String, Object> options) {
+        List<String> overrides = new ArrayList<>();
+        for (String kv : set) overrides.add(kv.startsWith(ConfigSchema.ADAPTER + ".") ? kv : ConfigSchema.ADAPTER + "." + kv);
+        Map<String, Object> v = AppConfig.loadSection(ConfigSchema.ADAPTER, file, DEFAULT_FILE, overrides, options);
         String source = file != null ? file.toString() : DEFAULT_FILE;
         AudioProjConfig model;
         try {
