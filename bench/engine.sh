@@ -6,5 +6,5 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 for dim in 512 1536; do
-  flock /tmp/bench.lock bash -c "uptime; BENCH_JAVA_OPTS='${BENCH_JAVA_OPTS:--Xmx10g}' '$ROOT/bench/java.sh' dev.avatartrain.train.EngineBench $dim ${1:-2} ${2:-1} ${3:-3} 2>/dev/null | grep -E '^(engine|\|)'"
+  flock /tmp/bench.lock bash -c "uptime; BENCH_JAVA_OPTS='${BENCH_JAVA_OPTS:--Xmx10g}' '$ROOT/bench/java.sh' EngineBench $dim ${1:-2} ${2:-1} ${3:-3} 2>/dev/null | grep -E '^(engine|\|)'"
 done

@@ -13,6 +13,11 @@ public final class SparkSetup {
         SparkConf conf = new SparkConf().setAppName(appName);
         if (!conf.contains("spark.master")) conf.setMaster(masterOrNull != null ? masterOrNull : DEFAULT_MASTER);
         conf.setIfMissing("spark.ui.showConsoleProgress", "false");
+        // Nearly all bytes these jobs move are the training engine's float32 chunks (parameters, gradients, moments),
+        // which LZ4 cannot shrink; compressing them cost ≈ 0.8 s per round of the 74 M adapter on local[2]
+        // (docs/benchmarks.md, "Training engine"). A user's --conf still wins.
+        conf.setIfMissing("spark.broadcast.compress", "false");
+        conf.setIfMissing("spark.shuffle.compress", "false");
         return SparkSession.builder().config(conf).getOrCreate();
     }
 }

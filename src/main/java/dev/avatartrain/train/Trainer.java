@@ -72,6 +72,8 @@ public final class Trainer {
         Checkpoints.Run run = claimed != null ? claimed : Checkpoints.claim(out, config.model().resumeFromCheckpoint(), false, List.of(),
                 Checkpoints.Hints.TRAIN, sc.hadoopConfiguration());
         Checkpoints checkpoints = new Checkpoints(out, t.checkpointsTotalLimit(), run.id());
+        // the driver's network gives the layout and the starting weights, then is released: between validations the
+        // driver holds only the state (docs/engine.md, "Memory")
         Network driverNet = task.buildNetwork();
 
         ModelState state; // the driver's one copy of parameters and moments, in chunks
@@ -92,13 +94,14 @@ public final class Trainer {
             task.initialise(driverNet);
             state = ModelState.of(driverNet, ModelState.DEFAULT_CHUNK_FLOATS);
         }
+        driverNet.release();
         boolean exact = t.averagingFrequency() == 1;
         WorkerMemory.check(sc, state.layout(), exact, t.gradientAccumulationSteps(), workers);
 
         long stop = untilStep > 0 ? Math.min(untilStep, t.maxTrainSteps()) : t.maxTrainSteps();
         long samplesPerStep = (long) t.trainBatchSize() * t.gradientAccumulationSteps() * workers;
         try (TrainingListeners listeners = new TrainingListeners()) {
-            Sinks sinks = sinks(listeners, validator, driverNet, checkpoints, resume, step);
+            Sinks sinks = sinks(listeners, validator, checkpoints, resume, step);
             listeners.started(new TrainingListener.Start(step, stop, t.maxTrainSteps(), workers, samplesPerStep, baseLr, state));
             while (step < stop) {
                 int k = (int) Math.min(t.averagingFrequency(), stop - step);
@@ -123,14 +126,14 @@ public final class Trainer {
      * The run's side effects, in the order they see each event: progress line, metrics files, TensorBoard events,
      * validation, checkpoints, dashboard (last, so it shows the rows of the round's validation).
      */
-    private Sinks sinks(TrainingListeners listeners, Validator validator, Network driverNet, Checkpoints checkpoints, String resumedFrom,
+    private Sinks sinks(TrainingListeners listeners, Validator validator, Checkpoints checkpoints, String resumedFrom,
                         long step) throws IOException {
         TrainConfig t = config.train();
         listeners.add(new ProgressListener(config));
         Metrics metrics = listeners.add(new Metrics(out, step));
         listeners.add(new TensorBoardListener(out, config));
         ValidationListener validation = validator == null || t.validationSteps() <= 0 ? null
-                : listeners.add(new ValidationListener(validator, driverNet, t.validationSteps(), listeners));
+                : listeners.add(new ValidationListener(validator, task, t.validationSteps(), listeners));
         CheckpointListener ckpt = listeners.add(new CheckpointListener(checkpoints, config, task, resumedFrom, listeners));
         listeners.add(Dashboard.listener(t, sc.getConf().get("spark.driver.host", "localhost"), out, task.networkKey(), metrics::rows));
         return new Sinks(validation, ckpt);

@@ -9,19 +9,20 @@ import java.util.Map;
 import dev.avatartrain.models.nn.Network;
 
 /**
- * Validates the averaged weights on the driver's network at step 0 of a fresh run, every {@code validation_steps} and
- * at the last step, and publishes the results to every listener.
+ * Validates the averaged weights at step 0 of a fresh run, every {@code validation_steps} and at the last step, and
+ * publishes the results to every listener. The network it validates on is built for each validation and released
+ * after it, so the driver holds a network's memory only while validating.
  */
 final class ValidationListener implements TrainingListener {
     private final Trainer.Validator validator;
-    private final Network net;
+    private final TrainingTask task;
     private final long every;
     private final TrainingListener publish;
     private final List<Map<String, Object>> results = new ArrayList<>();
 
-    ValidationListener(Trainer.Validator validator, Network driverNet, long every, TrainingListener publish) {
+    ValidationListener(Trainer.Validator validator, TrainingTask task, long every, TrainingListener publish) {
         this.validator = validator;
-        this.net = driverNet;
+        this.task = task;
         this.every = every;
         this.publish = publish;
     }
@@ -41,10 +42,15 @@ final class ValidationListener implements TrainingListener {
     }
 
     private void validate(ModelState state, long step) throws IOException {
-        state.copyInto(net);
+        Network net = task.buildNetwork();
         Map<String, Object> v = new LinkedHashMap<>();
-        v.put("step", step);
-        v.putAll(validator.validate(net, step));
+        try {
+            state.copyInto(net);
+            v.put("step", step);
+            v.putAll(validator.validate(net, step));
+        } finally {
+            net.release();
+        }
         results.add(v);
         publish.validated(step, v);
     }

@@ -1,4 +1,4 @@
-package dev.avatartrain.train;
+package dev.avatartrain.bench;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
@@ -19,6 +19,9 @@ import org.apache.spark.storage.StorageLevel;
 import dev.avatartrain.data.adapter.AdapterManifest;
 import dev.avatartrain.models.adapter.AudioProjConfig;
 import dev.avatartrain.synth.SyntheticAdapterData;
+import dev.avatartrain.train.ModelState;
+import dev.avatartrain.train.ParameterAveraging;
+import dev.avatartrain.train.WorkerMemory;
 import dev.avatartrain.train.adapter.AdapterOptions;
 import dev.avatartrain.train.adapter.AdapterTask;
 import dev.avatartrain.train.optim.LrSchedule;
@@ -40,7 +43,7 @@ public final class EngineBench {
         int accumulation = args.length > 2 ? Integer.parseInt(args[2]) : 1;
         int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 3;
         Path dir = Files.createTempDirectory("engine-bench");
-        AdapterOptions o = AdapterOptions.load(null, Map.of("manifest", "-", "intermediate_dim", intermediate));
+        AdapterOptions o = AdapterOptions.load(null, List.of(), Map.of("manifest", "synthetic", "intermediate_dim", intermediate));
         AudioProjConfig cfg = o.model();
         Path manifest = SyntheticAdapterData.write(dir, cfg, 2 * workers, 3);
         AdapterTask task = new AdapterTask(AdapterManifest.read(manifest.toString(), null), cfg, 42, o.batchSize(), "", Map.of());
@@ -85,16 +88,16 @@ public final class EngineBench {
     /** One broadcast per chunk; every worker reads all of them (as a round's tasks do). */
     static double broadcastSeconds(JavaSparkContext sc, ModelState state, int workers) {
         long t0 = System.nanoTime();
-        List<Broadcast<float[]>> in = new ArrayList<>();
-        for (int c = 0; c < state.layout().chunks(); c++) in.add(sc.broadcast(state.params(c)));
+        List<Broadcast<ParameterAveraging.Piece>> in = new ArrayList<>();
+        for (int c = 0; c < state.layout().chunks(); c++) in.add(sc.broadcast(new ParameterAveraging.Piece(state.params(c), null)));
         List<Integer> ids = new ArrayList<>();
         for (int i = 0; i < workers; i++) ids.add(i);
         sc.parallelize(ids, workers).map(i -> {
             double s = 0;
-            for (Broadcast<float[]> b : in) s += b.value()[0];
+            for (Broadcast<ParameterAveraging.Piece> b : in) s += b.value().values()[0];
             return s;
         }).collect();
-        for (Broadcast<float[]> b : in) b.destroy();
+        for (Broadcast<ParameterAveraging.Piece> b : in) b.destroy();
         return (System.nanoTime() - t0) / 1e9;
     }
 
@@ -103,18 +106,18 @@ public final class EngineBench {
      * every worker through a second shuffle keyed by worker. Only the distribution is timed, not making the RDD.
      */
     static double allGatherSeconds(JavaSparkContext sc, ModelState state, int workers) {
-        List<Tuple2<Integer, float[]>> chunks = new ArrayList<>();
-        for (int c = 0; c < state.layout().chunks(); c++) chunks.add(new Tuple2<>(c, state.params(c)));
-        JavaPairRDD<Integer, float[]> reduced = sc.parallelizePairs(chunks, chunks.size()).persist(StorageLevel.MEMORY_AND_DISK());
+        List<Tuple2<Integer, ParameterAveraging.Piece>> chunks = new ArrayList<>();
+        for (int c = 0; c < state.layout().chunks(); c++) chunks.add(new Tuple2<>(c, new ParameterAveraging.Piece(state.params(c), null)));
+        JavaPairRDD<Integer, ParameterAveraging.Piece> reduced = sc.parallelizePairs(chunks, chunks.size()).persist(StorageLevel.MEMORY_AND_DISK());
         reduced.count();
         long t0 = System.nanoTime();
         reduced.flatMapToPair(kv -> {
-            List<Tuple2<Integer, float[]>> out = new ArrayList<>();
+            List<Tuple2<Integer, ParameterAveraging.Piece>> out = new ArrayList<>();
             for (int w = 0; w < workers; w++) out.add(new Tuple2<>(w, kv._2()));
             return out.iterator();
-        }).partitionBy(new org.apache.spark.HashPartitioner(workers)).mapPartitions((Iterator<Tuple2<Integer, float[]>> it) -> {
+        }).partitionBy(new org.apache.spark.HashPartitioner(workers)).mapPartitions((Iterator<Tuple2<Integer, ParameterAveraging.Piece>> it) -> {
             double s = 0;
-            while (it.hasNext()) s += it.next()._2()[0];
+            while (it.hasNext()) s += it.next()._2().values()[0];
             return List.of(s).iterator();
         }).collect();
         double secs = (System.nanoTime() - t0) / 1e9;

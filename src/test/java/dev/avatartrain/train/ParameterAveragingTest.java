@@ -71,6 +71,32 @@ class ParameterAveragingTest {
         return sum;
     }
 
+    /** A chunk survives both serializers the engine's pieces travel through, bit for bit (a length over one 1 MiB block). */
+    @Test
+    void aPieceRoundTripsThroughJavaAndKryoSerialisation() {
+        float[] values = new float[(1 << 18) + 12_345];
+        SplittableRandom r = new SplittableRandom(7);
+        for (int i = 0; i < values.length; i++) values[i] = (float) r.nextGaussian();
+        values[3] = Float.NaN;
+        values[4] = -0.0f;
+        ParameterAveraging.Piece chunk = new ParameterAveraging.Piece(values.clone(), null).withSumOfSquares();
+        ParameterAveraging.Piece stats = new ParameterAveraging.Piece(null, new double[]{1.5, -2, 3e300});
+        for (org.apache.spark.serializer.Serializer ser : List.of(new org.apache.spark.serializer.JavaSerializer(sc.getConf()),
+                new org.apache.spark.serializer.KryoSerializer(sc.getConf()))) {
+            org.apache.spark.serializer.SerializerInstance in = ser.newInstance();
+            scala.reflect.ClassTag<ParameterAveraging.Piece> tag = scala.reflect.ClassTag$.MODULE$.apply(ParameterAveraging.Piece.class);
+            ParameterAveraging.Piece c = in.deserialize(in.serialize(chunk, tag), tag);
+            assertEquals(values.length, c.values.length, ser.getClass().getSimpleName());
+            for (int i = 0; i < values.length; i++)
+                assertEquals(Float.floatToRawIntBits(values[i]), Float.floatToRawIntBits(c.values[i]), ser.getClass().getSimpleName() + " at " + i);
+            assertEquals(chunk.sumOfSquares, c.sumOfSquares);
+            assertEquals(null, c.stats);
+            ParameterAveraging.Piece t = in.deserialize(in.serialize(stats, tag), tag);
+            assertEquals(null, t.values);
+            assertEquals(List.of(1.5, -2.0, 3e300), java.util.Arrays.stream(t.stats).boxed().toList());
+        }
+    }
+
     @Test
     void theReducedGradientIsTheGradientOfTheUnionOfTheWorkersMicroBatches(@TempDir Path dir) throws Exception {
         UNetTask task = TinyLatents.task(TinyLatents.write(dir, 4, 5, 4), 2);

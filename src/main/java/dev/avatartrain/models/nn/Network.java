@@ -47,4 +47,12 @@ public interface Network {
 
     /** Makes the network frozen: no gradients, forward only (the TAESD encoder/decoder during UNet training). */
     void freeze();
+
+    /**
+     * Frees the parameters' native memory now instead of at garbage collection (a driver that needs a network only
+     * for a moment); the network must not be used afterwards.
+     */
+    default void release() {
+        for (INDArray a : parameters().values()) if (a.closeable()) a.close();
+    }
 }

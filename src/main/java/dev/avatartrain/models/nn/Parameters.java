@@ -38,11 +38,16 @@ public final class Parameters {
         if (a != null) {
             return a;
         }
-        INDArray d = Nd4j.create(DataType.DOUBLE, shape);
-        for (long i = 0, n = d.length(); i < n; i++) {
-            d.putScalar(i, (random.nextDouble() * 2 - 1) * bound);
+        // drawn into a Java array and copied once: element-wise putScalar took most of a big network's build time
+        long n = Arrays.stream(shape).reduce(1, Math::multiplyExact);
+        if (dtype == DataType.FLOAT) { // (float) of the double draw: what castTo(FLOAT) gives, without the double array
+            float[] v = new float[Math.toIntExact(n)];
+            for (int i = 0; i < v.length; i++) v[i] = (float) ((random.nextDouble() * 2 - 1) * bound);
+            return declare(name, Nd4j.create(v, shape, 'c'));
         }
-        return declare(name, d.castTo(dtype));
+        double[] v = new double[Math.toIntExact(n)];
+        for (int i = 0; i < v.length; i++) v[i] = (random.nextDouble() * 2 - 1) * bound;
+        return declare(name, Nd4j.create(v, shape, 'c').castTo(dtype));
     }
 
     /** The parameter {@code name}, declared filled with {@code value} if it is new. */
