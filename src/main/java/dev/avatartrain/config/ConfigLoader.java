@@ -178,7 +178,8 @@ final class ConfigLoader {
      * A command-line option's value ({@code --manifest PATH}, …): checked and coerced like a file's value, but taken
      * literally, not parsed as YAML (a path such as "-" or "a: b" stays the string given).
      */
-    private void applyOption(Map<String, Map<String, Object>> values, String section, String name, Object value) {
+    private void applyOption(Map<String, Map<String, Object>> values, String section, String given, Object value) {
+        String name = given.startsWith(section + ".") ? given.substring(section.length() + 1) : given;
         String where = "--" + name.replace('_', '-');
         ConfigKey key = ConfigSchema.section(section).get(name);
         if (key == null) {

@@ -224,7 +224,6 @@ public final class ParameterAveraging {
     record Slot(Network net, AdamW optimizer, List<Double> hyper) {}
 
     private static final Map<String, ConcurrentLinkedQueue<Slot>> SLOTS = new ConcurrentHashMap<>();
-    private static final Map<Integer, ForkJoinPool> POOLS = new ConcurrentHashMap<>();
 
     private ParameterAveraging() {}
 
@@ -371,7 +370,9 @@ public final class ParameterAveraging {
                                                                 int partition, int steps, boolean exact) throws Exception {
         TaskContext ctx = TaskContext.get();
         int cpus = ctx != null ? ctx.cpus() : Runtime.getRuntime().availableProcessors();
-        ForkJoinPool pool = POOLS.computeIfAbsent(cpus, ForkJoinPool::new);
+        // a pool of the task's own: tasks running at once in one executor (local[N], or more than one task slot per
+        // executor) must not share one, or they run one after the other (a pool shared per core count did that)
+        ForkJoinPool pool = new ForkJoinPool(cpus);
         Slot slot = borrow(task, s, !exact);
         if (ctx != null) ctx.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) c -> SLOTS.get(task.networkKey()).add(slot));
         // the data source is opened on the task's own thread (it may look at the TaskContext), the work runs in a pool
@@ -389,8 +390,13 @@ public final class ParameterAveraging {
         } catch (ExecutionException e) {
             if (e.getCause() instanceof Exception x) throw x;
             throw e;
+        } finally {
+            pool.shutdown();
         }
-        return emit(layout, out, stats);
+        // exact mode emits the network's own gradient arrays: once the shuffle writer has copied them, their memory
+        // goes back to the kernels' pool for the next round's backward pass
+        Runnable done = exact ? () -> slot.net().recycle(out.get(0)) : () -> {};
+        return emit(layout, out, stats, done);
     }
 
     /**
@@ -440,8 +446,11 @@ public final class ParameterAveraging {
         return stats;
     }
 
-    /** The pairs of a partition, made as they are pulled: chunk keys of every emitted buffer in order, then the statistics. */
-    static Iterator<Tuple2<Integer, Piece>> emit(FlatLayout layout, List<Map<String, INDArray>> arrays, double[] stats) {
+    /**
+     * The pairs of a partition, made as they are pulled: chunk keys of every emitted buffer in order, then the
+     * statistics; {@code done} runs when the arrays have been read in full.
+     */
+    static Iterator<Tuple2<Integer, Piece>> emit(FlatLayout layout, List<Map<String, INDArray>> arrays, double[] stats, Runnable done) {
         int chunks = layout.chunks();
         int keys = arrays.size() * chunks;
         return new Iterator<>() {
@@ -456,7 +465,10 @@ public final class ParameterAveraging {
             public Tuple2<Integer, Piece> next() {
                 if (next > keys) throw new NoSuchElementException();
                 int k = next++;
-                if (k == keys) return new Tuple2<>(k, new Piece(null, stats.clone()));
+                if (k == keys) {
+                    done.run();
+                    return new Tuple2<>(k, new Piece(null, stats.clone()));
+                }
                 float[] v = new float[layout.chunkLength(k % chunks)];
                 layout.gather(arrays.get(k / chunks), k % chunks, v);
                 return new Tuple2<>(k, new Piece(v, null));

@@ -54,6 +54,7 @@ public final class StepRunner {
                 else if (a == 0) grads.put(e.getKey(), e.getValue().dup().divi(accumulation));
                 else grads.get(e.getKey()).addi(e.getValue().div(accumulation));
             }
+            if (accumulation > 1) net.recycle(r.gradients()); // added into the sum: their memory serves the next micro-batch
         }
         return new Accumulated(grads, stepLoss);
     }
@@ -81,6 +82,7 @@ public final class StepRunner {
             double norm = GradientClipping.clipGlobalNorm(grads, maxGradNorm);
             double lr = schedule.lr(firstStep + s);
             optimizer.step(params, grads, lr);
+            if (accumulation == 1) net.recycle(grads); // the network's own arrays, consumed by the step
             lossSum += stepLoss;
             normSum += norm;
             lrSum += lr;

@@ -90,6 +90,7 @@ public final class AdapterBench {
             Map<String, INDArray> g = net.gradients(ph, AudioProjModel.LOSS);
             gradMs.add((System.nanoTime() - s0) / 1e6);
             engine.step(net.parameters(), g, LR);
+            net.recycle(g); // as the engine's StepRunner does
             return engine.stepCount();
         }, fw);
         System.out.println("java    (of which gradients, ms per step: " + gradMs + ")");

@@ -69,6 +69,7 @@ public final class UNetBench {
             long t2 = System.nanoTime();
             peak = Math.max(peak, Pointer.physicalBytes() / 1e9);
             adamw.step(net.parameters(), r.gradients(), 1e-4);
+            net.recycle(r.gradients()); // as the engine's StepRunner does
             long t3 = System.nanoTime();
             peak = Math.max(peak, Pointer.physicalBytes() / 1e9);
             if (s > 0) { // first step is warm-up

@@ -48,8 +48,12 @@ class AdapterTrainingTest {
         o.put("epochs", 4);
         o.put("checkpointing_steps", 4);
         o.put("validation_every", 4);
-        for (int i = 0; i < kv.length; i += 2) o.put((String) kv[i], kv[i + 1]);
-        return AdapterOptions.load(Path.of("configuration/demo/train_adapter.yaml"), List.of(), o);
+        List<String> set = new java.util.ArrayList<>(); // as --set KEY=VALUE gives them (values parsed as YAML)
+        for (int i = 0; i < kv.length; i += 2) {
+            set.add(kv[i] + "=" + kv[i + 1]);
+            o.remove(kv[i]); // options would win over --set
+        }
+        return AdapterOptions.load(Path.of("configuration/demo/train_adapter.yaml"), set, o);
     }
 
     @Test

@@ -183,4 +183,13 @@ public final class Tape {
             rootGrad = null;
         }
     }
+
+    /**
+     * Hands the memory of a gradient {@link #backward} produced back to the kernels' pool, once its user (the optimizer,
+     * the engine's exchange) is done with it: the next step's gradients of that size reuse it instead of fresh memory
+     * (for the 74 M adapter 300 MB of page faults per step). No-op for memory the kernels did not allocate.
+     */
+    public static void recycle(INDArray gradient) {
+        Buffers.release(gradient);
+    }
 }

@@ -148,6 +148,16 @@ public class DefinedNetwork implements Network {
         return new LossAndGradients(value.value().getDouble(0), ordered);
     }
 
+    /** The tape's gradients go back to the kernels' pool; the graph's arrays are SameDiff's own (left to it). */
+    @Override
+    public final void recycle(Map<String, INDArray> gradients) {
+        if (graph == null) {
+            for (INDArray g : gradients.values()) {
+                Tape.recycle(g);
+            }
+        }
+    }
+
     /** The given arrays the graph has placeholders for, in its type. */
     private Map<String, INDArray> placeholders(Map<String, INDArray> feed) {
         Map<String, INDArray> out = new HashMap<>();

@@ -30,6 +30,14 @@ public interface Network {
     /** The scalar {@code loss} and its gradients for one batch in one pass (what a training step needs). */
     LossAndGradients lossAndGradients(Map<String, INDArray> inputs, String loss);
 
+    /**
+     * Gives back gradients {@link #lossAndGradients} returned, once the caller no longer reads them (after the optimizer
+     * step, after the exchange has copied them): the backend may reuse their memory for the next call's gradients.
+     * Default: nothing (they are garbage-collected).
+     */
+    default void recycle(Map<String, INDArray> gradients) {
+    }
+
     /** The gradients of {@code loss} (name → new array, in {@link #parameterNames()} order). */
     default Map<String, INDArray> gradients(Map<String, INDArray> inputs, String loss) {
         return lossAndGradients(inputs, loss).gradients();
