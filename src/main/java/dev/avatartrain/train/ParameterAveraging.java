@@ -323,33 +323,40 @@ public final class ParameterAveraging {
         }
     }
 
+    /** Reduced chunks fetched ahead of the one being applied (each by its own job, run at once). */
+    static final int FETCH_AHEAD = 3;
+
     /**
      * Hands the reduced chunks (keys 0 … keys − 1, one per partition) to {@code apply} in key order, each fetched by its
-     * own one-partition job; the next chunk's job runs while the current one is applied, so the jobs' latency overlaps
-     * the driver's work and the driver holds at most two reduced chunks.
+     * own one-partition job. Up to {@link #FETCH_AHEAD} jobs run at once while a chunk is applied, so the jobs'
+     * latency and the copying of their results overlap each other and the driver's work; the driver holds at most
+     * {@code FETCH_AHEAD + 1} reduced chunks (128 MiB).
      */
     static void stream(JavaPairRDD<Integer, Piece> reduced, int keys, BiConsumer<Integer, float[]> apply) {
-        // a thread made here inherits this thread's Spark job properties (job group, scheduler pool)
-        ExecutorService fetcher = Executors.newSingleThreadExecutor(r -> {
+        // threads made here inherit this thread's Spark job properties (job group, scheduler pool)
+        ExecutorService fetchers = Executors.newFixedThreadPool(FETCH_AHEAD, r -> {
             Thread t = new Thread(r, "avatar-train-chunk-fetch");
             t.setDaemon(true);
             return t;
         });
         try {
-            Future<List<Tuple2<Integer, Piece>>> next = fetcher.submit(() -> reduced.collectPartitions(new int[]{0})[0]);
+            java.util.ArrayDeque<Future<List<Tuple2<Integer, Piece>>>> pending = new java.util.ArrayDeque<>();
+            int next = 0;
+            for (; next < Math.min(FETCH_AHEAD, keys); next++) pending.add(fetch(fetchers, reduced, next));
             for (int k = 0; k < keys; k++) {
-                List<Tuple2<Integer, Piece>> current = awaitChunk(next);
-                if (k + 1 < keys) {
-                    int following = k + 1;
-                    next = fetcher.submit(() -> reduced.collectPartitions(new int[]{following})[0]);
-                }
+                List<Tuple2<Integer, Piece>> current = awaitChunk(pending.poll());
+                if (next < keys) pending.add(fetch(fetchers, reduced, next++));
                 if (current.size() != 1 || current.get(0)._1() != k)
                     throw new IllegalStateException("reduced partition " + k + " held " + current.size() + " chunks");
                 apply.accept(k, current.get(0)._2().values);
             }
         } finally {
-            fetcher.shutdownNow();
+            fetchers.shutdownNow();
         }
+    }
+
+    private static Future<List<Tuple2<Integer, Piece>>> fetch(ExecutorService fetchers, JavaPairRDD<Integer, Piece> reduced, int partition) {
+        return fetchers.submit(() -> reduced.collectPartitions(new int[]{partition})[0]);
     }
 
     private static <T> T awaitChunk(Future<T> f) {
