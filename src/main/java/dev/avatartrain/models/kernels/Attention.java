@@ -41,9 +41,7 @@ final class Attention {
                 int perHead = (bh * n + i) * d;
                 int from = split ? tokens : perHead;
                 int to = split ? perHead : tokens;
-                for (int j = 0; j < d; j++) {
-                    dst.put(to + j, src.get(from + j));
-                }
+                dst.put(to, src, from, d);
             }
         });
         return out;
@@ -54,6 +52,9 @@ final class Attention {
      * runs by per-head GEMMs over an {@code [n, m]} scratch matrix (the reference the tiled kernel is tested against).
      */
     static boolean tiled = Rows.VECTOR;
+
+    /** Heads of at least this many channels run tiled on {@link BlockedAttention}, smaller ones on {@link VectorAttention}. */
+    static int blockedFrom = BlockedAttention.MIN_HEAD;
 
     private static INDArray head(INDArray a, int i) {
         return a.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all());
@@ -71,6 +72,11 @@ final class Attention {
         int m = (int) k.size(1);
         int d = (int) q.size(2);
         INDArray out = Buffers.empty(q.shape());
+        if (tiled && d >= blockedFrom) {
+            BlockedAttention.forward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), Buffers.floats(out), lse,
+                    bh, n, m, d, (float) scale);
+            return out;
+        }
         if (tiled) {
             VectorAttention.forward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), Buffers.floats(out), lse,
                     bh, n, m, d, (float) scale);
@@ -105,6 +111,12 @@ final class Attention {
         INDArray dq = Buffers.empty(q.shape());
         INDArray dk = Buffers.empty(k.shape());
         INDArray dv = Buffers.empty(v.shape());
+        if (tiled && d >= blockedFrom) {
+            BlockedAttention.backward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), Buffers.floats(out),
+                    lse, Buffers.floats(dOut), Buffers.floats(dq), Buffers.floats(dk), Buffers.floats(dv), bh, n, m, d,
+                    (float) scale);
+            return new INDArray[] {dq, dk, dv};
+        }
         if (tiled) {
             VectorAttention.backward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), Buffers.floats(out), lse,
                     Buffers.floats(dOut), Buffers.floats(dq), Buffers.floats(dk), Buffers.floats(dv), bh, n, m, d,
