@@ -56,6 +56,41 @@ final class Attention {
     /** Heads of at least this many channels run tiled on {@link BlockedAttention}, smaller ones on {@link VectorAttention}. */
     static int blockedFrom = BlockedAttention.MIN_HEAD;
 
+    /** Whether heads of {@code d} channels run on {@link BlockedAttention}. */
+    static boolean blocked(int d) {
+        return tiled && d >= blockedFrom;
+    }
+
+    /**
+     * Forward on the tokens' layout, {@code q [B·n, heads·d]}, {@code k, v [B·m, heads·d]}, for heads that run
+     * {@link #blocked}: no split of the heads (the kernel packs each head's rows itself). Returns {@code [B·n, heads·d]};
+     * {@code lse} as {@link #forward}.
+     */
+    static INDArray forwardTokens(INDArray q, INDArray k, INDArray v, int batch, int heads, float[] lse, double scale) {
+        int n = (int) (q.size(0) / batch);
+        int m = (int) (k.size(0) / batch);
+        int d = (int) (q.size(1) / heads);
+        INDArray out = Buffers.empty(q.shape());
+        BlockedAttention.forward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), Buffers.floats(out), lse,
+                batch, heads, n, m, d, (float) scale);
+        return out;
+    }
+
+    /** Gradients {dQ, dK, dV} on the tokens' layout, as {@link #forwardTokens}, given its output {@code out}. */
+    static INDArray[] backwardTokens(INDArray q, INDArray k, INDArray v, INDArray out, float[] lse, INDArray dOut,
+                                     int batch, int heads, double scale) {
+        int n = (int) (q.size(0) / batch);
+        int m = (int) (k.size(0) / batch);
+        int d = (int) (q.size(1) / heads);
+        INDArray dq = Buffers.empty(q.shape());
+        INDArray dk = Buffers.empty(k.shape());
+        INDArray dv = Buffers.empty(v.shape());
+        BlockedAttention.backward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), Buffers.floats(out), lse,
+                Buffers.floats(dOut), Buffers.floats(dq), Buffers.floats(dk), Buffers.floats(dv), batch, heads, n, m,
+                d, (float) scale);
+        return new INDArray[] {dq, dk, dv};
+    }
+
     private static INDArray head(INDArray a, int i) {
         return a.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all());
     }
@@ -72,9 +107,9 @@ final class Attention {
         int m = (int) k.size(1);
         int d = (int) q.size(2);
         INDArray out = Buffers.empty(q.shape());
-        if (tiled && d >= blockedFrom) {
+        if (blocked(d)) {
             BlockedAttention.forward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), Buffers.floats(out), lse,
-                    bh, n, m, d, (float) scale);
+                    bh, 1, n, m, d, (float) scale);
             return out;
         }
         if (tiled) {
@@ -111,10 +146,10 @@ final class Attention {
         INDArray dq = Buffers.empty(q.shape());
         INDArray dk = Buffers.empty(k.shape());
         INDArray dv = Buffers.empty(v.shape());
-        if (tiled && d >= blockedFrom) {
+        if (blocked(d)) {
             BlockedAttention.backward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), Buffers.floats(out),
-                    lse, Buffers.floats(dOut), Buffers.floats(dq), Buffers.floats(dk), Buffers.floats(dv), bh, n, m, d,
-                    (float) scale);
+                    lse, Buffers.floats(dOut), Buffers.floats(dq), Buffers.floats(dk), Buffers.floats(dv), bh, 1, n, m,
+                    d, (float) scale);
             return new INDArray[] {dq, dk, dv};
         }
         if (tiled) {

@@ -65,16 +65,17 @@ final class BlockedAttention {
     }
 
     /**
-     * One head's {@code [rows, d]} block at {@code offset} into scratch slot {@code slot} as {@code [paddedRows][dp]}
-     * with zeros around it.
+     * One head's {@code [rows, d]} block (rows {@code stride} floats apart from {@code offset} on) into scratch slot
+     * {@code slot} as {@code [paddedRows][dp]} with zeros around it.
      */
-    private static float[] packRows(int slot, FloatBuffer in, int offset, int rows, int d, int paddedRows, int dp) {
+    private static float[] packRows(int slot, FloatBuffer in, int offset, int stride, int rows, int d, int paddedRows,
+                                    int dp) {
         float[] out = scratch(slot, paddedRows * dp);
-        if (dp == d) {
+        if (dp == d && stride == d) {
             in.get(offset, out, 0, rows * d);
         } else {
             for (int r = 0; r < rows; r++) {
-                in.get(offset + r * d, out, r * dp, d);
+                in.get(offset + r * stride, out, r * dp, d);
                 Arrays.fill(out, r * dp + d, (r + 1) * dp, 0f);
             }
         }
@@ -83,12 +84,12 @@ final class BlockedAttention {
     }
 
     /**
-     * One head's {@code [m, d]} block at {@code offset}, transposed into scratch slot {@code slot} as
+     * One head's {@code [m, d]} block (as {@link #packRows}), transposed into scratch slot {@code slot} as
      * {@code [dRows][mp]} ({@code dRows ≥ d}, {@code mp ≥ m}) with zeros around it.
      */
-    private static float[] packTransposed(int slot, FloatBuffer in, int offset, int m, int d, int dRows, int mp) {
-        float[] block = scratch(0, m * d);
-        in.get(offset, block, 0, m * d);
+    private static float[] packTransposed(int slot, FloatBuffer in, int offset, int stride, int m, int d, int dRows,
+                                          int mp) {
+        float[] block = packRows(0, in, offset, stride, m, d, m, d);
         float[] out = scratch(slot, dRows * mp);
         for (int j0 = 0; j0 < m; j0 += 16) { // 16 rows at a time: each output row gains a cache line, not a float
             int j1 = Math.min(m, j0 + 16);
@@ -334,16 +335,23 @@ final class BlockedAttention {
         }
     }
 
-    /** As {@link Attention#forward}, on split heads {@code [BH, n, d]} / {@code [BH, m, d]}. */
-    static void forward(FloatBuffer q, FloatBuffer k, FloatBuffer v, FloatBuffer out, float[] lse, int bh, int n,
-                        int m, int d, float scale) {
+    /**
+     * As {@link Attention#forward}, on token layouts {@code q, out [b·n, heads·d]}, {@code k, v [b·m, heads·d]} (split
+     * heads are {@code heads = 1}); {@code lse [b·heads·n]} by (sample, head, query).
+     */
+    static void forward(FloatBuffer q, FloatBuffer k, FloatBuffer v, FloatBuffer out, float[] lse, int b, int heads,
+                        int n, int m, int d, float scale) {
+        int bh = b * heads;
+        int inner = heads * d;
         int np = roundUp(n, L); // query columns, in whole vectors
         int mp = roundUp(m, 4); // key rows, in whole blocks
         int d4 = roundUp(d, 4);
         Buffers.parallel(bh, h -> {
-            float[] qT = packTransposed(1, q, h * n * d, n, d, d, np);
-            float[] kp = packRows(2, k, h * m * d, m, d, mp, d);
-            float[] vT = packTransposed(3, v, h * m * d, m, d, d4, mp);
+            int qo = h / heads * n * inner + h % heads * d; // the head's first query row
+            int ko = h / heads * m * inner + h % heads * d;
+            float[] qT = packTransposed(1, q, qo, inner, n, d, d, np);
+            float[] kp = packRows(2, k, ko, inner, m, d, mp, d);
+            float[] vT = packTransposed(3, v, ko, inner, m, d, d4, mp);
             float[] st = scratch(4, KEYS * ROWS);
             float[] accT = scratch(5, d4 * ROWS); // Oᵀ of the query tile
             float[] rowMax = scratch(6, ROWS);
@@ -375,7 +383,7 @@ final class BlockedAttention {
                     for (int t = 0; t < d; t++) {
                         o[t] = accT[t * ROWS + r] * inv;
                     }
-                    out.put((h * n + i0 + r) * d, o, 0, d);
+                    out.put(qo + (i0 + r) * inner, o, 0, d);
                     lse[h * n + i0 + r] = rowMax[r] + (float) Math.log(rowSum[r]);
                 }
             }
@@ -383,23 +391,28 @@ final class BlockedAttention {
     }
 
     /**
-     * As {@link Attention#backward}, given the forward's output {@code out} (split heads): writes {@code dq},
-     * {@code dk}, {@code dv}.
+     * As {@link Attention#backward}, given the forward's output {@code out}, on the layouts of {@link #forward}:
+     * writes {@code dq}, {@code dk}, {@code dv}.
      */
     static void backward(FloatBuffer q, FloatBuffer k, FloatBuffer v, FloatBuffer out, float[] lse, FloatBuffer dOut,
-                         FloatBuffer dq, FloatBuffer dk, FloatBuffer dv, int bh, int n, int m, int d, float scale) {
+                         FloatBuffer dq, FloatBuffer dk, FloatBuffer dv, int b, int heads, int n, int m, int d,
+                         float scale) {
+        int bh = b * heads;
+        int inner = heads * d;
         int np = roundUp(n, L);
         int mp = roundUp(m, 4);
         int dp = roundUp(d, L);
         int d4 = roundUp(d, 4);
         Buffers.parallel(bh, h -> {
-            float[] qT = packTransposed(1, q, h * n * d, n, d, d, np);
-            float[] doT = packTransposed(2, dOut, h * n * d, n, d, d, np);
-            float[] qp = packRows(3, q, h * n * d, n, d, np, dp);
-            float[] dop = packRows(4, dOut, h * n * d, n, d, np, dp);
-            float[] kp = packRows(5, k, h * m * d, m, d, mp, d);
-            float[] vp = packRows(6, v, h * m * d, m, d, mp, d);
-            float[] kT = packTransposed(7, k, h * m * d, m, d, d4, mp);
+            int qo = h / heads * n * inner + h % heads * d;
+            int ko = h / heads * m * inner + h % heads * d;
+            float[] qT = packTransposed(1, q, qo, inner, n, d, d, np);
+            float[] doT = packTransposed(2, dOut, qo, inner, n, d, d, np);
+            float[] qp = packRows(3, q, qo, inner, n, d, np, dp);
+            float[] dop = packRows(4, dOut, qo, inner, n, d, np, dp);
+            float[] kp = packRows(5, k, ko, inner, m, d, mp, d);
+            float[] vp = packRows(6, v, ko, inner, m, d, mp, d);
+            float[] kT = packTransposed(7, k, ko, inner, m, d, d4, mp);
             // per query: log-sum-exp (+∞ for padded queries: probability 0) and D_i = dO_i · O_i (the softmax
             // backward's row sums)
             float[] lseP = scratch(8, np);
@@ -409,7 +422,7 @@ final class BlockedAttention {
             float[] o = scratch(10, d);
             for (int i = 0; i < n; i++) {
                 lseP[i] = lse[h * n + i];
-                out.get((h * n + i) * d, o, 0, d);
+                out.get(qo + i * inner, o, 0, d);
                 float dot = 0;
                 for (int t = 0; t < d; t++) {
                     dot += dop[i * dp + t] * o[t];
@@ -435,15 +448,15 @@ final class BlockedAttention {
                     gemm(kT, j0, mp, 1, dst, 0, ROWS, dqT, i0, np, d4, cols, keys, j0 > 0); // dQᵀ += Kᵀ dSᵀ
                 }
                 for (int j = 0; j < keys; j++) {
-                    dk.put((h * m + j0 + j) * d, dkAcc, j * dp, d);
-                    dv.put((h * m + j0 + j) * d, dvAcc, j * dp, d);
+                    dk.put(ko + (j0 + j) * inner, dkAcc, j * dp, d);
+                    dv.put(ko + (j0 + j) * inner, dvAcc, j * dp, d);
                 }
             }
             for (int i = 0; i < n; i++) {
                 for (int t = 0; t < d; t++) {
                     o[t] = dqT[t * np + i];
                 }
-                dq.put((h * n + i) * d, o, 0, d);
+                dq.put(qo + i * inner, o, 0, d);
             }
         });
     }

@@ -70,7 +70,12 @@ public final class KernelBench {
     static void shapes(String[] args) {
         int[][] cases = {{16, 1024, 1024, 40}, {16, 256, 256, 80}, {16, 64, 64, 160}, {16, 1024, 50, 40},
                 {96, 256, 256, 16}};
-        for (int[] c : cases) {
+        String only = System.getProperty("cases"); // e.g. -Dcases=2,3: indices into cases
+        for (int ci = 0; ci < cases.length; ci++) {
+            if (only != null && !java.util.Arrays.asList(only.split(",")).contains(String.valueOf(ci))) {
+                continue;
+            }
+            int[] c = cases[ci];
             int bh = c[0], n = c[1], m = c[2], d = c[3];
             INDArray q = Nd4j.randn(DataType.FLOAT, bh, n, d);
             INDArray k = Nd4j.randn(DataType.FLOAT, bh, m, d);
@@ -80,7 +85,7 @@ public final class KernelBench {
                 Attention.tiled = !path.equals("gemm");
                 Attention.blockedFrom = path.equals("vector") ? Integer.MAX_VALUE : BlockedAttention.MIN_HEAD;
                 long bestF = Long.MAX_VALUE, bestB = Long.MAX_VALUE;
-                for (int rep = 0; rep < 6; rep++) {
+                for (int rep = 0; rep < Integer.getInteger("reps", 6); rep++) {
                     float[] lse = new float[bh * n];
                     long t0 = System.nanoTime();
                     INDArray o = Attention.forward(q, k, v, lse, 0.5);
