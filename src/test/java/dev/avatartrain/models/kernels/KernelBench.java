@@ -9,6 +9,10 @@ import org.nd4j.linalg.factory.Nd4j;
 /** Per-kernel timings of the hand-written layers: bench/java.sh dev.avatartrain.models.kernels.KernelBench. */
 public final class KernelBench {
     public static void main(String[] args) {
+        if (args.length > 0 && args[0].equals("elementwise")) {
+            elementwise();
+            return;
+        }
         if (args.length > 0 && args[0].equals("gemm")) {
             gemm();
             return;
@@ -124,6 +128,26 @@ public final class KernelBench {
                 long t1 = System.nanoTime();
                 System.out.printf("tile gemm %dx%dx%d%s: %.1f GFLOP/s%n", rows, cols, k, byColumns ? " (A by columns)" : "",
                         2.0 * rows * cols * k * calls / (t1 - t0));
+            }
+        }
+    }
+
+    /** The activation kernels alone on buffers (no tape, outputs preallocated): GELU and SiLU over 12288 × 256. */
+    static void elementwise() {
+        int n = 12288 * 256;
+        INDArray x = Nd4j.randn(DataType.FLOAT, n);
+        INDArray y = Nd4j.create(DataType.FLOAT, n);
+        INDArray g = Nd4j.randn(DataType.FLOAT, n);
+        INDArray dx = Nd4j.create(DataType.FLOAT, n);
+        for (int rep = 0; rep < 8; rep++) {
+            for (Activation act : new Activation[] {Activation.GELU, Activation.SILU}) {
+                long t0 = System.nanoTime();
+                Activation.forward(act, Buffers.floats(x), Buffers.floats(y), n);
+                long t1 = System.nanoTime();
+                Activation.backward(act, Buffers.floats(x), Buffers.floats(g), Buffers.floats(dx), n);
+                long t2 = System.nanoTime();
+                System.out.printf("%s kernel %d elements: forward %.1f ms, backward %.1f ms%n", act, n, (t1 - t0) / 1e6,
+                        (t2 - t1) / 1e6);
             }
         }
     }
