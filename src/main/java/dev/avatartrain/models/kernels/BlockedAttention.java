@@ -452,11 +452,17 @@ final class BlockedAttention {
                     dv.put(ko + (j0 + j) * inner, dvAcc, j * dp, d);
                 }
             }
-            for (int i = 0; i < n; i++) {
+            float[] rows = scratch(3, 16 * d); // qp is no longer needed
+            for (int i0 = 0; i0 < n; i0 += 16) { // dQᵀ back to rows, 16 at a time (as packTransposed)
+                int count = Math.min(16, n - i0);
                 for (int t = 0; t < d; t++) {
-                    o[t] = dqT[t * np + i];
+                    for (int i = 0; i < count; i++) {
+                        rows[i * d + t] = dqT[t * np + i0 + i];
+                    }
                 }
-                dq.put(qo + i * inner, o, 0, d);
+                for (int i = 0; i < count; i++) {
+                    dq.put(qo + (i0 + i) * inner, rows, i * d, d);
+                }
             }
         });
     }
