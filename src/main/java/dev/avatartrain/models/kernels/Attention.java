@@ -8,7 +8,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * Multi-head scaled dot-product attention, {@code softmax(Q Kᵀ / √d) V}. With the vector module (every launcher of
- * this project) it runs tiled with an online softmax ({@link VectorAttention}): no {@code [n, m]} matrix per head,
+ * this project) it runs tiled with an online softmax ({@link BlockedAttention} for heads of 16 channels and more,
+ * {@link VectorAttention} for smaller ones): no {@code [n, m]} matrix per head,
  * only each row's log-sum-exp is kept for the backward pass, which recomputes the probabilities tile by tile (as
  * FlashAttention does). Without it, one (sample, head) at a time in a head-sized scratch matrix by GEMMs. SameDiff's
  * version keeps the scores, the probabilities and every intermediate of the backward pass for all heads at once

@@ -8,23 +8,24 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Tiled attention with an online softmax (FlashAttention-2's scheme) for heads of {@value #MIN_HEAD} channels and
- * more, built from small matrix products on tiles of {@value #ROWS} query rows × {@value #KEYS} keys. Every product
- * (scores {@code Q Kᵀ}, {@code P V}, and in the backward pass {@code dO Vᵀ}, {@code Pᵀ dO}, {@code dSᵀ Q},
- * {@code dS K}) runs through one register-blocked micro-kernel, {@link #gemm}: 4 output rows × up to 4 vectors of
- * output columns held in registers for the whole inner dimension, each step a broadcast of 4 scalars of the left
- * operand and contiguous vector loads of one row of the right one. So keys are held transposed ({@code [d][m]}) for
- * the scores and as rows ({@code [m][d]}) for the products along the keys, and every inner dimension (d, keys or
- * query rows) is long enough to amortise the accumulators' loads and stores — the row-by-row kernel
- * ({@link VectorAttention}, kept for heads under {@value #MIN_HEAD} channels where it is faster) sums along the keys
- * instead and is load-bound for wide heads.
+ * more, built from small matrix products on tiles of {@value #ROWS} queries × {@value #KEYS} keys. Every product
+ * (scores, {@code P V}, and in the backward pass {@code dO Vᵀ}, {@code Pᵀ dO}, {@code dSᵀ Q}, {@code dS K}) runs
+ * through one register-blocked micro-kernel, {@link #gemm}: 4 output rows × up to 4 vectors of output columns held in
+ * registers for the whole inner dimension, each step a broadcast of 4 scalars of the left operand and contiguous
+ * vector loads of one row of the right one, so every inner dimension (d, keys or queries) amortises the accumulators'
+ * loads and stores. The row-by-row kernel ({@link VectorAttention}, kept for heads under {@value #MIN_HEAD} channels,
+ * where it is 2–3× faster than torch's) sums along the keys instead and is load-bound for wide heads.
  *
- * <p>Operands are packed per head into Java arrays padded with zeros to whole blocks (rows to a multiple of 4, head
- * and key columns to whole vectors), so the micro-kernel has no tails; padded probabilities and score gradients are
- * zero. The backward pass runs key tiles outside and query tiles inside, accumulating dK and dV of a key tile over all
- * queries and dQ of the head across key tiles. The largest arrays are one head's operands and one
- * {@code ROWS × KEYS} tile of scores: no {@code [n, m]} matrix. Parallel over (sample, head); every sum runs in a
- * fixed order (lane-wise IEEE operations, fused multiply-adds included), so results do not depend on JIT state or
- * threads. Loaded only when the vector module is present.
+ * <p>Scores are held transposed, {@code Sᵀ = K Qᵀ} (keys × queries): the online softmax then runs lane-wise over
+ * 16 queries at a time (maxima and sums without horizontal reductions), and {@code Oᵀ += Vᵀ Pᵀ} and
+ * {@code dQᵀ += Kᵀ dSᵀ} have the head's channels as rows (blocks of 4) instead of columns (whole vectors: 40 channels
+ * would be padded to 48). Operands are packed per head from the tokens' layout {@code [b·n, heads·d]} into Java arrays
+ * padded with zeros to whole blocks, so the micro-kernel has no tails; padded queries get probability 0. The backward
+ * pass runs key tiles outside and query tiles inside, accumulating dK and dV of a key tile over all queries and dQ of
+ * the head across key tiles. The largest arrays are one head's packed operands and {@code ROWS × KEYS} tiles: no
+ * {@code [n, m]} matrix. Parallel over (sample, head); every sum runs in a fixed order (lane-wise IEEE operations,
+ * fused multiply-adds included), so results do not depend on JIT state or threads. Loaded only when the vector
+ * module is present.
  */
 final class BlockedAttention {
     private BlockedAttention() {
@@ -33,16 +34,16 @@ final class BlockedAttention {
     /** Heads of at least this many channels use this kernel (measured: docs/benchmarks.md "Network layers"). */
     static final int MIN_HEAD = 16;
     /**
-     * The micro-kernel's vectors: 256 bits. On this machine's CPU (AMD Zen 4) 512-bit multiply-adds run at half the
-     * rate of 256-bit ones, so the narrower vector pads a head of 40 channels to 40 instead of 48 at no cost.
+     * The vectors, the same species as every other kernel: a 256-bit micro-kernel next to the 512-bit ones made all
+     * vector code ≈ 10× slower in one JVM (docs/benchmarks.md).
      */
     private static final VectorSpecies<Float> V = FloatVector.SPECIES_PREFERRED;
     /** The element-wise steps' vectors (the exponential's species). */
-    private static final VectorSpecies<Float> P = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> P = V;
     private static final int L = V.length();
-    /** Query rows per tile. */
+    /** Queries per tile (a multiple of {@code L}). */
     static final int ROWS = 64;
-    /** Keys per tile (a multiple of {@code 4 L}). */
+    /** Keys per tile. */
     static final int KEYS = 64;
 
     private static int roundUp(int x, int to) {
