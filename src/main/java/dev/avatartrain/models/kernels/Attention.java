@@ -8,7 +8,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * Multi-head scaled dot-product attention, {@code softmax(Q Kᵀ / √d) V}. With the vector module (every launcher of
- * this project) it runs tiled with an online softmax ({@link VectorAttention}): no {@code [n, m]} matrix per head,
+ * this project) it runs tiled with an online softmax ({@link BlockedAttention} for heads of 16 channels and more,
+ * {@link VectorAttention} for smaller ones): no {@code [n, m]} matrix per head,
  * only each row's log-sum-exp is kept for the backward pass, which recomputes the probabilities tile by tile (as
  * FlashAttention does). Without it, one (sample, head) at a time in a head-sized scratch matrix by GEMMs. SameDiff's
  * version keeps the scores, the probabilities and every intermediate of the backward pass for all heads at once
@@ -41,9 +42,7 @@ final class Attention {
                 int perHead = (bh * n + i) * d;
                 int from = split ? tokens : perHead;
                 int to = split ? perHead : tokens;
-                for (int j = 0; j < d; j++) {
-                    dst.put(to + j, src.get(from + j));
-                }
+                dst.put(to, src, from, d);
             }
         });
         return out;
@@ -54,6 +53,44 @@ final class Attention {
      * runs by per-head GEMMs over an {@code [n, m]} scratch matrix (the reference the tiled kernel is tested against).
      */
     static boolean tiled = Rows.VECTOR;
+
+    /** Heads of at least this many channels run tiled on {@link BlockedAttention}, smaller ones on {@link VectorAttention}. */
+    static int blockedFrom = BlockedAttention.MIN_HEAD;
+
+    /** Whether heads of {@code d} channels run on {@link BlockedAttention}. */
+    static boolean blocked(int d) {
+        return tiled && d >= blockedFrom;
+    }
+
+    /**
+     * Forward on the tokens' layout, {@code q [B·n, heads·d]}, {@code k, v [B·m, heads·d]}, for heads that run
+     * {@link #blocked}: no split of the heads (the kernel packs each head's rows itself). Returns {@code [B·n, heads·d]};
+     * {@code lse} as {@link #forward}.
+     */
+    static INDArray forwardTokens(INDArray q, INDArray k, INDArray v, int batch, int heads, float[] lse, double scale) {
+        int n = (int) (q.size(0) / batch);
+        int m = (int) (k.size(0) / batch);
+        int d = (int) (q.size(1) / heads);
+        INDArray out = Buffers.empty(q.shape());
+        BlockedAttention.forward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), Buffers.floats(out), lse,
+                batch, heads, n, m, d, (float) scale);
+        return out;
+    }
+
+    /** Gradients {dQ, dK, dV} on the tokens' layout, as {@link #forwardTokens}, given its output {@code out}. */
+    static INDArray[] backwardTokens(INDArray q, INDArray k, INDArray v, INDArray out, float[] lse, INDArray dOut,
+                                     int batch, int heads, double scale) {
+        int n = (int) (q.size(0) / batch);
+        int m = (int) (k.size(0) / batch);
+        int d = (int) (q.size(1) / heads);
+        INDArray dq = Buffers.empty(q.shape());
+        INDArray dk = Buffers.empty(k.shape());
+        INDArray dv = Buffers.empty(v.shape());
+        BlockedAttention.backward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), Buffers.floats(out), lse,
+                Buffers.floats(dOut), Buffers.floats(dq), Buffers.floats(dk), Buffers.floats(dv), batch, heads, n, m,
+                d, (float) scale);
+        return new INDArray[] {dq, dk, dv};
+    }
 
     private static INDArray head(INDArray a, int i) {
         return a.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all());
@@ -71,6 +108,11 @@ final class Attention {
         int m = (int) k.size(1);
         int d = (int) q.size(2);
         INDArray out = Buffers.empty(q.shape());
+        if (blocked(d)) {
+            BlockedAttention.forward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), Buffers.floats(out), lse,
+                    bh, 1, n, m, d, (float) scale);
+            return out;
+        }
         if (tiled) {
             VectorAttention.forward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), Buffers.floats(out), lse,
                     bh, n, m, d, (float) scale);
@@ -105,6 +147,12 @@ final class Attention {
         INDArray dq = Buffers.empty(q.shape());
         INDArray dk = Buffers.empty(k.shape());
         INDArray dv = Buffers.empty(v.shape());
+        if (blocked(d)) {
+            BlockedAttention.backward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), Buffers.floats(out),
+                    lse, Buffers.floats(dOut), Buffers.floats(dq), Buffers.floats(dk), Buffers.floats(dv), bh, 1, n, m,
+                    d, (float) scale);
+            return new INDArray[] {dq, dk, dv};
+        }
         if (tiled) {
             VectorAttention.backward(Buffers.floats(q), Buffers.floats(k), Buffers.floats(v), Buffers.floats(out), lse,
                     Buffers.floats(dOut), Buffers.floats(dq), Buffers.floats(dk), Buffers.floats(dv), bh, n, m, d,

@@ -216,6 +216,21 @@ public final class Layers {
         int n = (int) (q.value().size(0) / batch);
         int m = (int) (k.value().size(0) / batch);
         double scale = 1 / Math.sqrt(d);
+        if (Attention.blocked(d)) { // on the tokens' layout, no head moves
+            INDArray qv = Buffers.dense(q.value());
+            INDArray kv = Buffers.dense(k.value());
+            INDArray vv = Buffers.dense(v.value());
+            float[] lse = new float[batch * heads * n];
+            INDArray o = Attention.forwardTokens(qv, kv, vv, batch, heads, lse, scale);
+            Var out = tape.result(o, q, k, v);
+            tape.onBackward(out, "attention", t0, dy -> {
+                INDArray[] g = Attention.backwardTokens(qv, kv, vv, o, lse, Buffers.dense(dy), batch, heads, scale);
+                q.accumulate(g[0], true);
+                k.accumulate(g[1], true);
+                v.accumulate(g[2], true);
+            });
+            return out;
+        }
         INDArray qh = Attention.splitHeads(Buffers.dense(q.value()), batch, n, heads, d);
         INDArray kh = Attention.splitHeads(Buffers.dense(k.value()), batch, m, heads, d);
         INDArray vh = Attention.splitHeads(Buffers.dense(v.value()), batch, m, heads, d);

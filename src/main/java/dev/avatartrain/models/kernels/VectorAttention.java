@@ -8,8 +8,9 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Tiled attention with an online softmax (the FlashAttention-2 scheme), for every head size: one (sample, head) per
- * task, {@value #ROWS} query rows at a time against tiles of {@value #KEYS} keys, so that nothing larger than a
+ * Tiled attention with an online softmax (the FlashAttention-2 scheme), for heads under
+ * {@value BlockedAttention#MIN_HEAD} channels (it handles every size; wider heads run on {@link BlockedAttention}): one
+ * (sample, head) per task, {@value #ROWS} query rows at a time against tiles of {@value #KEYS} keys, so that nothing larger than a
  * {@code ROWS × KEYS} tile of scores is materialised (no {@code [n, m]} matrix per head). Keys and values are held
  * transposed ({@code [d][m]}) so that every inner loop runs along the keys in full vectors whatever the head size
  * (4–160 channels in the configs): scores are {@code d} broadcast multiply-adds of a key row per block of four query

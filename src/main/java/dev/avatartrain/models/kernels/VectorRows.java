@@ -175,7 +175,19 @@ final class VectorRows {
     /** {@code y[o, o + n) = act((x[o, o + n) − c) · a + b)} (in place allowed). */
     static void applyAffine(Activation act, float[] x, float[] y, int o, int n, float c, float a, float b) {
         int i = o;
-        for (int end = o + S.loopBound(n); i < end; i += S.length()) {
+        int end = o + S.loopBound(n);
+        // one loop per activation, the choice outside it (a choice per vector inside the loop may keep the JIT
+        // from holding the vectors in registers)
+        if (act == Activation.GELU) {
+            for (; i < end; i += S.length()) {
+                gelu(FloatVector.fromArray(S, x, i).sub(c).mul(a).add(b)).intoArray(y, i);
+            }
+        } else if (act == Activation.SILU) {
+            for (; i < end; i += S.length()) {
+                silu(FloatVector.fromArray(S, x, i).sub(c).mul(a).add(b)).intoArray(y, i);
+            }
+        }
+        for (; i < end; i += S.length()) {
             apply(act, FloatVector.fromArray(S, x, i).sub(c).mul(a).add(b)).intoArray(y, i);
         }
         for (; i < o + n; i++) {
@@ -232,7 +244,19 @@ final class VectorRows {
     /** {@code g[o, o + n) = dy[o, o + n) · act'(a · x[o, o + n) + b)} (in place in dy allowed). */
     static void derivativeAffine(Activation act, float[] x, float[] dy, float[] g, int o, int n, float a, float b) {
         int i = o;
-        for (int end = o + S.loopBound(n); i < end; i += S.length()) {
+        int end = o + S.loopBound(n);
+        if (act == Activation.GELU) { // as applyAffine
+            for (; i < end; i += S.length()) {
+                FloatVector.fromArray(S, dy, i).mul(geluDerivative(FloatVector.fromArray(S, x, i).mul(a).add(b)))
+                        .intoArray(g, i);
+            }
+        } else if (act == Activation.SILU) {
+            for (; i < end; i += S.length()) {
+                FloatVector.fromArray(S, dy, i).mul(siluDerivative(FloatVector.fromArray(S, x, i).mul(a).add(b)))
+                        .intoArray(g, i);
+            }
+        }
+        for (; i < end; i += S.length()) {
             FloatVector.fromArray(S, dy, i).mul(derivative(act, FloatVector.fromArray(S, x, i).mul(a).add(b)))
                     .intoArray(g, i);
         }

@@ -175,6 +175,40 @@ class KernelsTest {
     }
 
     @Test
+    void attentionOnTheTokensLayoutEqualsThePerHeadGemms() {
+        // heads of BlockedAttention.MIN_HEAD+ channels run on the tokens' layout (no head moves): the layer's output
+        // and gradients against the per-head GEMMs on split heads; queries not in whole vectors, two key tiles
+        int batch = 2, heads = 3, n = 21, m = 70;
+        for (int d : new int[] {BlockedAttention.MIN_HEAD, 40}) {
+            Nd4j.getRandom().setSeed(5 + d);
+            INDArray q = Nd4j.randn(DataType.FLOAT, batch * n, heads * d);
+            INDArray k = Nd4j.randn(DataType.FLOAT, batch * m, heads * d);
+            INDArray v = Nd4j.randn(DataType.FLOAT, batch * m, heads * d);
+            INDArray gout = Nd4j.randn(DataType.FLOAT, batch * n, heads * d);
+            INDArray[][] results = new INDArray[2][];
+            boolean saved = Attention.tiled;
+            try {
+                for (int path = 0; path < 2; path++) {
+                    Attention.tiled = path == 1;
+                    assertEquals(path == 1, Attention.blocked(d));
+                    Tape t = new Tape(true);
+                    Tape.Var qv = t.parameter(q), kv = t.parameter(k), vv = t.parameter(v);
+                    Tape.Var out = Layers.attention(t, qv, kv, vv, batch, heads);
+                    INDArray o = out.value().dup();
+                    t.backward(out, gout);
+                    results[path] = new INDArray[] {o, qv.grad(), kv.grad(), vv.grad()};
+                }
+            } finally {
+                Attention.tiled = saved;
+            }
+            for (int i = 0; i < 4; i++) {
+                assertTrue(results[0][i].equalsWithEps(results[1][i], 1e-4), new String[] {"output", "dq", "dk", "dv"}[i]
+                        + " (d=" + d + ")");
+            }
+        }
+    }
+
+    @Test
     void sharedGradientsAreCopiedBeforeAccumulating() {
         Tape t = new Tape(true);
         Tape.Var a = t.parameter(Nd4j.ones(DataType.FLOAT, 3));
