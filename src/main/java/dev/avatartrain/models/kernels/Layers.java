@@ -44,9 +44,13 @@ public final class Layers {
             INDArray dw = Buffers.empty(w.shape());
             INDArray g = Buffers.dense(dy);
             INDArray db = bias == null ? null : Buffers.empty(bias.value().shape());
-            INDArray[] bin = bias == null ? new INDArray[] {xv, w, g} : new INDArray[] {xv, w, bias.value(), g};
-            INDArray[] bout = bias == null ? new INDArray[] {dx, dw} : new INDArray[] {dx, dw, db};
-            Nd4j.exec(new DynamicCustomOp("conv2d_bp", bin, bout, List.of(), iArgs));
+            if (gemmBackward(xv.size(0) * oh * ow, w.size(1) * k * k)) {
+                conv2dBackwardByGemm(xv, w, g, dx, dw, db, k, stride, pad, oh, ow);
+            } else {
+                INDArray[] bin = bias == null ? new INDArray[] {xv, w, g} : new INDArray[] {xv, w, bias.value(), g};
+                INDArray[] bout = bias == null ? new INDArray[] {dx, dw} : new INDArray[] {dx, dw, db};
+                Nd4j.exec(new DynamicCustomOp("conv2d_bp", bin, bout, List.of(), iArgs));
+            }
             x.accumulate(dx, true);
             weight.accumulate(dw, true);
             if (bias != null) {
@@ -54,6 +58,47 @@ public final class Layers {
             }
         });
         return out;
+    }
+
+    /**
+     * Whether a convolution's backward pass runs as im2col + GEMMs instead of libnd4j's {@code conv2d_bp}: when few
+     * output positions ({@code batch × oH × oW}) meet many unfolded input channels ({@code iC × k²}), as in the deep
+     * levels of the default UNet. There {@code conv2d_bp} took 3.9–5× longer than the GEMMs (B=2, 1280 channels at
+     * 8×8: 275 vs 71 ms; 640 at 16×16: 92 vs 55 ms); at 32×32 and for small channel counts it is faster
+     * (320 at 32×32: 48 vs 76 ms; 64 at 32×32, B=12: 10 vs 65 ms), docs/benchmarks.md.
+     */
+    static boolean gemmBackward(long outputPositions, long unfoldedChannels) {
+        return outputPositions <= 512 && unfoldedChannels >= 1024;
+    }
+
+    /**
+     * The gradients of a convolution by GEMMs, per image: {@code dW += dY_b · col(x_b)ᵀ} (the weight gradient in
+     * PyTorch's [oC, iC·k·k] order), {@code dcol_b = Wᵀ · dY_b} folded back by col2im into {@code dx}, and {@code db}
+     * the sum of {@code dY} over batch and positions.
+     */
+    private static void conv2dBackwardByGemm(INDArray x, INDArray w, INDArray dy, INDArray dx, INDArray dw, INDArray db, int k,
+                                             int stride, int pad, long oh, long ow) {
+        long b = x.size(0), ci = x.size(1), co = w.size(0), rows = ci * k * k, cols = oh * ow;
+        INDArray col = Buffers.empty(b, ci, k, k, oh, ow);
+        INDArray dcol = Buffers.empty(b, ci, k, k, oh, ow);
+        Nd4j.exec(new DynamicCustomOp("im2col", new INDArray[] {x}, new INDArray[] {col}, List.of(),
+                new int[] {k, k, stride, stride, pad, pad, 1, 1, 0}));
+        INDArray w2 = w.reshape(co, rows);
+        INDArray dw2 = dw.reshape(co, rows);
+        for (long i = 0; i < b; i++) {
+            INDArray dyb = dy.get(NDArrayIndex.point(i)).reshape(co, cols);
+            INDArray colb = col.get(NDArrayIndex.point(i)).reshape(rows, cols);
+            INDArray dcolb = dcol.get(NDArrayIndex.point(i)).reshape(rows, cols);
+            Nd4j.gemm(dyb, colb, dw2, false, true, 1.0, i == 0 ? 0.0 : 1.0);
+            Nd4j.gemm(w2, dyb, dcolb, true, false, 1.0, 0.0);
+        }
+        Nd4j.exec(new DynamicCustomOp("col2im", new INDArray[] {dcol}, new INDArray[] {dx}, List.of(),
+                new int[] {stride, stride, pad, pad, (int) x.size(2), (int) x.size(3), 1, 1, 0}));
+        if (db != null) {
+            db.assign(dy.sum(0, 2, 3));
+        }
+        Buffers.release(col);
+        Buffers.release(dcol);
     }
 
     /**

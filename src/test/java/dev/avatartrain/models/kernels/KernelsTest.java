@@ -208,6 +208,37 @@ class KernelsTest {
         }
     }
 
+    /**
+     * A convolution whose backward pass takes the im2col + GEMM path (few output positions, many unfolded channels)
+     * gives libnd4j's conv2d_bp gradients, for stride 1 and 2, with and without bias.
+     */
+    @Test
+    void convolutionGradientsByGemmEqualConv2dBp() {
+        for (int stride : new int[] {1, 2}) {
+            for (boolean withBias : new boolean[] {true, false}) {
+                Nd4j.getRandom().setSeed(11 + stride);
+                INDArray x = Nd4j.randn(DataType.FLOAT, 2, 130, 6, 6), w = Nd4j.randn(DataType.FLOAT, 7, 130, 3, 3).muli(0.1);
+                INDArray bias = Nd4j.randn(DataType.FLOAT, 7);
+                long oh = (6 + 2 - 3) / stride + 1;
+                assertTrue(Layers.gemmBackward(2 * oh * oh, 130 * 9), "this shape takes the GEMM path");
+                INDArray dy = Nd4j.randn(DataType.FLOAT, 2, 7, oh, oh);
+                Tape t = new Tape(true);
+                Tape.Var xv = t.parameter(x), wv = t.parameter(w), bv = withBias ? t.parameter(bias) : null;
+                Tape.Var y = Layers.conv2d(t, xv, wv, bv, stride, 1);
+                t.backward(y, dy);
+                INDArray dx = Nd4j.create(DataType.FLOAT, x.shape()), dw = Nd4j.create(DataType.FLOAT, w.shape()), db = Nd4j.create(DataType.FLOAT, 7);
+                int[] iArgs = {3, 3, stride, stride, 1, 1, 1, 1, 0, 0, 1};
+                Nd4j.exec(new org.nd4j.linalg.api.ops.DynamicCustomOp("conv2d_bp",
+                        withBias ? new INDArray[] {x, w, bias, dy} : new INDArray[] {x, w, dy},
+                        withBias ? new INDArray[] {dx, dw, db} : new INDArray[] {dx, dw}, java.util.List.of(), iArgs));
+                String where = "stride " + stride + (withBias ? ", bias" : "");
+                assertTrue(xv.grad().equalsWithEps(dx, 1e-4), where + ": dx");
+                assertTrue(wv.grad().equalsWithEps(dw, 1e-4), where + ": dW");
+                if (withBias) assertTrue(bv.grad().equalsWithEps(db, 1e-4), where + ": db");
+            }
+        }
+    }
+
     @Test
     void sharedGradientsAreCopiedBeforeAccumulating() {
         Tape t = new Tape(true);
