@@ -323,14 +323,18 @@ public final class ParameterAveraging {
         }
     }
 
-    /** Reduced chunks fetched ahead of the one being applied (each by its own job, run at once). */
-    static final int FETCH_AHEAD = 3;
+    /**
+     * Reduced chunks fetched ahead of the one being applied (each by its own job). One: with three, the standalone
+     * cluster test's surviving 2 GB executor ran out of heap once while recomputing the lost executor's chunks with
+     * results of the jobs ahead waiting in its block store.
+     */
+    static final int FETCH_AHEAD = 1;
 
     /**
      * Hands the reduced chunks (keys 0 … keys − 1, one per partition) to {@code apply} in key order, each fetched by its
-     * own one-partition job. Up to {@link #FETCH_AHEAD} jobs run at once while a chunk is applied, so the jobs'
-     * latency and the copying of their results overlap each other and the driver's work; the driver holds at most
-     * {@code FETCH_AHEAD + 1} reduced chunks (128 MiB).
+     * own one-partition job. {@link #FETCH_AHEAD} jobs run while a chunk is applied, so the jobs' latency and the
+     * copying of their results overlap the driver's work; the driver holds at most {@code FETCH_AHEAD + 1} reduced
+     * chunks (64 MiB).
      */
     static void stream(JavaPairRDD<Integer, Piece> reduced, int keys, BiConsumer<Integer, float[]> apply) {
         // threads made here inherit this thread's Spark job properties (job group, scheduler pool)
