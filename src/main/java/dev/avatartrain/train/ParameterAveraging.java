@@ -122,41 +122,35 @@ public final class ParameterAveraging {
             return this;
         }
 
-        private interface Bytes {
-            void write(byte[] b, int n) throws IOException;
-        }
-
-        private interface Fill {
-            void read(byte[] b, int n) throws IOException;
-        }
-
-        private void writeTo(java.io.DataOutput head, Bytes body) throws IOException {
-            head.writeDouble(sumOfSquares);
-            head.writeInt(stats == null ? -1 : stats.length);
-            if (stats != null) for (double d : stats) head.writeDouble(d);
-            head.writeInt(values == null ? -1 : values.length);
+        // DataOutput.write / DataInput.readFully copy whole blocks on both streams (ObjectOutput, and the Data*Stream
+        // wrappers over Kryo's Output/Input, which forward to their bulk writeBytes/read)
+        private void writeTo(java.io.DataOutput out) throws IOException {
+            out.writeDouble(sumOfSquares);
+            out.writeInt(stats == null ? -1 : stats.length);
+            if (stats != null) for (double d : stats) out.writeDouble(d);
+            out.writeInt(values == null ? -1 : values.length);
             if (values == null) return;
             ByteBuffer buf = ByteBuffer.allocate(4 * Math.min(BLOCK_FLOATS, values.length)).order(ByteOrder.LITTLE_ENDIAN);
             for (int at = 0; at < values.length; at += BLOCK_FLOATS) {
                 int n = Math.min(BLOCK_FLOATS, values.length - at);
                 buf.clear();
                 buf.asFloatBuffer().put(values, at, n);
-                body.write(buf.array(), 4 * n);
+                out.write(buf.array(), 0, 4 * n);
             }
         }
 
-        private void readFrom(java.io.DataInput head, Fill body) throws IOException {
-            sumOfSquares = head.readDouble();
-            int ns = head.readInt();
+        private void readFrom(java.io.DataInput in) throws IOException {
+            sumOfSquares = in.readDouble();
+            int ns = in.readInt();
             stats = ns < 0 ? null : new double[ns];
-            for (int i = 0; i < ns; i++) stats[i] = head.readDouble();
-            int nv = head.readInt();
+            for (int i = 0; i < ns; i++) stats[i] = in.readDouble();
+            int nv = in.readInt();
             values = nv < 0 ? null : new float[nv];
             if (values == null) return;
             ByteBuffer buf = ByteBuffer.allocate(4 * Math.min(BLOCK_FLOATS, nv)).order(ByteOrder.LITTLE_ENDIAN);
             for (int at = 0; at < nv; at += BLOCK_FLOATS) {
                 int n = Math.min(BLOCK_FLOATS, nv - at);
-                body.read(buf.array(), 4 * n);
+                in.readFully(buf.array(), 0, 4 * n);
                 buf.clear();
                 buf.asFloatBuffer().get(values, at, n);
             }
@@ -164,18 +158,18 @@ public final class ParameterAveraging {
 
         @Override
         public void writeExternal(java.io.ObjectOutput out) throws IOException {
-            writeTo(out, (b, n) -> out.write(b, 0, n));
+            writeTo(out);
         }
 
         @Override
         public void readExternal(java.io.ObjectInput in) throws IOException {
-            readFrom(in, (b, n) -> in.readFully(b, 0, n));
+            readFrom(in);
         }
 
         @Override
         public void write(Kryo kryo, Output out) {
             try {
-                writeTo(new java.io.DataOutputStream(out), (b, n) -> out.writeBytes(b, 0, n));
+                writeTo(new java.io.DataOutputStream(out));
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
@@ -184,7 +178,7 @@ public final class ParameterAveraging {
         @Override
         public void read(Kryo kryo, Input in) {
             try {
-                readFrom(new java.io.DataInputStream(in), (b, n) -> in.readBytes(b, 0, n));
+                readFrom(new java.io.DataInputStream(in));
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
