@@ -10,7 +10,9 @@ import dev.avatartrain.models.nn.Network;
 /**
  * The driver's one copy of what training carries between rounds: the parameters and both AdamW moments
  * ({@code exp_avg}, {@code exp_avg_sq}), each as the chunks of a {@link FlatLayout} (plain {@code float[]}, none larger
- * than a chunk), and the optimizer's step count (= optimizer steps taken).
+ * than a chunk), and the optimizer's step count (= optimizer steps taken). The moments are allocated on first use,
+ * so a driver that makes the state from its network (and then releases the network) never holds both a network and
+ * the whole state.
  */
 public final class ModelState {
     /** Default chunk: 32 MiB of float32 (fits Kryo's default 64 MiB buffer and any task result limit). */
@@ -18,22 +20,26 @@ public final class ModelState {
 
     private final FlatLayout layout;
     private final float[][] params;
-    private final float[][] expAvg;
-    private final float[][] expAvgSq;
+    private float[][] expAvg; // null until first used (zeros)
+    private float[][] expAvgSq;
     private long step;
 
     private ModelState(FlatLayout layout, long step) {
         this.layout = layout;
-        int n = layout.chunks();
-        this.params = new float[n][];
-        this.expAvg = new float[n][];
-        this.expAvgSq = new float[n][];
-        for (int c = 0; c < n; c++) {
-            params[c] = new float[layout.chunkLength(c)];
-            expAvg[c] = new float[layout.chunkLength(c)];
-            expAvgSq[c] = new float[layout.chunkLength(c)];
-        }
+        this.params = zeros(layout);
         this.step = step;
+    }
+
+    private static float[][] zeros(FlatLayout layout) {
+        float[][] a = new float[layout.chunks()][];
+        for (int c = 0; c < a.length; c++) a[c] = new float[layout.chunkLength(c)];
+        return a;
+    }
+
+    private void allocateMoments() {
+        if (expAvg != null) return;
+        expAvg = zeros(layout);
+        expAvgSq = zeros(layout);
     }
 
     /** The network's parameters, zero moments, step 0. */
@@ -71,15 +77,18 @@ public final class ModelState {
     }
 
     public float[] expAvg(int c) {
+        allocateMoments();
         return expAvg[c];
     }
 
     public float[] expAvgSq(int c) {
+        allocateMoments();
         return expAvgSq[c];
     }
 
     /** The chunks of one of the three flat buffers: 0 parameters, 1 exp_avg, 2 exp_avg_sq. */
     float[] part(int which, int c) {
+        if (which > 0) allocateMoments();
         return switch (which) {
             case 0 -> params[c];
             case 1 -> expAvg[c];
@@ -112,6 +121,7 @@ public final class ModelState {
 
     /** Copies of the moments by name, {@code <name>.exp_avg} and {@code <name>.exp_avg_sq} (tests and small models only). */
     public Map<String, float[]> momentsByName() {
+        allocateMoments();
         Map<String, float[]> m = byName(expAvg), v = byName(expAvgSq);
         Map<String, float[]> out = new LinkedHashMap<>();
         m.forEach((n, a) -> {
@@ -158,6 +168,7 @@ public final class ModelState {
     }
 
     float[][] chunksOf(int which) {
+        if (which > 0) allocateMoments();
         return switch (which) {
             case 0 -> params;
             case 1 -> expAvg;

@@ -27,7 +27,6 @@ import org.apache.spark.Partitioner;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.serializer.KryoSerializer;
 import org.apache.spark.storage.StorageLevel;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -44,8 +43,8 @@ import scala.Tuple2;
  * One round of data-parallel training on Spark (DESIGN.md §3, docs/engine.md), with the state moved in chunks of a
  * flat float32 buffer ({@link FlatLayout}) and never as one object:
  * <ol>
- * <li>the driver broadcasts every chunk of the parameters (and, when averaging, of both AdamW moments) as its own
- * broadcast;</li>
+ * <li>the driver publishes every chunk of the parameters (and, when averaging, of both AdamW moments) as a disk-only
+ * block of its block manager ({@link PublishedChunks}: the driver's heap holds the state once);</li>
  * <li>every partition (a shard of whole items) rebuilds them in its network and trains; it emits its result as
  * {@code (key, chunk)} pairs, one chunk at a time, into the shuffle;</li>
  * <li>the shuffle reduces each key on the executors (a reduce-scatter: one key per reduce partition), computing each
@@ -56,7 +55,7 @@ import scala.Tuple2;
  * Two modes. <b>Exact</b> ({@code averaging_frequency: 1}): workers return their accumulated gradients, the reduction
  * sums them, the driver clips the averaged gradient by its global norm (from the per-chunk sums of squares) and takes
  * one AdamW step: N workers × batch B equal one machine with batch N·B, and no optimizer state travels.
- * <b>Averaging</b> (H &gt; 1): every worker takes H AdamW steps from the broadcast parameters and moments; parameters
+ * <b>Averaging</b> (H &gt; 1): every worker takes H AdamW steps from the published parameters and moments; parameters
  * and both moments are averaged (DL4J's parameter averaging, moments averaged too).
  * Sampling in a task is seeded by (seed, round, partition), so a task Spark retries computes the same result.
  */
@@ -74,19 +73,19 @@ public final class ParameterAveraging {
                         long bytesInPerWorker, long bytesOutPerWorker, Phases phases) {}
 
     /**
-     * Driver-side seconds of a round's phases: making the broadcasts; the training stage and the reduce stage up to the
+     * Driver-side seconds of a round's phases: publishing the state's chunks; the training stage and the reduce stage up to the
      * per-chunk summary (includes the tasks' compute); streaming the reduced chunks back and applying them.
      */
-    public record Phases(double broadcast, double trainAndReduce, double streamAndApply) {}
+    public record Phases(double publish, double trainAndReduce, double streamAndApply) {}
 
     /** Statistics a partition reports under {@link #STATS}: loss sum, gradient-norm sum, lr sum, steps, samples, compute s. */
     static final int STATS_SIZE = 6;
 
     /**
-     * What travels: a chunk of floats (a broadcast chunk of the state, or a value in the shuffle), or (under the key
-     * after the last chunk) a partition's statistics. Reduced by adding in place. Its floats are written and read in
-     * bulk, 1 MiB at a time, under Java serialisation (Spark's default serializer: broadcasts and task results) and
-     * Kryo (the reduce shuffle; broadcasts and task results under Kryo): their own float-array paths take one element
+     * What travels through the shuffle: a chunk of floats, or (under the key after the last chunk) a partition's
+     * statistics. Reduced by adding in place. Its floats are written and read in bulk, 1 MiB at a time, under Java
+     * serialisation (Spark's default serializer: task results) and Kryo (the reduce shuffle; task results under
+     * Kryo): their own float-array paths take one element
      * per call (Java's took 15 % of the 74 M adapter's rounds on local[2], JFR).
      */
     public static final class Piece implements java.io.Externalizable, KryoSerializable {
@@ -262,7 +261,7 @@ public final class ParameterAveraging {
     }
 
     /**
-     * The exchange of a round: broadcasts the state's chunks, runs the partitions, reduces their chunks by key on the
+     * The exchange of a round: publishes the state's chunks, runs the partitions, reduces their chunks by key on the
      * executors, fills {@code stats} (summed over partitions) and {@code sumOfSquares[0]} (of all reduced chunks),
      * then hands every reduced chunk to {@code apply} in key order, one at a time. Keys: exact, chunk c of the
      * gradient sum; averaging, {@code part × chunks + c} for the parameters (part 0) and both moments (1, 2).
@@ -274,12 +273,12 @@ public final class ParameterAveraging {
         int parts = exact ? 1 : 3;
         int keys = parts * chunks;
         long step = state.step();
-        List<Broadcast<Piece>> in = new ArrayList<>();
+        List<float[]> snapshot = new ArrayList<>();
+        for (int p = 0; p < parts; p++) for (int c = 0; c < chunks; c++) snapshot.add(state.part(p, c));
         JavaPairRDD<Integer, Piece> reduced = null;
         long t0 = System.nanoTime(), t1, t2;
+        PublishedChunks in = PublishedChunks.publish(sc, snapshot);
         try {
-            // Spark keeps the value itself in the driver's block store (no copy) and its serialised pieces beside it.
-            for (int p = 0; p < parts; p++) for (int c = 0; c < chunks; c++) in.add(sc.broadcast(new Piece(state.part(p, c), null)));
             t1 = System.nanoTime();
             List<Integer> ids = new ArrayList<>();
             for (int i = 0; i < shards.size(); i++) ids.add(i);
@@ -313,7 +312,7 @@ public final class ParameterAveraging {
             return new Phases((t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9);
         } finally {
             if (reduced != null) reduced.unpersist(false);
-            for (Broadcast<Piece> b : in) b.destroy();
+            in.close();
         }
     }
 
@@ -371,7 +370,7 @@ public final class ParameterAveraging {
 
     /** A partition's work, on the task's cores; returns its chunks lazily (the shuffle writer pulls one at a time). */
     private static Iterator<Tuple2<Integer, Piece>> runPartition(TrainingTask task, List<String> shard, Settings s,
-                                                                List<Broadcast<Piece>> in, FlatLayout layout, long step, long round,
+                                                                PublishedChunks in, FlatLayout layout, long step, long round,
                                                                 int partition, int steps, boolean exact) throws Exception {
         TaskContext ctx = TaskContext.get();
         int cpus = ctx != null ? ctx.cpus() : Runtime.getRuntime().availableProcessors();
@@ -405,16 +404,22 @@ public final class ParameterAveraging {
     }
 
     /**
-     * Trains on one partition: sets the network (and optimizer) from the broadcast chunks, then either accumulates one
+     * Trains on one partition: sets the network (and optimizer) from the published chunks, then either accumulates one
      * step's gradients (exact) or runs {@code steps} AdamW steps; adds the arrays to emit to {@code out} (gradients;
      * or parameters, exp_avg, exp_avg_sq) and returns the statistics.
      */
-    static double[] compute(TrainingTask task, Slot slot, TrainingTask.BatchSource data, Settings s, List<Broadcast<Piece>> in, FlatLayout layout,
+    static double[] compute(TrainingTask task, Slot slot, TrainingTask.BatchSource data, Settings s, PublishedChunks in, FlatLayout layout,
                             long step, long round, int partition, int steps, boolean exact, List<Map<String, INDArray>> out) {
         long t0 = System.nanoTime();
         int chunks = layout.chunks();
         Map<String, INDArray> params = slot.net().parameters();
-        for (int c = 0; c < chunks; c++) layout.scatter(in.get(c).value().values, c, params);
+        Map<Integer, float[]> buffers = new java.util.HashMap<>(); // one per chunk length (the last chunk is shorter)
+        java.util.function.IntFunction<float[]> read = k -> {
+            float[] b = buffers.computeIfAbsent(in.length(k), float[]::new);
+            in.read(k, b);
+            return b;
+        };
+        for (int c = 0; c < chunks; c++) layout.scatter(read.apply(c), c, params);
         StepRunner runner = new StepRunner(slot.net(), task.lossName(), s.accumulation(), s.maxGradNorm(), s.schedule());
         var rng = StepRunner.rng(s.seed(), round, partition);
         double[] stats = new double[STATS_SIZE];
@@ -434,8 +439,8 @@ public final class ParameterAveraging {
                 v.put(name, moments.get(name + ".exp_avg_sq"));
             }
             for (int c = 0; c < chunks; c++) {
-                layout.scatter(in.get(chunks + c).value().values, c, m);
-                layout.scatter(in.get(2 * chunks + c).value().values, c, v);
+                layout.scatter(read.apply(chunks + c), c, m);
+                layout.scatter(read.apply(2 * chunks + c), c, v);
             }
             StepRunner.Totals t = runner.run(data, rng, opt, step, steps, task.batchSize());
             out.add(params);
@@ -486,7 +491,7 @@ public final class ParameterAveraging {
         Network net = slot != null ? slot.net() : task.buildNetwork();
         if (!withOptimizer) return new Slot(net, null, null); // exact mode keeps no moments on the workers
         List<Double> hyper = List.of(s.beta1(), s.beta2(), s.epsilon(), s.weightDecay());
-        // a pooled optimizer's moment arrays are reused: they are overwritten from the broadcast before every round
+        // a pooled optimizer's moment arrays are reused: they are overwritten from the published chunks before every round
         if (slot != null && slot.optimizer() != null && hyper.equals(slot.hyper())) return slot;
         return new Slot(net, new AdamW(s.beta1(), s.beta2(), s.epsilon(), s.weightDecay()), hyper);
     }

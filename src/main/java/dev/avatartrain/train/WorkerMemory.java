@@ -63,12 +63,14 @@ public final class WorkerMemory {
                         isLocal ? "JVM" : "executors"));
             }
         }
-        long driverNeeds = stateBytes + paramBytes; // the state, and the broadcast's serialised copy of the parameters
+        // the state, and the chunks in flight: two reduced chunks, each briefly beside its serialised task result
+        long inFlight = 4L * 4 * Math.min(layout.total(), layout.chunkFloats());
+        long driverNeeds = stateBytes + inFlight;
         long heap = Runtime.getRuntime().maxMemory();
         if (driverNeeds > heap) {
             throw new BadInputException(String.format("train: the driver cannot hold the model: its state (parameters and both AdamW moments,"
-                            + " %s) and the serialised broadcast of the parameters (%s) need %s of heap, but the driver has %s (-Xmx /"
-                            + " spark.driver.memory = %s). Give the driver more memory.", gib(stateBytes), gib(paramBytes), gib(driverNeeds), gib(heap),
+                            + " %s) and the chunks in flight (%s) need %s of heap, but the driver has %s (-Xmx /"
+                            + " spark.driver.memory = %s). Give the driver more memory.", gib(stateBytes), gib(inFlight), gib(driverNeeds), gib(heap),
                     conf.get("spark.driver.memory", "(not set)")));
         }
     }

@@ -6,21 +6,19 @@ import java.lang.management.MemoryType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
-import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.storage.StorageLevel;
 
 import dev.avatartrain.data.adapter.AdapterManifest;
 import dev.avatartrain.models.adapter.AudioProjConfig;
 import dev.avatartrain.synth.SyntheticAdapterData;
 import dev.avatartrain.train.ModelState;
 import dev.avatartrain.train.ParameterAveraging;
+import dev.avatartrain.train.PublishedChunks;
 import dev.avatartrain.train.WorkerMemory;
 import dev.avatartrain.train.adapter.AdapterOptions;
 import dev.avatartrain.train.adapter.AdapterTask;
@@ -31,10 +29,10 @@ import scala.Tuple2;
  * The engine at real sizes ({@code bench/engine.sh}): the audio adapter of {@code configuration/adapter/train_adapter.yaml}
  * (74 M parameters; {@code intermediate_dim=1536}: 200 M+) on {@code local[P]} with P workers, synthetic items of
  * 9–25 frames. Per round: wall time, the tasks' mean compute time (training only), the rest (communication:
- * broadcast, shuffle, reduce, streaming back, the driver's AdamW step) and bytes per worker; exact mode
- * ({@code averaging_frequency: 1}) and one averaging round (H = 2). Then the two ways to hand the next round its
- * parameters, timed alone: one broadcast per chunk, or the reduced chunks themselves sent through a shuffle (an
- * all-gather). Args: {@code intermediate_dim workers accumulation rounds}.
+ * publishing, shuffle, reduce, streaming back, the driver's AdamW step) and bytes per worker; exact mode
+ * ({@code averaging_frequency: 1}) and one averaging round (H = 2). Then two ways to hand the workers the
+ * parameters, alone: the engine's disk-only blocks ({@link PublishedChunks}) and a torrent broadcast per chunk (the
+ * engine's way until 2026-12-01 evening), with the time and what each adds to the driver's memory store. Args: {@code intermediate_dim workers accumulation rounds}.
  */
 public final class EngineBench {
     public static void main(String[] args) throws Exception {
@@ -63,17 +61,19 @@ public final class EngineBench {
         WorkerMemory.check(sc, state.layout(), true, accumulation, workers);
         ParameterAveraging.round(sc, task, shards, s, state, 0, 1, true); // warm-up: networks built, JIT
         resetPeaks();
-        System.out.println("| mode | round | compute (task mean) | communication | share | broadcast / train+reduce / stream+apply | MB in / out per worker |");
+        System.out.println("| mode | round | compute (task mean) | communication | share | publish / train+reduce / stream+apply | MB in / out per worker |");
         System.out.println("|---|---|---|---|---|---|---|");
         for (int r = 1; r <= rounds; r++) row("exact", ParameterAveraging.round(sc, task, shards, s, state, r, 1, true));
         row("averaging H=2", ParameterAveraging.round(sc, task, shards, s, state, rounds + 1, 2, false));
-        System.out.printf("engine: JVM peak heap %.2f GB (driver and both local workers: state %.2f GB + broadcast pieces + reduced"
+        System.out.printf("engine: JVM peak heap %.2f GB (driver and both local workers: state %.2f GB + reduced"
                 + " blocks + shuffle), peak RSS %.2f GB%n", peakHeap() / 1e9, state.bytes() / 1e9, peakRssKb() / 1e6);
 
-        // the two distribution paths alone, for the same parameters
+        // the two ways to hand the workers the parameters, alone: what each adds to the driver's memory store, and time
         for (int r = 0; r < 2; r++) {
-            double b = broadcastSeconds(sc, state, workers), g = allGatherSeconds(sc, state, workers);
-            System.out.printf("engine: parameters to %d workers: chunked broadcast %.2f s, reduced chunks through a shuffle %.2f s%n", workers, b, g);
+            Handover pub = published(sc, state, workers), bc = broadcast(sc, state, workers);
+            System.out.printf("engine: parameters (%.0f MB) to %d workers: published disk blocks %.2f s (driver memory store + %.0f MB),"
+                            + " torrent broadcast %.2f s (driver memory store + %.0f MB)%n", 4e-6 * n, workers, pub.seconds(), pub.driverBytes() / 1e6,
+                    bc.seconds(), bc.driverBytes() / 1e6);
         }
         spark.stop();
     }
@@ -81,48 +81,63 @@ public final class EngineBench {
     static void row(String mode, ParameterAveraging.Round r) {
         double comm = r.seconds() - r.computeSeconds();
         System.out.printf("| %s | %.2f s | %.2f s | %.2f s | %.0f %% | %.2f / %.2f / %.2f s | %.0f / %.0f |%n", mode, r.seconds(), r.computeSeconds(), comm,
-                100 * comm / r.seconds(), r.phases().broadcast(), r.phases().trainAndReduce(), r.phases().streamAndApply(),
+                100 * comm / r.seconds(), r.phases().publish(), r.phases().trainAndReduce(), r.phases().streamAndApply(),
                 r.bytesInPerWorker() / 1e6, r.bytesOutPerWorker() / 1e6);
     }
 
-    /** One broadcast per chunk; every worker reads all of them (as a round's tasks do). */
-    static double broadcastSeconds(JavaSparkContext sc, ModelState state, int workers) {
-        long t0 = System.nanoTime();
+    /** Seconds to hand every worker the parameters, and the bytes this added to the driver's memory store before any task ran. */
+    record Handover(double seconds, long driverBytes) {}
+
+    /** The engine's way: the chunks as disk-only blocks of the driver's block manager, every worker reads all of them. */
+    static Handover published(JavaSparkContext sc, ModelState state, int workers) {
+        long before = storeUsed(sc), t0 = System.nanoTime();
+        List<float[]> chunks = new ArrayList<>();
+        for (int c = 0; c < state.layout().chunks(); c++) chunks.add(state.params(c));
+        PublishedChunks p = PublishedChunks.publish(sc, chunks);
+        long added = storeUsed(sc) - before;
+        sc.parallelize(ids(workers), workers).map(i -> {
+            double s = 0;
+            for (int k = 0; k < p.size(); k++) {
+                float[] x = new float[p.length(k)];
+                p.read(k, x);
+                s += x[0];
+            }
+            return s;
+        }).collect();
+        p.close();
+        return new Handover((System.nanoTime() - t0) / 1e9, added);
+    }
+
+    /** Before 2026-12-01 evening: one torrent broadcast per chunk (value and serialised pieces in the driver's store). */
+    static Handover broadcast(JavaSparkContext sc, ModelState state, int workers) {
+        long before = storeUsed(sc), t0 = System.nanoTime();
         List<Broadcast<ParameterAveraging.Piece>> in = new ArrayList<>();
         for (int c = 0; c < state.layout().chunks(); c++) in.add(sc.broadcast(new ParameterAveraging.Piece(state.params(c), null)));
-        List<Integer> ids = new ArrayList<>();
-        for (int i = 0; i < workers; i++) ids.add(i);
-        sc.parallelize(ids, workers).map(i -> {
+        long added = storeUsed(sc) - before;
+        sc.parallelize(ids(workers), workers).map(i -> {
             double s = 0;
             for (Broadcast<ParameterAveraging.Piece> b : in) s += b.value().values()[0];
             return s;
         }).collect();
         for (Broadcast<ParameterAveraging.Piece> b : in) b.destroy();
-        return (System.nanoTime() - t0) / 1e9;
+        return new Handover((System.nanoTime() - t0) / 1e9, added);
     }
 
-    /**
-     * The alternative: the reduced chunks stay on the executors (a persisted RDD, as after a round's reduce) and reach
-     * every worker through a second shuffle keyed by worker. Only the distribution is timed, not making the RDD.
-     */
-    static double allGatherSeconds(JavaSparkContext sc, ModelState state, int workers) {
-        List<Tuple2<Integer, ParameterAveraging.Piece>> chunks = new ArrayList<>();
-        for (int c = 0; c < state.layout().chunks(); c++) chunks.add(new Tuple2<>(c, new ParameterAveraging.Piece(state.params(c), null)));
-        JavaPairRDD<Integer, ParameterAveraging.Piece> reduced = sc.parallelizePairs(chunks, chunks.size()).persist(StorageLevel.MEMORY_AND_DISK());
-        reduced.count();
-        long t0 = System.nanoTime();
-        reduced.flatMapToPair(kv -> {
-            List<Tuple2<Integer, ParameterAveraging.Piece>> out = new ArrayList<>();
-            for (int w = 0; w < workers; w++) out.add(new Tuple2<>(w, kv._2()));
-            return out.iterator();
-        }).partitionBy(new org.apache.spark.HashPartitioner(workers)).mapPartitions((Iterator<Tuple2<Integer, ParameterAveraging.Piece>> it) -> {
-            double s = 0;
-            while (it.hasNext()) s += it.next()._2().values()[0];
-            return List.of(s).iterator();
-        }).collect();
-        double secs = (System.nanoTime() - t0) / 1e9;
-        reduced.unpersist(true);
-        return secs;
+    static List<Integer> ids(int n) {
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < n; i++) ids.add(i);
+        return ids;
+    }
+
+    /** Bytes in the driver's memory store (local mode: the one block manager). */
+    static long storeUsed(JavaSparkContext sc) {
+        long used = 0;
+        scala.collection.Iterator<Tuple2<Object, Object>> it = sc.sc().getExecutorMemoryStatus().valuesIterator();
+        while (it.hasNext()) {
+            Tuple2<Object, Object> v = it.next();
+            used += (Long) v._1() - (Long) v._2();
+        }
+        return used;
     }
 
     static void resetPeaks() {

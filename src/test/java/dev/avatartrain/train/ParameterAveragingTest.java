@@ -71,6 +71,44 @@ class ParameterAveragingTest {
         return sum;
     }
 
+    /**
+     * The chunks a round publishes are a snapshot on the driver's disk, not in its heap: the block store holds them
+     * with no memory size; tasks read the values as published although the driver changed its arrays since (as it
+     * does while a round's reduced chunks stream back); closing removes them, and a task then fails naming the block.
+     */
+    @Test
+    void publishedChunksAreADiskOnlySnapshotThatTasksReadUntilClosed() throws Exception {
+        SplittableRandom r = new SplittableRandom(11);
+        float[] a = new float[CHUNK], b = new float[777];
+        for (int i = 0; i < a.length; i++) a[i] = (float) r.nextGaussian();
+        for (int i = 0; i < b.length; i++) b[i] = (float) r.nextGaussian();
+        List<float[]> published = List.of(a.clone(), b.clone());
+        PublishedChunks p = PublishedChunks.publish(sc, List.of(a, b));
+        org.apache.spark.storage.BlockManager bm = org.apache.spark.SparkEnv.get().blockManager();
+        for (int k = 0; k < 2; k++) {
+            org.apache.spark.storage.BlockStatus st = bm.getStatus(p.block(k)).get();
+            assertEquals(0, st.memSize(), "bytes of " + p.block(k) + " in the driver's memory store");
+            assertEquals(4L * published.get(k).length, st.diskSize(), "bytes of " + p.block(k) + " on the driver's disk");
+        }
+        a[0] += 1;
+        b[776] = -3;
+        List<float[]> read = sc.parallelize(List.of(0, 1, 0, 1), 4).map(k -> {
+            float[] x = new float[p.length(k)];
+            p.read(k, x);
+            return x;
+        }).collect();
+        for (int i = 0; i < 4; i++) org.junit.jupiter.api.Assertions.assertArrayEquals(published.get(i % 2), read.get(i), "chunk " + i % 2);
+
+        p.close();
+        for (int t = 0; t < 200 && (bm.getStatus(p.block(0)).isDefined() || bm.getStatus(p.block(1)).isDefined()); t++) Thread.sleep(50);
+        assertTrue(bm.getStatus(p.block(0)).isEmpty() && bm.getStatus(p.block(1)).isEmpty(), "closing left the blocks on the driver");
+        Exception e = assertThrows(org.apache.spark.SparkException.class, () -> sc.parallelize(List.of(0), 1).map(k -> {
+            p.read(0, new float[p.length(0)]);
+            return k;
+        }).collect());
+        assertTrue(e.getMessage().contains(p.block(0) + " (chunk 0 of the round's state) is on no block manager"), e.getMessage());
+    }
+
     /** A chunk survives both serializers the engine's pieces travel through, bit for bit (a length over one 1 MiB block). */
     @Test
     void aPieceRoundTripsThroughJavaAndKryoSerialisation() {

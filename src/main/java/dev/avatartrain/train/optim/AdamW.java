@@ -172,7 +172,7 @@ public final class AdamW {
 
     /**
      * Zero moments for every parameter of {@code params} not seen yet, and the step count: afterwards {@link #state()}
-     * holds live arrays for all of them (a worker fills them from the broadcast chunks without a second copy).
+     * holds live arrays for all of them (a worker fills them from the published chunks without a second copy).
      */
     public void zeroState(Map<String, INDArray> params, long stepCount) {
         if (stepCount < 0) throw new IllegalArgumentException("AdamW state: step count must be >= 0, got " + stepCount + ".");
