@@ -324,10 +324,13 @@ public final class ParameterAveraging {
     static final int FETCH_AHEAD = 1;
 
     /**
-     * Hands the reduced chunks (keys 0 … keys − 1, one per partition) to {@code apply} in key order, each fetched by its
-     * own one-partition job. {@link #FETCH_AHEAD} jobs run while a chunk is applied, so the jobs' latency and the
-     * copying of their results overlap the driver's work; the driver holds at most {@code FETCH_AHEAD + 1} reduced
-     * chunks (64 MiB).
+     * Hands the reduced chunks (keys 0 … keys − 1, one per partition, all computed and persisted by then) to
+     * {@code apply} in key order. Each is read from the block manager (its {@code rdd_<id>_<k>} block: the object
+     * itself in local mode, else fetched from the executor holding it, to a temporary file above
+     * {@code spark.network.maxRemoteBlockSizeFetchToMem} and deserialised as a stream), so the driver's heap holds the
+     * chunk's floats and no serialised copy; a block that is gone (a lost executor) is recomputed by a one-partition
+     * job. {@link #FETCH_AHEAD} fetches run while a chunk is applied, so the driver holds at most
+     * {@code FETCH_AHEAD + 1} reduced chunks (64 MiB).
      */
     static void stream(JavaPairRDD<Integer, Piece> reduced, int keys, BiConsumer<Integer, float[]> apply) {
         // threads made here inherit this thread's Spark job properties (job group, scheduler pool)
@@ -353,7 +356,22 @@ public final class ParameterAveraging {
     }
 
     private static Future<List<Tuple2<Integer, Piece>>> fetch(ExecutorService fetchers, JavaPairRDD<Integer, Piece> reduced, int partition) {
-        return fetchers.submit(() -> reduced.collectPartitions(new int[]{partition})[0]);
+        return fetchers.submit(() -> {
+            List<Tuple2<Integer, Piece>> stored = storedPartition(reduced, partition);
+            return stored != null ? stored : reduced.collectPartitions(new int[]{partition})[0];
+        });
+    }
+
+    /** The records of a persisted partition, read from the block manager; null when no block manager has it. */
+    @SuppressWarnings("unchecked")
+    static List<Tuple2<Integer, Piece>> storedPartition(JavaPairRDD<Integer, Piece> rdd, int partition) {
+        scala.Option<org.apache.spark.storage.BlockResult> block = org.apache.spark.SparkEnv.get().blockManager()
+                .get(new org.apache.spark.storage.RDDBlockId(rdd.id(), partition), scala.reflect.ClassTag$.MODULE$.AnyRef());
+        if (block.isEmpty()) return null;
+        List<Tuple2<Integer, Piece>> out = new ArrayList<>();
+        scala.collection.Iterator<Object> it = block.get().data();
+        while (it.hasNext()) out.add((Tuple2<Integer, Piece>) it.next()); // to the end: that releases a local block's read lock
+        return out;
     }
 
     private static <T> T awaitChunk(Future<T> f) {

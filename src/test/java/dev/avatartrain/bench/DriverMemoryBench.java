@@ -19,10 +19,12 @@ import dev.avatartrain.train.adapter.AdapterOptions;
  * The driver's memory while training ({@code bench/driver-memory.sh}): {@code train-adapter} submitted to a real
  * standalone cluster on loopback (two workers of one core, each its own JVM), so the driver's JVM holds only what the
  * driver holds. For each cluster jar given (e.g. this build's and an older commit's, side by side) and each adapter
- * size: the peak heap after a garbage collection (the driver's live heap, from its GC log; Spark's own driver
- * objects included) and the peak resident set, against the model state (parameters and both AdamW moments).
- * Args: {@code steps jar...}; sizes: a 0.2 M adapter (Spark's baseline), the default 74 M, and intermediate_dim
- * 1536 (224 M).
+ * size, two runs: one in an 8 GB heap, for the peak heap after a young collection (from the driver's GC log: an upper
+ * bound of the live heap, since old garbage stays until a mixed or full collection) and the peak resident set; and
+ * one in a heap of the state + 10 % + Spark's baseline (the smallest heap of 96, 128, 192, 256 MiB in which an
+ * 18.7 k-parameter adapter trains with the first jar), which completes only if the driver's live heap beyond that
+ * baseline never exceeds the state + 10 % (the JVM collects fully before it gives up).
+ * Args: {@code steps jar...}; sizes: the default 74 M and intermediate_dim 1536 (224 M).
  */
 public final class DriverMemoryBench {
     private static final Pattern AFTER_GC = Pattern.compile("Pause \\S+.*?(\\d+)M->(\\d+)M\\((\\d+)M\\)");
@@ -31,47 +33,78 @@ public final class DriverMemoryBench {
         int steps = Integer.parseInt(args[0]);
         Path project = Path.of(".").toAbsolutePath().normalize();
         Path dir = Files.createTempDirectory(Files.createDirectories(project.resolve("target")), "driver-memory-");
+        Map<String, Object> tiny = Map.of("blocks", 2, "channels", 16, "intermediate_dim", 32, "context_tokens", 4, "output_dim", 32);
         Map<String, Map<String, Object>> sizes = new LinkedHashMap<>();
-        sizes.put("0.2 M (blocks 2, channels 16, intermediate_dim 32)", Map.of("blocks", 2, "channels", 16, "intermediate_dim", 32,
-                "context_tokens", 4, "output_dim", 32));
         sizes.put("74 M (default)", Map.of());
         sizes.put("224 M (intermediate_dim 1536)", Map.of("intermediate_dim", 1536));
-        System.out.println("| cluster jar | adapter | state | driver peak heap after GC | beyond the state | driver peak RSS |");
-        System.out.println("|---|---|---|---|---|---|");
         try (StandaloneCluster cluster = new StandaloneCluster(dir.resolve("cluster"), 2, 1, "8g")) {
+            Path tinyManifest = SyntheticAdapterData.write(dir.resolve("data-tiny"), config(tiny), 4 * steps + 4, 3);
+            long baselineMb = 0;
+            for (long mb : new long[]{96, 128, 192, 256}) {
+                if (submit(cluster, dir, "baseline-" + mb, Path.of(args[1]), tinyManifest, tiny, steps, List.of("-Xmx" + mb + "m")).completed()) {
+                    baselineMb = mb;
+                    break;
+                }
+            }
+            if (baselineMb == 0) throw new IllegalStateException("the 18.7 k adapter did not train in a 256 MiB driver heap");
+            System.out.printf("driver-memory: Spark's baseline: an 18.7 k-parameter adapter trains in a driver heap of %d MiB%n", baselineMb);
+            System.out.println("| cluster jar | adapter | state | driver peak heap after young GC (8 GB heap) | beyond the state | driver peak RSS"
+                    + " | in a heap of state + 10 % + " + baselineMb + " MiB |");
+            System.out.println("|---|---|---|---|---|---|---|");
             int run = 0;
             for (Map.Entry<String, Map<String, Object>> size : sizes.entrySet()) {
-                Map<String, Object> o = new LinkedHashMap<>(size.getValue());
-                o.put("manifest", "synthetic");
-                AudioProjConfig cfg = AdapterOptions.load(null, List.of(), o).model();
+                AudioProjConfig cfg = config(size.getValue());
                 Path data = dir.resolve("data-" + run);
                 Path manifest = SyntheticAdapterData.write(data, cfg, 4 * steps + 4, 3);
                 long params = cfg.parameterCount();
                 for (int j = 1; j < args.length; j++) {
                     String name = "run-" + run + "-" + j;
                     Path gc = dir.resolve(name + "-gc.log");
-                    List<String> cmd = new ArrayList<>(List.of("train-adapter", "--manifest", manifest.toString(), "--output-dir",
-                            dir.resolve(name).toString(), "--epochs", "1", "--set", "num_workers=2", "--set", "dashboard_port=0",
-                            "--set", "validation_fraction=0.1", "--set", "checkpointing_steps=" + steps));
-                    size.getValue().forEach((k, v) -> cmd.addAll(List.of("--set", k + "=" + v)));
-                    Process driver = cluster.submit(name, Path.of(args[j]), List.of("-Xmx8g", "-Xlog:gc:file=" + gc,
-                            "-Dorg.bytedeco.javacpp.maxbytes=4g", "-Dorg.bytedeco.javacpp.maxphysicalbytes=10g"),
-                            List.of("-Dorg.bytedeco.javacpp.maxbytes=5g", "-Dorg.bytedeco.javacpp.maxphysicalbytes=10g"), conf(), cmd);
-                    long rssKb = 0;
-                    while (!driver.waitFor(200, TimeUnit.MILLISECONDS)) rssKb = Math.max(rssKb, hwmKb(driver.pid()));
-                    String out = cluster.output(name);
-                    if (driver.exitValue() != 0 || !out.contains("train: done"))
-                        throw new IllegalStateException(name + " failed (exit " + driver.exitValue() + "):\n" + tail(out));
+                    Submitted free = submit(cluster, dir, name, Path.of(args[j]), manifest, size.getValue(), steps, List.of("-Xmx8g", "-Xlog:gc:file=" + gc));
+                    if (!free.completed()) throw new IllegalStateException(name + " failed:\n" + tail(free.output()));
                     long peakMb = 0;
                     Matcher m = AFTER_GC.matcher(Files.readString(gc));
                     while (m.find()) peakMb = Math.max(peakMb, Long.parseLong(m.group(2)));
+                    long tightMb = (long) Math.ceil(1.1 * 12 * params / (1 << 20)) + baselineMb;
+                    Submitted tight = submit(cluster, dir, name + "-tight", Path.of(args[j]), manifest, size.getValue(), steps, List.of("-Xmx" + tightMb + "m"));
+                    String verdict = tight.completed() ? "completes (-Xmx" + tightMb + "m)"
+                            : (tight.output().contains("OutOfMemoryError") ? "**out of heap**" : "failed") + " (-Xmx" + tightMb + "m)";
                     double state = 12e-9 * params, heap = peakMb * (1 << 20) / 1e9;
-                    System.out.printf("| %s | %s: %,d parameters | %.3f GB | %.3f GB | %+.3f GB (%+.0f %%) | %.2f GB |%n", args[j], size.getKey(), params,
-                            state, heap, heap - state, 100 * (heap - state) / state, rssKb / 1e6);
+                    System.out.printf("| %s | %s: %,d parameters | %.3f GB | %.3f GB | %+.3f GB (%+.0f %%) | %.2f GB | %s |%n", args[j], size.getKey(), params,
+                            state, heap, heap - state, 100 * (heap - state) / state, free.rssKb() / 1e6, verdict);
                 }
                 run++;
             }
         }
+    }
+
+    static AudioProjConfig config(Map<String, Object> sizes) throws java.io.IOException {
+        Map<String, Object> o = new LinkedHashMap<>(sizes);
+        o.put("manifest", "synthetic");
+        return AdapterOptions.load(null, List.of(), o).model();
+    }
+
+    record Submitted(boolean completed, String output, long rssKb) {}
+
+    /** Runs {@code train-adapter} on the cluster with this driver heap: whether it completed, its output, its peak RSS. */
+    static Submitted submit(StandaloneCluster cluster, Path dir, String name, Path jar, Path manifest, Map<String, Object> sizes, int steps,
+                            List<String> heap) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("train-adapter", "--manifest", manifest.toString(), "--output-dir",
+                dir.resolve(name).toString(), "--epochs", "1", "--set", "num_workers=2", "--set", "dashboard_port=0",
+                "--set", "validation_fraction=0.1", "--set", "checkpointing_steps=" + steps));
+        sizes.forEach((k, v) -> cmd.addAll(List.of("--set", k + "=" + v)));
+        List<String> driverJvm = new ArrayList<>(heap);
+        driverJvm.addAll(List.of("-Dorg.bytedeco.javacpp.maxbytes=4g", "-Dorg.bytedeco.javacpp.maxphysicalbytes=12g"));
+        Process driver = cluster.submit(name, jar, driverJvm,
+                List.of("-Dorg.bytedeco.javacpp.maxbytes=5g", "-Dorg.bytedeco.javacpp.maxphysicalbytes=10g"), conf(), cmd);
+        long rssKb = 0;
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
+        while (!driver.waitFor(200, TimeUnit.MILLISECONDS)) {
+            rssKb = Math.max(rssKb, hwmKb(driver.pid()));
+            if (System.nanoTime() > deadline) driver.destroyForcibly(); // e.g. a driver stuck after an OutOfMemoryError
+        }
+        String out = cluster.output(name);
+        return new Submitted(driver.exitValue() == 0 && out.contains("train-adapter: weights"), out, rssKb);
     }
 
     static Map<String, String> conf() {

@@ -109,6 +109,23 @@ class ParameterAveragingTest {
         assertTrue(e.getMessage().contains(p.block(0) + " (chunk 0 of the round's state) is on no block manager"), e.getMessage());
     }
 
+    /** The driver reads a persisted reduced partition from the block manager, and learns when no block manager has it. */
+    @Test
+    void storedPartitionsAreReadFromTheBlockManagerOrReportedMissing() {
+        List<scala.Tuple2<Integer, ParameterAveraging.Piece>> pieces = List.of(new scala.Tuple2<>(0, new ParameterAveraging.Piece(new float[]{1, 2}, null)),
+                new scala.Tuple2<>(1, new ParameterAveraging.Piece(new float[]{3}, null)));
+        org.apache.spark.api.java.JavaPairRDD<Integer, ParameterAveraging.Piece> rdd = sc.parallelizePairs(pieces, 2)
+                .persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK());
+        assertEquals(null, ParameterAveraging.storedPartition(rdd, 1), "not computed yet");
+        rdd.count();
+        List<scala.Tuple2<Integer, ParameterAveraging.Piece>> got = ParameterAveraging.storedPartition(rdd, 1);
+        assertEquals(1, got.size());
+        assertEquals(1, got.get(0)._1());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new float[]{3}, got.get(0)._2().values());
+        rdd.unpersist(true);
+        assertEquals(null, ParameterAveraging.storedPartition(rdd, 0), "unpersisted");
+    }
+
     /** A chunk survives both serializers the engine's pieces travel through, bit for bit (a length over one 1 MiB block). */
     @Test
     void aPieceRoundTripsThroughJavaAndKryoSerialisation() {
