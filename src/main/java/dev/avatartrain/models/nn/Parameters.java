@@ -18,6 +18,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * parameters up.
  */
 public final class Parameters {
+    private static final int BLOCK = 1 << 16;
     private final DataType dtype;
     private final Random random;
     private final Map<String, INDArray> arrays = new LinkedHashMap<>();
@@ -38,16 +39,30 @@ public final class Parameters {
         if (a != null) {
             return a;
         }
-        // drawn into a Java array and copied once: element-wise putScalar took most of a big network's build time
+        // drawn in blocks straight into the array's buffer: element-wise putScalar took most of a big network's build
+        // time, and one Java array of the whole tensor put up to 100 MB on the heap of a driver that holds the state
         long n = Arrays.stream(shape).reduce(1, Math::multiplyExact);
+        int block = (int) Math.min(n, BLOCK);
         if (dtype == DataType.FLOAT) { // (float) of the double draw: what castTo(FLOAT) gives, without the double array
-            float[] v = new float[Math.toIntExact(n)];
-            for (int i = 0; i < v.length; i++) v[i] = (float) ((random.nextDouble() * 2 - 1) * bound);
-            return declare(name, Nd4j.create(v, shape, 'c'));
+            INDArray a0 = Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
+            java.nio.FloatBuffer to = a0.data().asNioFloat();
+            float[] v = new float[block];
+            for (long at = 0; at < n; at += block) {
+                int m = (int) Math.min(block, n - at);
+                for (int i = 0; i < m; i++) v[i] = (float) ((random.nextDouble() * 2 - 1) * bound);
+                to.put(v, 0, m);
+            }
+            return declare(name, a0);
         }
-        double[] v = new double[Math.toIntExact(n)];
-        for (int i = 0; i < v.length; i++) v[i] = (random.nextDouble() * 2 - 1) * bound;
-        return declare(name, Nd4j.create(v, shape, 'c').castTo(dtype));
+        INDArray d = Nd4j.createUninitialized(DataType.DOUBLE, shape, 'c');
+        java.nio.DoubleBuffer to = d.data().asNioDouble();
+        double[] v = new double[block];
+        for (long at = 0; at < n; at += block) {
+            int m = (int) Math.min(block, n - at);
+            for (int i = 0; i < m; i++) v[i] = (random.nextDouble() * 2 - 1) * bound;
+            to.put(v, 0, m);
+        }
+        return declare(name, d.castTo(dtype));
     }
 
     /** The parameter {@code name}, declared filled with {@code value} if it is new. */
