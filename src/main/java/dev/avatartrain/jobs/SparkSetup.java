@@ -20,8 +20,8 @@ public final class SparkSetup {
         conf.setIfMissing("spark.shuffle.compress", "false");
         // Remote blocks above this size are fetched to a temporary file and read as a stream, not copied twice into
         // heap buffers (Spark's in-memory path): the driver's reduced chunks (32 MiB each), the reducers' shuffle
-        // blocks and the executors' published chunks. With Spark's 200 MiB default a 74 M adapter's driver needed
-        // ≈ 130 MiB more heap (docs/engine.md, "Memory").
+        // blocks and the executors' published chunks. Spark's 200 MiB default copies a 32 MiB chunk twice into heap
+        // buffers on arrival (docs/engine.md, "Memory").
         conf.setIfMissing("spark.network.maxRemoteBlockSizeFetchToMem", "8m");
         return SparkSession.builder().config(conf).getOrCreate();
     }

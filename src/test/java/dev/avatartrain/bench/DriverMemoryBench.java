@@ -19,15 +19,19 @@ import dev.avatartrain.train.adapter.AdapterOptions;
  * The driver's memory while training ({@code bench/driver-memory.sh}): {@code train-adapter} submitted to a real
  * standalone cluster on loopback (two workers of one core, each its own JVM), so the driver's JVM holds only what the
  * driver holds. For each cluster jar given (e.g. this build's and an older commit's, side by side) and each adapter
- * size, two runs: one in an 8 GB heap, for the peak heap after a young collection (from the driver's GC log: an upper
- * bound of the live heap, since old garbage stays until a mixed or full collection) and the peak resident set; and
- * one in a heap of the state + 10 % + Spark's baseline (the smallest heap of 64, 96, 128, 192, 256, 384 MiB in which an
- * 18.7 k-parameter adapter trains with the first jar), which completes only if the driver's live heap beyond that
- * baseline never exceeds the state + 10 % (the JVM collects fully before it gives up).
+ * size, two runs: one in an 8 GB G1 heap (the JVM's default collector), for the peak heap after a young collection
+ * (from the driver's GC log: an upper bound of the live heap, since old garbage stays until a mixed or full
+ * collection) and the peak resident set; and one in a heap of the state + 10 % + Spark's baseline (the smallest heap
+ * of 64, 96, 128, 192, 256, 384 MiB in which an 18.7 k-parameter adapter trains with the first jar), under the serial
+ * collector with a 32 MiB young generation: nearly all of that heap is old generation, which full collections
+ * compact, so the run completes only if the driver's live heap never exceeds it (G1 in so tight a heap also fails
+ * on fragmentation: the 32 MiB chunks are humongous objects it does not move). The largest heap after a full
+ * collection in that run is the live peak's best sample.
  * Args: {@code steps jar...}; sizes: the default 74 M and intermediate_dim 1536 (224 M).
  */
 public final class DriverMemoryBench {
     private static final Pattern AFTER_GC = Pattern.compile("Pause \\S+.*?(\\d+)M->(\\d+)M\\((\\d+)M\\)");
+    private static final Pattern AFTER_FULL_GC = Pattern.compile("Pause Full.*?(\\d+)M->(\\d+)M\\((\\d+)M\\)");
 
     public static void main(String[] args) throws Exception {
         int steps = Integer.parseInt(args[0]);
@@ -41,7 +45,7 @@ public final class DriverMemoryBench {
             Path tinyManifest = SyntheticAdapterData.write(dir.resolve("data-tiny"), config(tiny), 4 * steps + 4, 3);
             long baselineMb = 0;
             for (long mb : new long[]{64, 96, 128, 192, 256, 384}) {
-                if (submit(cluster, dir, "baseline-" + mb, Path.of(args[1]), tinyManifest, tiny, steps, List.of("-Xmx" + mb + "m")).completed()) {
+                if (submit(cluster, dir, "baseline-" + mb, Path.of(args[1]), tinyManifest, tiny, steps, tight(mb, dir.resolve("baseline-gc.log"))).completed()) {
                     baselineMb = mb;
                     break;
                 }
@@ -49,7 +53,7 @@ public final class DriverMemoryBench {
             if (baselineMb == 0) throw new IllegalStateException("the 18.7 k adapter did not train in a 384 MiB driver heap");
             System.out.printf("driver-memory: Spark's baseline: an 18.7 k-parameter adapter trains in a driver heap of %d MiB%n", baselineMb);
             System.out.println("| cluster jar | adapter | state | driver peak heap after young GC (8 GB heap) | beyond the state | driver peak RSS"
-                    + " | in a heap of state + 10 % + " + baselineMb + " MiB |");
+                    + " | in a heap of state + 10 % + " + baselineMb + " MiB (serial GC) |");
             System.out.println("|---|---|---|---|---|---|---|");
             int run = 0;
             for (Map.Entry<String, Map<String, Object>> size : sizes.entrySet()) {
@@ -66,8 +70,13 @@ public final class DriverMemoryBench {
                     Matcher m = AFTER_GC.matcher(Files.readString(gc));
                     while (m.find()) peakMb = Math.max(peakMb, Long.parseLong(m.group(2)));
                     long tightMb = (long) Math.ceil(1.1 * 12 * params / (1 << 20)) + baselineMb;
-                    Submitted tight = submit(cluster, dir, name + "-tight", Path.of(args[j]), manifest, size.getValue(), steps, List.of("-Xmx" + tightMb + "m"));
-                    String verdict = tight.completed() ? "completes (-Xmx" + tightMb + "m)"
+                    Path tightGc = dir.resolve(name + "-tight-gc.log");
+                    Submitted tight = submit(cluster, dir, name + "-tight", Path.of(args[j]), manifest, size.getValue(), steps, tight(tightMb, tightGc));
+                    long liveMb = 0;
+                    Matcher f = AFTER_FULL_GC.matcher(Files.exists(tightGc) ? Files.readString(tightGc) : "");
+                    while (f.find()) liveMb = Math.max(liveMb, Long.parseLong(f.group(2)));
+                    String verdict = tight.completed() ? String.format("completes (-Xmx%dm); live peak ≥ %.3f GB (state %+.0f %%)", tightMb,
+                            liveMb * (1 << 20) / 1e9, 100 * (liveMb * (1 << 20) / (12.0 * params) - 1))
                             : (tight.output().contains("OutOfMemoryError") ? "**out of heap**"
                             : tight.output().contains("the driver cannot hold the model") ? "refused by its own driver check" : "failed") + " (-Xmx" + tightMb + "m)";
                     double state = 12e-9 * params, heap = peakMb * (1 << 20) / 1e9;
@@ -76,6 +85,8 @@ public final class DriverMemoryBench {
                 }
                 run++;
             }
+        } finally {
+            deleteTree(dir);
         }
     }
 
@@ -83,6 +94,11 @@ public final class DriverMemoryBench {
         Map<String, Object> o = new LinkedHashMap<>(sizes);
         o.put("manifest", "synthetic");
         return AdapterOptions.load(null, List.of(), o).model();
+    }
+
+    /** A heap of {@code mb} MiB, nearly all old generation (serial collector), with its GC log. */
+    static List<String> tight(long mb, Path gcLog) {
+        return List.of("-Xmx" + mb + "m", "-XX:+UseSerialGC", "-Xmn32m", "-Xlog:gc:file=" + gcLog);
     }
 
     record Submitted(boolean completed, String output, long rssKb) {}
@@ -105,7 +121,15 @@ public final class DriverMemoryBench {
             if (System.nanoTime() > deadline) driver.destroyForcibly(); // e.g. a driver stuck after an OutOfMemoryError
         }
         String out = cluster.output(name);
+        deleteTree(dir.resolve(name)); // checkpoints: 12 bytes per parameter each
         return new Submitted(driver.exitValue() == 0 && out.contains("train-adapter: weights"), out, rssKb);
+    }
+
+    static void deleteTree(Path p) throws java.io.IOException {
+        if (!Files.exists(p)) return;
+        try (var walk = Files.walk(p)) {
+            for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(q);
+        }
     }
 
     static Map<String, String> conf() {
