@@ -15,8 +15,13 @@ import dev.avatartrain.models.nn.Network;
  * the whole state.
  */
 public final class ModelState {
-    /** Default chunk: 32 MiB of float32 (fits Kryo's default 64 MiB buffer and any task result limit). */
-    public static final int DEFAULT_CHUNK_FLOATS = 8 << 20;
+    /**
+     * Default chunk: 32 MiB of float32 less 32 bytes (fits Kryo's default 64 MiB buffer and any task result limit).
+     * The 32 bytes leave room for the array's header, so a chunk fills whole G1 regions (1–32 MiB, powers of two)
+     * with nothing to spare: a chunk of exactly 8 Mi floats spills 16 bytes into one more region, and with the 8 MiB
+     * regions of a 16–32 GB heap that wasted a fifth of the state.
+     */
+    public static final int DEFAULT_CHUNK_FLOATS = (8 << 20) - 8;
 
     private final FlatLayout layout;
     private final float[][] params;
