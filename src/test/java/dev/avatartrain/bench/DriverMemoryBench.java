@@ -133,14 +133,7 @@ public final class DriverMemoryBench {
     }
 
     static Map<String, String> conf() {
-        Map<String, String> c = new LinkedHashMap<>();
-        c.put("spark.executor.cores", "1");
-        c.put("spark.cores.max", "2");
-        c.put("spark.executor.memory", "2g");
-        c.put("spark.executorEnv.OMP_NUM_THREADS", "1");
-        c.put("spark.scheduler.minRegisteredResourcesRatio", "1.0");
-        c.put("spark.scheduler.maxRegisteredResourcesWaitingTime", "300s");
-        c.put("spark.ui.enabled", "false");
+        Map<String, String> c = StandaloneCluster.oneCoreExecutors(1.0);
         // Spark refuses a driver heap under 450 MiB (1.5 × its 300 MiB "reserved memory", a figure for its memory
         // manager's accounting, not a measurement); 0 lets the baseline runs find what the driver really needs
         c.put("spark.testing.reservedMemory", "0");

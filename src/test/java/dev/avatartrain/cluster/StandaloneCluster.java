@@ -57,6 +57,22 @@ public final class StandaloneCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * Spark settings for this cluster's jobs: one-core executors of 2 GB heap, one per worker (of two), one OpenMP
+     * thread each, no UI; a job starts once {@code registeredRatio} of the requested cores have executors.
+     */
+    public static Map<String, String> oneCoreExecutors(double registeredRatio) {
+        Map<String, String> c = new java.util.LinkedHashMap<>();
+        c.put("spark.executor.cores", "1");
+        c.put("spark.cores.max", "2");
+        c.put("spark.executor.memory", "2g");
+        c.put("spark.executorEnv.OMP_NUM_THREADS", "1");
+        c.put("spark.scheduler.minRegisteredResourcesRatio", String.valueOf(registeredRatio));
+        c.put("spark.scheduler.maxRegisteredResourcesWaitingTime", "300s");
+        c.put("spark.ui.enabled", "false");
+        return c;
+    }
+
     public String masterUrl() {
         return "spark://127.0.0.1:" + port;
     }

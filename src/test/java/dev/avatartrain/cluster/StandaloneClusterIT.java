@@ -10,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -263,15 +262,8 @@ class StandaloneClusterIT {
      * cores have executors (1.0: both; the resumed run has only the surviving worker).
      */
     static Map<String, String> conf(double registeredRatio) {
-        Map<String, String> c = new LinkedHashMap<>();
-        c.put("spark.executor.cores", "1");
-        c.put("spark.cores.max", "2");
-        c.put("spark.executor.memory", "2g");
-        c.put("spark.executorEnv.OMP_NUM_THREADS", "1");
+        Map<String, String> c = StandaloneCluster.oneCoreExecutors(registeredRatio);
         c.put("spark.task.maxFailures", "4");
-        c.put("spark.scheduler.minRegisteredResourcesRatio", String.valueOf(registeredRatio));
-        c.put("spark.scheduler.maxRegisteredResourcesWaitingTime", "300s");
-        c.put("spark.ui.enabled", "false");
         return c;
     }
 
