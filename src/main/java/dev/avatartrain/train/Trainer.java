@@ -75,14 +75,14 @@ public final class Trainer {
         // the driver's network gives the layout and the starting weights, then is released: between validations the
         // driver holds only the state (docs/engine.md, "Memory")
         Network driverNet = task.buildNetwork();
-        FlatLayout layout = FlatLayout.of(driverNet.parameters(), ModelState.DEFAULT_CHUNK_FLOATS);
 
         ModelState state; // the driver's one copy of parameters and moments, in chunks
         long step = 0, round = 0;
         String resume = run.resumeFrom();
         if (resume != null) {
-            driverNet.release(); // before the state is read: the driver never holds a network and the whole state
             // names and shapes are checked against this architecture's layout
+            FlatLayout layout = FlatLayout.of(driverNet.parameters(), ModelState.DEFAULT_CHUNK_FLOATS);
+            driverNet.release(); // before the state is read: the driver never holds a network and the whole state
             Checkpoints.Loaded c = Checkpoints.load(resume, sc.hadoopConfiguration(), layout);
             if (!c.state().configHash().equals(trainingHash(config))) {
                 LOG.warn("train: note: {} was written with a different configuration (hash {}); continuing with the current one",

@@ -63,7 +63,8 @@ public final class WorkerMemory {
                         isLocal ? "JVM" : "executors"));
             }
         }
-        // the state, and the chunks in flight: two reduced chunks, each briefly beside its serialised task result
+        // the state, and the chunks in flight: two reduced chunks, and room for the serialised bytes of each when a
+        // lost block is recomputed and arrives as a task result (ParameterAveraging.stream's fallback)
         long inFlight = 4L * 4 * Math.min(layout.total(), layout.chunkFloats());
         long driverNeeds = stateBytes + inFlight;
         long heap = Runtime.getRuntime().maxMemory();
