@@ -1,0 +1,52 @@
+package dev.avatartrain.models.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import dev.avatartrain.errors.BadInputException;
+import dev.avatartrain.models.cuda.CudaLibraries.Library;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CudaLibrariesTest {
+    @Test
+    void findsALibraryInTheFirstFolderThatHasIt(@TempDir Path tmp) throws Exception {
+        Path a = Files.createDirectories(tmp.resolve("a"));
+        Path b = Files.createDirectories(tmp.resolve("b"));
+        Files.write(b.resolve(Library.CUBLAS.file), new byte[1]);
+        assertEquals(b.resolve(Library.CUBLAS.file), CudaLibraries.find(Library.CUBLAS, List.of(a, b)));
+    }
+
+    @Test
+    void aMissingLibraryNamesTheFileTheWheelAndTheSetting(@TempDir Path tmp) {
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> CudaLibraries.find(Library.CUDNN, List.of(tmp)));
+        assertTrue(e.getMessage().startsWith("libcudnn.so.9 (nvidia-cudnn-cu13) was not found in [" + tmp + "]"),
+                e.getMessage());
+        assertTrue(e.getMessage().contains("pip install nvidia-cudnn-cu13"), e.getMessage());
+        assertTrue(e.getMessage().contains("-D" + CudaLibraries.PATH_PROPERTY), e.getMessage());
+        assertTrue(e.getMessage().contains("/usr/local/cuda"), e.getMessage());
+    }
+
+    @Test
+    void thePropertyIsSearchedFirst(@TempDir Path tmp) {
+        String before = System.getProperty(CudaLibraries.PATH_PROPERTY);
+        System.setProperty(CudaLibraries.PATH_PROPERTY, tmp + java.io.File.pathSeparator + "/nonexistent");
+        try {
+            List<Path> path = CudaLibraries.searchPath();
+            assertEquals(List.of(tmp, Path.of("/nonexistent")), path.subList(0, 2));
+            assertTrue(path.contains(Path.of("/usr/local/cuda/lib64")));
+        } finally {
+            if (before == null) {
+                System.clearProperty(CudaLibraries.PATH_PROPERTY);
+            } else {
+                System.setProperty(CudaLibraries.PATH_PROPERTY, before);
+            }
+        }
+    }
+}
