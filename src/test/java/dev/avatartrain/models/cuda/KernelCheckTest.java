@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 import dev.avatartrain.errors.BadInputException;
+import dev.avatartrain.models.kernels.Activation;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -73,6 +74,18 @@ class KernelCheckTest {
         marked[marked.length - 1] ^= 1;
         Files.write(file, marked); // a second compiler reads the cache instead of compiling
         assertArrayEquals(marked, new KernelCompiler(nvrtc, cache).compile(KernelFamily.CAST, "sm_86"));
+    }
+
+    @Test
+    void theKernelsActivationCodesAreTheActivationOrdinals() {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("#define ACT_([A-Z]+) ([0-9]+)")
+                .matcher(KernelFamily.header());
+        int n = 0;
+        while (m.find()) {
+            assertEquals(Activation.valueOf(m.group(1)).ordinal(), Integer.parseInt(m.group(2)), m.group());
+            n++;
+        }
+        assertEquals(Activation.values().length, n);
     }
 
     @Test
