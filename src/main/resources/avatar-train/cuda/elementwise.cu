@@ -33,6 +33,24 @@
         for (int r = 0; r < R; r++) s += to_f32(x[(i64) r * K + j]);                                                  \
         out[j] += s;                                                                                                  \
     }                                                                                                                 \
+    /* y [R, K] = bias [K] in every row (a linear layer's output before the GEMM adds x·Wᵀ) */                     \
+    extern "C" __global__ void bias_rows_##sfx(const float* bias, T* y, i64 n, int K) {                              \
+        GRID_STRIDE(i, n) store(y, i, bias[i % K]);                                                                   \
+    }                                                                                                                 \
+    /* y [B, C, S] += bias [C] (a convolution's bias) */                                                              \
+    extern "C" __global__ void add_bias_channels_##sfx(T* y, const float* bias, i64 n, int C, int S) {               \
+        GRID_STRIDE(i, n) store(y, i, to_f32(y[i]) + bias[(i / S) % C]);                                              \
+    }                                                                                                                 \
+    /* out[c] += Σ_{b,s} dy[b, c, s] in float32 (a convolution's bias gradient); one block per channel */             \
+    extern "C" __global__ void sum_channels_##sfx(const T* dy, float* out, int B, int C, int S) {                   \
+        float s = 0.f;                                                                                                \
+        for (int b = 0; b < B; b++) {                                                                                 \
+            i64 base = ((i64) b * C + blockIdx.x) * S;                                                                \
+            for (int j = threadIdx.x; j < S; j += blockDim.x) s += to_f32(dy[base + j]);                              \
+        }                                                                                                             \
+        s = block_sum(s);                                                                                             \
+        if (threadIdx.x == 0) out[blockIdx.x] += s;                                                                   \
+    }                                                                                                                 \
     extern "C" __global__ void fill_##sfx(T* y, i64 n, float v) {                                                    \
         GRID_STRIDE(i, n) store(y, i, v);                                                                             \
     }

@@ -19,6 +19,11 @@ public final class DeviceTape<G> {
         G add(G a, G b);
 
         void release(G g);
+
+        /** Whether {@code a} is {@code b} or a view of the same memory (a reshape passes its gradient on as a view). */
+        default boolean same(G a, G b) {
+            return a == b;
+        }
     }
 
     /** A step's backward pass: turns its output's gradient into its inputs' ({@link #accumulate}). */
@@ -91,7 +96,7 @@ public final class DeviceTape<G> {
      * give its own output gradient away like this once.
      */
     public void accumulate(Node<G> to, G g) {
-        if (g == current) {
+        if (current != null && gradients.same(g, current)) {
             if (currentPassedOn) {
                 throw new IllegalStateException("a backward step passed its output gradient on twice; copy it for "
                         + "the second input");

@@ -84,6 +84,18 @@ public class DefinedNetwork implements Network {
         return parameters.dataType();
     }
 
+    /** The definition and parameter set, for a backend outside this package (models.cuda) to run them. */
+    public record Parts(Definition definition, Parameters parameters) {}
+
+    public final Parts parts() {
+        return new Parts(definition, parameters);
+    }
+
+    /** The inputs the definition reads, derived from {@code inputs} as this network's own passes derive them. */
+    public final Map<String, INDArray> feed(Map<String, INDArray> inputs, boolean forLoss) {
+        return prepare(inputs, forLoss);
+    }
+
     /**
      * The inputs the definition reads, from those a caller gives ({@code forLoss}: a loss will be computed). By
      * default the same map.
