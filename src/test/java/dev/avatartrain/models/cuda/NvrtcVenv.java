@@ -18,6 +18,9 @@ import java.util.stream.Stream;
  */
 final class NvrtcVenv {
     static final String WHEEL = "nvidia-cuda-nvrtc~=13.0";
+    /** What the GPU tests load besides NVRTC, where the system has no CUDA 13 of its own. */
+    static final List<String> GPU_WHEELS = List.of("nvidia-cuda-runtime~=13.0", "nvidia-cublas~=13.0",
+            "nvidia-cudnn-cu13~=9.0");
 
     private NvrtcVenv() {
     }
@@ -35,6 +38,34 @@ final class NvrtcVenv {
                 WHEEL), fix);
         return find(venv).orElseGet(() -> fail("pip installed " + WHEEL + " but " + CudaLibraries.Library.NVRTC.file
                 + " is not under " + venv + "; run: " + fix));
+    }
+
+    /**
+     * Every folder of the venv that holds CUDA libraries, after installing {@link #GPU_WHEELS} there (for the GPU
+     * tests: {@link CudaLibraries#PATH_PROPERTY}).
+     */
+    static synchronized String gpuLibraryPath() {
+        Path nvrtc = libDir();
+        Path venv = Path.of(System.getProperty("avatartrain.project.dir", "."), "target", "cuda-venv");
+        Path marker = venv.resolve("gpu-wheels.installed");
+        if (!Files.exists(marker)) {
+            List<String> cmd = new java.util.ArrayList<>(List.of(venv.resolve("bin/pip").toString(), "install",
+                    "--disable-pip-version-check"));
+            cmd.addAll(GPU_WHEELS);
+            run(cmd, venv.resolve("bin/pip") + " install " + String.join(" ", GPU_WHEELS));
+            try {
+                Files.createFile(marker);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+        try (Stream<Path> s = Files.walk(nvrtc.getParent().getParent())) { // site-packages/nvidia
+            return s.filter(p -> p.getFileName().toString().matches("lib.*\\.so(\\.[0-9]+)*"))
+                    .map(p -> p.getParent().toString()).distinct()
+                    .collect(java.util.stream.Collectors.joining(java.io.File.pathSeparator));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private static Optional<Path> find(Path venv) {
