@@ -49,4 +49,17 @@ class CudaLibrariesTest {
             }
         }
     }
+
+    /** Without a GPU driver, opening the backend is a one-sentence error naming the driver's file, not a crash. */
+    @Test
+    void openingTheBackendWithoutADriverSaysWhatIsMissing() {
+        if (GpuTestSummary.gpuPresent()) {
+            try (CudaContext cx = new CudaContext(0)) {
+                assertTrue(cx.device().arch().matches("sm_[0-9]+"), cx.device().arch());
+            }
+            return;
+        }
+        BadInputException e = assertThrows(BadInputException.class, () -> new CudaContext(0));
+        assertTrue(e.getMessage().startsWith("libcuda.so.1 (the NVIDIA driver"), e.getMessage());
+    }
 }
