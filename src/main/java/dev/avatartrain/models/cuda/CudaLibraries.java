@@ -80,7 +80,7 @@ public final class CudaLibraries {
         for (Path d : dirs) {
             Path f = d.resolve(lib.file);
             if (Files.isRegularFile(f)) {
-                return f;
+                return f.toAbsolutePath();
             }
         }
         throw new BadInputException(missing(lib, dirs));

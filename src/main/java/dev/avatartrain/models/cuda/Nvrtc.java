@@ -10,6 +10,7 @@ import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.LongByReference;
 import com.sun.jna.ptr.PointerByReference;
 
+import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.models.cuda.CudaLibraries.Library;
 
 /**
@@ -32,8 +33,13 @@ final class Nvrtc {
     private Nvrtc(Path nvrtc, Path builtins) {
         // The builtins first, by path: NVRTC dlopen()s them by soname, which then finds them already loaded, so no
         // LD_LIBRARY_PATH is needed (without it NVRTC fails with "failed to open libnvrtc-builtins.so.13.0").
-        NativeLibrary.getInstance(builtins.toString());
-        this.lib = NativeLibrary.getInstance(nvrtc.toString());
+        try {
+            NativeLibrary.getInstance(builtins.toAbsolutePath().toString());
+            this.lib = NativeLibrary.getInstance(nvrtc.toAbsolutePath().toString());
+        } catch (UnsatisfiedLinkError e) {
+            throw new BadInputException("NVRTC in " + nvrtc.getParent() + " could not be loaded (" + e.getMessage()
+                    + "); install it with pip install nvidia-cuda-nvrtc.");
+        }
         IntByReference major = new IntByReference();
         IntByReference minor = new IntByReference();
         check(fn("nvrtcVersion").invokeInt(new Object[] {major, minor}), "nvrtcVersion", null);
