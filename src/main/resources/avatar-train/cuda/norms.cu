@@ -4,6 +4,25 @@
 // (atomicAdd / +=) into buffers the caller zeroed.
 #include "common.cuh"
 
+// Mean and 1/sqrt(variance + eps) of x[base, base + n) over the block (every thread gets them), saved at [slot].
+template <typename T>
+__device__ void statistics(const T* x, i64 base, i64 n, float eps, i64 slot, float* mean_out, float* rstd_out,
+                           float& mean, float& rstd) {
+    float s = 0.f;
+    for (i64 i = threadIdx.x; i < n; i += blockDim.x) s += to_f32(x[base + i]);
+    mean = block_sum(s) / n;
+    float q = 0.f;
+    for (i64 i = threadIdx.x; i < n; i += blockDim.x) {
+        float d = to_f32(x[base + i]) - mean;
+        q += d * d;
+    }
+    rstd = rsqrtf(block_sum(q) / n + eps);
+    if (threadIdx.x == 0) {
+        mean_out[slot] = mean;
+        rstd_out[slot] = rstd;
+    }
+}
+
 // x, y [B, C, S] (S = H·W); group g of sample b is the contiguous run of C/G channels; grid B·G blocks.
 template <typename T>
 __device__ void group_norm_act_fwd(const T* x, T* y, const float* gamma, const float* beta, float* mean_out,
@@ -11,19 +30,8 @@ __device__ void group_norm_act_fwd(const T* x, T* y, const float* gamma, const f
     int bg = blockIdx.x, cpg = C / G;
     i64 n = (i64) cpg * S, base = (i64) bg * n;
     int c0 = (bg % G) * cpg;
-    float s = 0.f;
-    for (i64 i = threadIdx.x; i < n; i += blockDim.x) s += to_f32(x[base + i]);
-    float mean = block_sum(s) / n;
-    float q = 0.f;
-    for (i64 i = threadIdx.x; i < n; i += blockDim.x) {
-        float d = to_f32(x[base + i]) - mean;
-        q += d * d;
-    }
-    float rstd = rsqrtf(block_sum(q) / n + eps);
-    if (threadIdx.x == 0) {
-        mean_out[bg] = mean;
-        rstd_out[bg] = rstd;
-    }
+    float mean, rstd;
+    statistics(x, base, n, eps, bg, mean_out, rstd_out, mean, rstd);
     for (i64 i = threadIdx.x; i < n; i += blockDim.x) {
         int c = c0 + (int) (i / S);
         float z = gamma[c] * (to_f32(x[base + i]) - mean) * rstd + beta[c];
@@ -75,19 +83,8 @@ template <typename T>
 __device__ void layer_norm_fwd(const T* x, T* y, const float* gamma, const float* beta, float* mean_out,
                                float* rstd_out, int D, float eps) {
     i64 base = (i64) blockIdx.x * D;
-    float s = 0.f;
-    for (int j = threadIdx.x; j < D; j += blockDim.x) s += to_f32(x[base + j]);
-    float mean = block_sum(s) / D;
-    float q = 0.f;
-    for (int j = threadIdx.x; j < D; j += blockDim.x) {
-        float d = to_f32(x[base + j]) - mean;
-        q += d * d;
-    }
-    float rstd = rsqrtf(block_sum(q) / D + eps);
-    if (threadIdx.x == 0) {
-        mean_out[blockIdx.x] = mean;
-        rstd_out[blockIdx.x] = rstd;
-    }
+    float mean, rstd;
+    statistics(x, base, D, eps, blockIdx.x, mean_out, rstd_out, mean, rstd);
     for (int j = threadIdx.x; j < D; j += blockDim.x) {
         store(y, base + j, gamma[j] * (to_f32(x[base + j]) - mean) * rstd + beta[j]);
     }

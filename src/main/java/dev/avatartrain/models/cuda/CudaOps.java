@@ -583,10 +583,16 @@ public final class CudaOps implements Ops<CudaOps.Var>, AutoCloseable {
         }, x);
     }
 
-    private Var reduction(String fwd, String bwd, Var o, Var target) {
-        long n = o.value.elements();
+    /** A float32 scalar at 0, which the loss kernels' blocks add their sums to. */
+    private DeviceTensor zeroLoss() {
         DeviceTensor loss = out(DType.F32, 1);
         dev.launchElements("fill_f32", 1, loss, 1L, 0f);
+        return loss;
+    }
+
+    private Var reduction(String fwd, String bwd, Var o, Var target) {
+        long n = o.value.elements();
+        DeviceTensor loss = zeroLoss();
         dev.launchElements(k(fwd, o.value), n, o.value, target.value, loss, n);
         return result(loss, fwd, dl -> {
             DeviceTensor dout = gradient(o.value);
@@ -611,8 +617,7 @@ public final class CudaOps implements Ops<CudaOps.Var>, AutoCloseable {
         long n = o.value.elements();
         int per = (int) (n / rows);
         DeviceTensor wf = f32Copy(w.value);
-        DeviceTensor loss = out(DType.F32, 1);
-        dev.launchElements("fill_f32", 1, loss, 1L, 0f);
+        DeviceTensor loss = zeroLoss();
         dev.launch(k("row_weighted_mse_fwd", o.value), LaunchGeometry.perRow(rows, per), o.value, target.value, wf,
                 loss, per);
         return result(loss, "rowWeightedMse", dl -> {

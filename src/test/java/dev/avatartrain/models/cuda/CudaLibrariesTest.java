@@ -35,19 +35,11 @@ class CudaLibrariesTest {
 
     @Test
     void thePropertyIsSearchedFirst(@TempDir Path tmp) {
-        String before = System.getProperty(CudaLibraries.PATH_PROPERTY);
-        System.setProperty(CudaLibraries.PATH_PROPERTY, tmp + java.io.File.pathSeparator + "/nonexistent");
-        try {
+        NvrtcVenv.withProperty(CudaLibraries.PATH_PROPERTY, tmp + java.io.File.pathSeparator + "/nonexistent", () -> {
             List<Path> path = CudaLibraries.searchPath();
             assertEquals(List.of(tmp, Path.of("/nonexistent")), path.subList(0, 2));
             assertTrue(path.contains(Path.of("/usr/local/cuda/lib64")));
-        } finally {
-            if (before == null) {
-                System.clearProperty(CudaLibraries.PATH_PROPERTY);
-            } else {
-                System.setProperty(CudaLibraries.PATH_PROPERTY, before);
-            }
-        }
+        });
     }
 
     /** Without a GPU driver, opening the backend is a one-sentence error naming the driver's file, not a crash. */

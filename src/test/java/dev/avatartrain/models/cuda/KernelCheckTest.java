@@ -21,9 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 class KernelCheckTest {
     @Test
     void compilesEveryKernelForEveryArchitectureWorkersHave() {
-        String before = System.getProperty(CudaLibraries.PATH_PROPERTY);
-        System.setProperty(CudaLibraries.PATH_PROPERTY, NvrtcVenv.libDir().toString());
-        try {
+        NvrtcVenv.withProperty(CudaLibraries.PATH_PROPERTY, NvrtcVenv.libDir().toString(), () -> {
             Map<String, Integer> counts = KernelCheck.compileAll(KernelCheck.CI_ARCHS);
             assertEquals(KernelCheck.CI_ARCHS, List.copyOf(counts.keySet()));
             for (int n : counts.values()) {
@@ -32,13 +30,7 @@ class KernelCheckTest {
             KernelCheck.lines(counts).forEach(System.out::println);
             assertEquals("sm_90: " + KernelFamily.kernelCount() + " kernels compiled",
                     KernelCheck.lines(counts).get(3));
-        } finally {
-            if (before == null) {
-                System.clearProperty(CudaLibraries.PATH_PROPERTY);
-            } else {
-                System.setProperty(CudaLibraries.PATH_PROPERTY, before);
-            }
-        }
+        });
     }
 
     @Test

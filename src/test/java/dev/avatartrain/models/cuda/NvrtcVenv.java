@@ -68,6 +68,21 @@ final class NvrtcVenv {
         }
     }
 
+    /** Runs {@code body} with the system property {@code key} set to {@code value}, restoring it afterwards. */
+    static void withProperty(String key, String value, Runnable body) {
+        String before = System.getProperty(key);
+        System.setProperty(key, value);
+        try {
+            body.run();
+        } finally {
+            if (before == null) {
+                System.clearProperty(key);
+            } else {
+                System.setProperty(key, before);
+            }
+        }
+    }
+
     private static Optional<Path> find(Path venv) {
         if (!Files.isDirectory(venv)) {
             return Optional.empty();
