@@ -50,7 +50,11 @@ public final class CudaDevice implements AutoCloseable {
         preload(Library.DRIVER, Library.CUDART);
         this.ordinal = ordinal;
         int[] count = {0};
-        check(cudaGetDeviceCount(count), "cudaGetDeviceCount");
+        int status = cudaGetDeviceCount(count);
+        if (status != 0) {
+            throw new BadInputException("No usable NVIDIA GPU: " + cudaGetErrorString(status).getString()
+                    + " (CUDA 13 needs driver 580 or newer; nvidia-smi shows the driver's version).");
+        }
         if (ordinal >= count[0]) {
             throw new BadInputException("GPU " + ordinal + " does not exist: this machine has " + count[0] + ".");
         }
