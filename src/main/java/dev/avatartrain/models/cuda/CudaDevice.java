@@ -2,12 +2,19 @@ package dev.avatartrain.models.cuda;
 
 import static org.bytedeco.cuda.global.cudart.*;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 import org.bytedeco.cuda.cudart.CUfunc_st;
 import org.bytedeco.cuda.cudart.CUmemPoolHandle_st;
@@ -82,16 +89,55 @@ public final class CudaDevice implements AutoCloseable {
         return new CudaDevice(ordinal);
     }
 
-    /** Loads the libraries by their full path first: JavaCPP's wrappers then find them whatever LD_LIBRARY_PATH says. */
+    /**
+     * Loads the libraries by their full path first: JavaCPP's wrappers then find them whatever LD_LIBRARY_PATH says.
+     * cuDNN 9 is split into sub-libraries ({@code libcudnn_ops.so.9}, {@code libcudnn_cnn.so.9}, …) that JavaCPP's
+     * wrapper links and cuDNN opens by name: all of them in {@code libcudnn.so.9}'s folder are loaded, each once the
+     * ones it needs are (repeated passes, so their order need not be known here).
+     */
     static void preload(Library... libs) {
         for (Library lib : libs) {
-            String path = CudaLibraries.find(lib).toString();
-            try {
-                System.load(path);
-            } catch (UnsatisfiedLinkError e) {
-                throw new BadInputException(lib.file + " at " + path + " could not be loaded (" + e.getMessage()
-                        + "); check that it matches the driver (CUDA 13 needs driver 580 or newer).");
+            Path path = CudaLibraries.find(lib);
+            if (lib == Library.CUDNN) {
+                loadAll(companions(path));
             }
+            load(path);
+        }
+    }
+
+    private static List<Path> companions(Path cudnn) {
+        try (Stream<Path> s = Files.list(cudnn.getParent())) {
+            return s.filter(p -> p.getFileName().toString().matches("libcudnn_.*\\.so\\.9")).sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void loadAll(List<Path> paths) {
+        List<Path> left = new ArrayList<>(paths);
+        UnsatisfiedLinkError last = null;
+        while (!left.isEmpty()) {
+            int before = left.size();
+            for (java.util.Iterator<Path> it = left.iterator(); it.hasNext(); ) {
+                try {
+                    System.load(it.next().toString());
+                    it.remove();
+                } catch (UnsatisfiedLinkError e) {
+                    last = e; // may need one loaded later in this pass
+                }
+            }
+            if (left.size() == before) {
+                throw new BadInputException(left.get(0) + " could not be loaded (" + last.getMessage() + ").");
+            }
+        }
+    }
+
+    private static void load(Path path) {
+        try {
+            System.load(path.toString());
+        } catch (UnsatisfiedLinkError e) {
+            throw new BadInputException(path + " could not be loaded (" + e.getMessage()
+                    + "); check that it matches the driver (CUDA 13 needs driver 580 or newer).");
         }
     }
 
