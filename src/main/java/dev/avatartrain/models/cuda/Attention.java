@@ -34,14 +34,14 @@ final class Attention {
         DeviceTensor out = dev.allocate(q.desc());
         for (int s = 0; s < b; s++) {
             // column-major Sᵀ [m, n] = K_h [m, d] · Q_hᵀ [d, n]
-            gemm.columnMajorBatched(true, false, m, n, d, 1f, k, (long) s * m * ld, ld, d, q, (long) s * n * ld, ld,
+            gemm.columnMajorBatched(true, false, m, n, d, k, (long) s * m * ld, ld, d, q, (long) s * n * ld, ld,
                     d, scores, (long) s * heads * n * m, m, (long) n * m, heads);
         }
         dev.launch("softmax_fwd_f32", LaunchGeometry.perRow((long) b * heads * n, m), scores, scores, m,
                 (float) (1 / Math.sqrt(d)));
         for (int s = 0; s < b; s++) {
             // column-major O_hᵀ [d, n] = V_hᵀ [d, m] · Pᵀ [m, n]
-            gemm.columnMajorBatched(false, false, d, n, m, 1f, v, (long) s * m * ld, ld, d, scores,
+            gemm.columnMajorBatched(false, false, d, n, m, v, (long) s * m * ld, ld, d, scores,
                     (long) s * heads * n * m, m, (long) n * m, out, (long) s * n * ld, ld, d, heads);
         }
         return new Forward(out, scores);
@@ -62,19 +62,19 @@ final class Attention {
             long q0 = (long) s * n * ld;
             long k0 = (long) s * m * ld;
             // dPᵀ [m, n] = V_h [m, d] · dO_hᵀ [d, n]
-            gemm.columnMajorBatched(true, false, m, n, d, 1f, v, k0, ld, d, dout, q0, ld, d, ds, 0, m, (long) n * m,
+            gemm.columnMajorBatched(true, false, m, n, d, v, k0, ld, d, dout, q0, ld, d, ds, 0, m, (long) n * m,
                     heads);
             // dV_hᵀ [d, m] = dO_hᵀ [d, n] · P [n, m]
-            gemm.columnMajorBatched(false, true, d, m, n, 1f, dout, q0, ld, d, probs, p0, m, (long) n * m, dv, k0,
+            gemm.columnMajorBatched(false, true, d, m, n, dout, q0, ld, d, probs, p0, m, (long) n * m, dv, k0,
                     ld, d, heads);
             dev.launch("softmax_bwd_f32", LaunchGeometry.perRow((long) heads * n, m), new DeviceTensor(
                     probs.address + p0 * 4, TensorDesc.of(DType.F32, (long) heads * n * m), probs), ds, ds, m,
                     (float) (1 / Math.sqrt(d)));
             // dQ_hᵀ [d, n] = K_hᵀ [d, m] · dSᵀ [m, n]
-            gemm.columnMajorBatched(false, false, d, n, m, 1f, k, k0, ld, d, ds, 0, m, (long) n * m, dq, q0, ld, d,
+            gemm.columnMajorBatched(false, false, d, n, m, k, k0, ld, d, ds, 0, m, (long) n * m, dq, q0, ld, d,
                     heads);
             // dK_hᵀ [d, m] = Q_hᵀ [d, n] · dS [n, m]
-            gemm.columnMajorBatched(false, true, d, m, n, 1f, q, q0, ld, d, ds, 0, m, (long) n * m, dk, k0, ld, d,
+            gemm.columnMajorBatched(false, true, d, m, n, q, q0, ld, d, ds, 0, m, (long) n * m, dk, k0, ld, d,
                     heads);
         }
         dev.free(ds);

@@ -21,8 +21,6 @@ import org.bytedeco.cuda.cudart.CUmemPoolHandle_st;
 import org.bytedeco.cuda.cudart.CUmod_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.BytePointer;
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerPointer;
@@ -50,6 +48,11 @@ public final class CudaDevice implements AutoCloseable {
     private final Map<KernelFamily, CUmod_st> modules = new EnumMap<>(KernelFamily.class);
     private final Map<String, CUfunc_st> functions = new HashMap<>();
     private final KernelCompiler compiler;
+    /** Kernel arguments: one 8-byte slot per argument, and the array of pointers to the slots cuLaunchKernel takes. */
+    private static final int MAX_ARGS = 16;
+    private static final int ARG_SLOT = 8;
+    private final BytePointer argValues = new BytePointer((long) MAX_ARGS * ARG_SLOT);
+    private final PointerPointer<Pointer> argPointers = new PointerPointer<>(MAX_ARGS);
     private long inUse;
     private long peak;
 
@@ -82,6 +85,9 @@ public final class CudaDevice implements AutoCloseable {
         LongPointer keepAll = new LongPointer(1).put(-1L); // release threshold UINT64_MAX: freed memory stays pooled
         check(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, keepAll), "cudaMemPoolSetAttribute");
         this.compiler = KernelCompiler.locate();
+        for (int i = 0; i < MAX_ARGS; i++) {
+            argPointers.put(i, at(argValues.address() + (long) i * ARG_SLOT));
+        }
     }
 
     /** GPU {@code ordinal}, checked and ready. */
@@ -269,25 +275,27 @@ public final class CudaDevice implements AutoCloseable {
      */
     public void launch(String name, LaunchGeometry g, Object... args) {
         CUfunc_st f = function(name);
-        PointerPointer<Pointer> params = new PointerPointer<>(args.length);
-        Pointer[] holders = new Pointer[args.length];
+        if (args.length > MAX_ARGS) {
+            throw new IllegalArgumentException(name + ": more than " + MAX_ARGS + " kernel arguments");
+        }
         for (int i = 0; i < args.length; i++) {
             Object a = args[i];
+            long at = (long) i * ARG_SLOT;
             if (a == null || a instanceof DeviceTensor) {
-                holders[i] = new LongPointer(1).put(a == null ? 0L : ((DeviceTensor) a).address);
+                argValues.putLong(at, a == null ? 0L : ((DeviceTensor) a).address);
             } else if (a instanceof Integer v) {
-                holders[i] = new IntPointer(1).put(v);
+                argValues.putInt(at, v);
             } else if (a instanceof Long v) {
-                holders[i] = new LongPointer(1).put(v);
+                argValues.putLong(at, v);
             } else if (a instanceof Float v) {
-                holders[i] = new FloatPointer(1).put(v);
+                argValues.putFloat(at, v);
             } else {
                 throw new IllegalArgumentException("kernel argument " + i + " of " + name + ": " + a.getClass());
             }
-            params.put(i, holders[i]);
         }
+        // cuLaunchKernel copies the values it is pointed at, so the same buffers serve every launch
         checkDriver(cuLaunchKernel(f, g.gridX(), g.gridY(), g.gridZ(), g.blockX(), g.blockY(), g.blockZ(), 0, stream,
-                params, (PointerPointer<?>) null), "cuLaunchKernel(" + name + ")");
+                argPointers, (PointerPointer<?>) null), "cuLaunchKernel(" + name + ")");
     }
 
     /** Launches a grid-stride kernel over {@code n} elements. */

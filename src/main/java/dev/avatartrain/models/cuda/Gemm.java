@@ -45,13 +45,12 @@ final class Gemm {
      * {@code count} products of a strided-batched GEMM in column-major terms, with explicit leading dimensions and
      * element offsets/strides (the attention path's per-head matrices live interleaved in the token rows).
      */
-    void columnMajorBatched(boolean transA, boolean transB, int m, int n, int k, float alpha,
+    void columnMajorBatched(boolean transA, boolean transB, int m, int n, int k,
                             DeviceTensor a, long offA, int lda, long strideA,
                             DeviceTensor b, long offB, int ldb, long strideB,
                             DeviceTensor c, long offC, int ldc, long strideC, int count) {
-        FloatPointer al = new FloatPointer(1).put(alpha);
         check(cublasGemmStridedBatchedEx(handle, transA ? CUBLAS_OP_T : CUBLAS_OP_N, transB ? CUBLAS_OP_T
-                : CUBLAS_OP_N, m, n, k, al, CudaDevice.at(a.address + offA * a.dtype().bytes), type(a), lda, strideA,
+                : CUBLAS_OP_N, m, n, k, one, CudaDevice.at(a.address + offA * a.dtype().bytes), type(a), lda, strideA,
                 CudaDevice.at(b.address + offB * b.dtype().bytes), type(b), ldb, strideB, zero,
                 CudaDevice.at(c.address + offC * c.dtype().bytes), type(c), ldc, strideC, count, CUBLAS_COMPUTE_32F,
                 CUBLAS_GEMM_DEFAULT), "cublasGemmStridedBatchedEx");
