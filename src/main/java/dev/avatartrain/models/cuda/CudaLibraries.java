@@ -89,7 +89,7 @@ public final class CudaLibraries {
     static String missing(Library lib, List<Path> dirs) {
         String fix = lib == Library.DRIVER
                 ? "install the NVIDIA driver (a GPU image has it)"
-                : "pip install " + lib.source + " and name its site-packages/nvidia/cu13/lib folder with -D"
+                : "pip install " + lib.source + " and name the folder that holds it (under site-packages/nvidia/) with -D"
                         + PATH_PROPERTY + "=... (or LD_LIBRARY_PATH), or use an image with CUDA 13 in /usr/local/cuda";
         return lib.file + " (" + lib.source + ") was not found in " + dirs + ": " + fix + ".";
     }

@@ -54,4 +54,23 @@ class CudaLibrariesTest {
         BadInputException e = assertThrows(BadInputException.class, () -> new CudaContext(0));
         assertTrue(e.getMessage().startsWith("libcuda.so.1 (the NVIDIA driver"), e.getMessage());
     }
+
+    /** {@code env}'s lines: every library with its file or what to install, NVRTC's version, the GPUs or why none. */
+    @Test
+    void theEnvironmentReportNamesEveryLibrary() {
+        String nvrtc = NvrtcVenv.libDir().toString();
+        NvrtcVenv.withProperty(CudaLibraries.PATH_PROPERTY, nvrtc, () -> {
+            List<String> lines = CudaEnvironment.describe();
+            for (int i = 0; i < Library.values().length; i++) {
+                assertTrue(lines.get(i).startsWith(Library.values()[i].file + ": "), lines.get(i));
+            }
+            assertTrue(lines.get(lines.size() - 1).startsWith("GPU"), lines.toString());
+            assertTrue(lines.get(0).matches("libnvrtc\\.so\\.13: .*/libnvrtc\\.so\\.13 \\(NVRTC 13\\.[0-9]+\\)"),
+                    lines.get(0));
+            if (!GpuTestSummary.gpuPresent()) {
+                assertTrue(lines.stream().anyMatch(l -> l.startsWith("libcuda.so.1: missing — ")), lines.toString());
+                assertTrue(lines.get(lines.size() - 1).startsWith("GPUs: none usable"), lines.toString());
+            }
+        });
+    }
 }
