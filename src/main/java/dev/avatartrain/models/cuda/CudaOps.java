@@ -478,30 +478,28 @@ public final class CudaOps implements Ops<CudaOps.Var>, AutoCloseable {
 
     @Override
     public Var padBottomRight(Var x) {
-        long[] xs = x.shape();
-        long planes = xs[0] * xs[1];
-        int h = (int) xs[2];
-        int w = (int) xs[3];
-        DeviceTensor y = out(x.value.dtype(), xs[0], xs[1], h + 1, w + 1);
-        dev.launchElements(k("pad_bottom_right", y), y.elements(), x.value, y, planes, h, w);
-        return result(y, "padBottomRight", dy -> {
-            DeviceTensor dx = gradient(x.value);
-            dev.launchElements(k("crop_bottom_right", dy), dx.elements(), dy, dx, planes, h, w);
-            accumulate(x, dx);
-        }, x);
+        return perPlane(x, "padBottomRight", "pad_bottom_right", "crop_bottom_right", 1, 1);
     }
 
     @Override
     public Var upsample2x(Var x) {
+        return perPlane(x, "upsample2x", "upsample2x_fwd", "upsample2x_bwd", 2, 0);
+    }
+
+    /**
+     * A layout change of each H×W plane of NCHW input to {@code (factor·H + extra) × (factor·W + extra)}, by kernels
+     * that take (planes, H, W) and write every element of their output.
+     */
+    private Var perPlane(Var x, String op, String fwd, String bwd, int factor, int extra) {
         long[] xs = x.shape();
         long planes = xs[0] * xs[1];
         int h = (int) xs[2];
         int w = (int) xs[3];
-        DeviceTensor y = out(x.value.dtype(), xs[0], xs[1], 2L * h, 2L * w);
-        dev.launchElements(k("upsample2x_fwd", y), y.elements(), x.value, y, planes, h, w);
-        return result(y, "upsample2x", dy -> {
+        DeviceTensor y = out(x.value.dtype(), xs[0], xs[1], (long) factor * h + extra, (long) factor * w + extra);
+        dev.launchElements(k(fwd, y), y.elements(), x.value, y, planes, h, w);
+        return result(y, op, dy -> {
             DeviceTensor dx = gradient(x.value);
-            dev.launchElements(k("upsample2x_bwd", dy), dx.elements(), dy, dx, planes, h, w);
+            dev.launchElements(k(bwd, dy), dx.elements(), dy, dx, planes, h, w);
             accumulate(x, dx);
         }, x);
     }
