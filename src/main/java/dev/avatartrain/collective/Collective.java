@@ -48,7 +48,9 @@ public interface Collective extends AutoCloseable {
      */
     void allReduce(double[] values);
 
-    /** Returns when every rank has called it, or throws CollectiveException after the time-out naming the ranks missing. */
+    /**
+     * Returns when every rank has called it, or throws CollectiveException after the time-out naming the ranks missing.
+     */
     void barrier();
 
     /** Bytes this rank has sent so far (for metrics: bytes per worker, seconds per GB). */

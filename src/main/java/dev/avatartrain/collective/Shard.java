@@ -5,7 +5,8 @@ public record Shard(long offset, long length) {
 
     public Shard {
         if (offset < 0 || length < 0) {
-            throw new IllegalArgumentException("a shard needs offset >= 0 and length >= 0, not " + offset + ", " + length);
+            throw new IllegalArgumentException("a shard needs offset >= 0 and length >= 0, not " + offset + ", "
+                    + length);
         }
     }
 
