@@ -67,11 +67,13 @@ final class FloatBuffers {
      * IEEE additions, so the result does not depend on whether the loop runs vectorised, compiled or interpreted.
      */
     static void add(ByteBuffer dst, int dstOffset, ByteBuffer src, int bytes) {
-        int i = 0;
-        if (VECTOR) {
-            i = VectorAdd.add(dst, dstOffset, src, bytes);
-        }
-        for (; i < bytes; i += Float.BYTES) {
+        int done = VECTOR ? VectorAdd.add(dst, dstOffset, src, bytes) : 0;
+        addScalar(dst, dstOffset, src, done, bytes);
+    }
+
+    /** {@link #add}'s plain loop, from byte {@code from} of {@code src} on (the vector loop's tail; and measured). */
+    static void addScalar(ByteBuffer dst, int dstOffset, ByteBuffer src, int from, int bytes) {
+        for (int i = from; i < bytes; i += Float.BYTES) {
             dst.putFloat(dstOffset + i, dst.getFloat(dstOffset + i) + src.getFloat(i));
         }
     }
