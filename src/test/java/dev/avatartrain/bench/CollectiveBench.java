@@ -7,9 +7,12 @@ import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -19,7 +22,8 @@ import java.util.List;
 /**
  * The ring collective between two JVMs on loopback, as the engine runs it (one worker per executor JVM): all-reduce
  * of the 74 M adapter's gradients (297 MB) in one call and in 25 MB buckets, a 25 MB bucket alone, reduce-scatter +
- * all-gather (ZeRO-1's pair), the small-message latency, then the sum loop, vector API against a plain loop.
+ * all-gather (ZeRO-1's pair), the small-message latency; then, in one JVM, the sum loop (vector API against a
+ * plain loop) and the loopback's one-way stream rate.
  * Run: bench/collective.sh, or bench/java.sh CollectiveBench [chunk KiB] [socket buffer KiB, 0 = the OS's].
  * This JVM is rank 0 and starts rank 1 as a child JVM with the same flags; rank 0 prints, per case, the median
  * seconds per call, seconds per GB all-reduced (the buffer's bytes / seconds, inverted) and GB/s sent per rank.
@@ -92,6 +96,46 @@ public final class CollectiveBench {
                 throw new IllegalStateException("rank 1's JVM exited with " + rc);
             }
             sumLoops();
+            streamCeiling();
+        }
+    }
+
+    /**
+     * The loopback's own rate: 297 MB written from a direct buffer by one thread and read into another by a second,
+     * over one socket, in one JVM: what any transport on these system calls can reach in one direction.
+     */
+    private static void streamCeiling() throws Exception {
+        int bytes = (int) ADAPTER_BYTES;
+        ByteBuffer src = ByteBuffer.allocateDirect(bytes);
+        ByteBuffer dst = ByteBuffer.allocateDirect(bytes);
+        try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+             SocketChannel out = SocketChannel.open(server.getLocalAddress());
+             SocketChannel in = server.accept()) {
+            double[] seconds = new double[5];
+            for (int i = -1; i < seconds.length; i++) {
+                src.clear();
+                dst.clear();
+                Thread writer = new Thread(() -> {
+                    try {
+                        while (src.hasRemaining()) {
+                            out.write(src);
+                        }
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+                long t = System.nanoTime();
+                writer.start();
+                while (dst.hasRemaining()) {
+                    in.read(dst);
+                }
+                writer.join();
+                if (i >= 0) {
+                    seconds[i] = (System.nanoTime() - t) / 1e9;
+                }
+            }
+            System.out.printf("collective  loopback stream, one direction, 297 MB direct to direct: %.2f GB/s%n",
+                    bytes / median(seconds) / 1e9);
         }
     }
 
