@@ -11,6 +11,7 @@ import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.Callable;
@@ -23,6 +24,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /** The ring on real sockets on 127.0.0.1, each rank a thread, against sums computed here. */
 class TcpRingTest {
@@ -214,7 +217,7 @@ class TcpRingTest {
             float[] whole = integers(1, count, count)[0];
             onEveryRank(n, r -> {
                 float[] mine = new float[count];
-                java.util.Arrays.fill(mine, Float.NaN); // what is not this rank's shard must be overwritten
+                Arrays.fill(mine, Float.NaN); // what is not this rank's shard must be overwritten
                 Shard s = Shards.of(count, n, r);
                 System.arraycopy(whole, (int) s.offset(), mine, (int) s.offset(), (int) s.length());
                 FloatBuffer b = framed(mine);
@@ -359,6 +362,20 @@ class TcpRingTest {
             assertInstanceOf(CollectiveException.class, e);
         }
         assertTrue(errors.get(0).getMessage().contains("same calls"), errors.get(0).getMessage());
+    }
+
+    @Test
+    void anNd4jArraysMemoryIsAllReducedInPlace() throws Exception {
+        List<Collective> ranks = ring(2, TcpRing.Settings.DEFAULT);
+        float[][] data = integers(2, 1003, 11);
+        List<INDArray> arrays = onEveryRank(2, r -> {
+            INDArray a = Nd4j.createFromArray(data[r]);
+            ranks.get(r).allReduce(a.data().asNioFloat());
+            return a;
+        });
+        for (INDArray a : arrays) {
+            assertArrayEquals(serialSum(data), a.toFloatVector());
+        }
     }
 
     @Test
