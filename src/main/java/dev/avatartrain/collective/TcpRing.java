@@ -270,6 +270,7 @@ public final class TcpRing implements Collective {
                                 throw new CollectiveException("rank " + rank + " could not connect to "
                                         + peer.name() + " within " + settings.connectTimeout() + ": no answer");
                             }
+                            checkInterrupt("joining");
                             sel.select(Math.max(1, left / 1_000_000));
                         }
                     }
@@ -304,6 +305,7 @@ public final class TcpRing implements Collective {
                     }
                     throw new CollectiveException(missing);
                 }
+                checkInterrupt("joining");
                 sel.select(Math.max(1, left / 1_000_000));
                 sel.selectedKeys().clear();
                 SocketChannel ch;

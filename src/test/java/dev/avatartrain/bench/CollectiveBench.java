@@ -3,6 +3,18 @@ package dev.avatartrain.bench;
 import dev.avatartrain.collective.Collective;
 import dev.avatartrain.collective.SumLoops;
 import dev.avatartrain.collective.TcpRing;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.FixedRecvByteBufAllocator;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
@@ -18,12 +30,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 
 /**
  * The ring collective between two JVMs on loopback, as the engine runs it (one worker per executor JVM): all-reduce
  * of the 74 M adapter's gradients (297 MB) in one call and in 25 MB buckets, a 25 MB bucket alone, reduce-scatter +
  * all-gather (ZeRO-1's pair), the small-message latency; then, in one JVM, the sum loop (vector API against a
- * plain loop) and the loopback's one-way stream rate.
+ * plain loop) and the loopback's one-way stream rate, through the JDK's channels and through Netty.
  * Run: bench/collective.sh, or bench/java.sh CollectiveBench [chunk KiB] [socket buffer KiB, 0 = the OS's].
  * This JVM is rank 0 and starts rank 1 as a child JVM with the same flags; rank 0 prints, per case, the median
  * seconds per call, seconds per GB all-reduced (the buffer's bytes / seconds, inverted) and GB/s sent per rank.
@@ -97,6 +110,7 @@ public final class CollectiveBench {
             }
             sumLoops();
             streamCeiling();
+            nettyStream();
         }
     }
 
@@ -171,6 +185,59 @@ public final class CollectiveBench {
             double sentPerCall = (c.bytesSent() - sentBefore) / (double) calls;
             System.out.printf("| %s | %.0f | %d | %.3f | %.2f | %.2f |%n", name, gb * 1e3, calls, s, s / gb,
                     sentPerCall / s / 1e9);
+        }
+    }
+
+    /**
+     * The same stream through Netty (Spark's 4.1, NIO transport, 1 MiB reads): the sender wraps the direct buffer
+     * (no copy), the receiver copies each of Netty's buffers into the destination, as a ring's gathering steps
+     * would have to, since Netty reads only into buffers of its own allocator.
+     */
+    private static void nettyStream() throws Exception {
+        int bytes = (int) ADAPTER_BYTES;
+        ByteBuffer src = ByteBuffer.allocateDirect(bytes);
+        ByteBuffer dst = ByteBuffer.allocateDirect(bytes);
+        EventLoopGroup serverLoop = new NioEventLoopGroup(1);
+        EventLoopGroup clientLoop = new NioEventLoopGroup(1);
+        try {
+            CountDownLatch[] done = new CountDownLatch[1];
+            io.netty.channel.Channel server = new ServerBootstrap().group(serverLoop)
+                    .channel(NioServerSocketChannel.class)
+                    .childOption(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(1 << 20))
+                    .childHandler(new ChannelInboundHandlerAdapter() {
+                        @Override
+                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                            ByteBuf b = (ByteBuf) msg;
+                            int n = b.readableBytes();
+                            b.getBytes(b.readerIndex(), dst.duplicate().limit(dst.position() + n));
+                            dst.position(dst.position() + n);
+                            b.release();
+                            if (!dst.hasRemaining()) {
+                                done[0].countDown();
+                            }
+                        }
+                    }).bind("127.0.0.1", 0).sync().channel();
+            io.netty.channel.Channel client = new Bootstrap().group(clientLoop).channel(NioSocketChannel.class)
+                    .handler(new ChannelInboundHandlerAdapter()).connect(server.localAddress()).sync().channel();
+            double[] seconds = new double[5];
+            for (int i = -1; i < seconds.length; i++) {
+                dst.clear();
+                done[0] = new CountDownLatch(1);
+                long t = System.nanoTime();
+                client.writeAndFlush(Unpooled.wrappedBuffer(src.duplicate()));
+                done[0].await();
+                if (i >= 0) {
+                    seconds[i] = (System.nanoTime() - t) / 1e9;
+                }
+            }
+            client.close().sync();
+            server.close().sync();
+            System.out.printf("collective  the same through Netty %s (NIO transport, 1 MiB reads, copied into place):"
+                    + " %.2f GB/s%n", io.netty.util.Version.identify().get("netty-transport").artifactVersion(),
+                    bytes / median(seconds) / 1e9);
+        } finally {
+            serverLoop.shutdownGracefully().sync();
+            clientLoop.shutdownGracefully().sync();
         }
     }
 
