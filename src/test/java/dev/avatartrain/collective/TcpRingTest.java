@@ -6,9 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -362,6 +367,32 @@ class TcpRingTest {
             assertInstanceOf(CollectiveException.class, e);
         }
         assertTrue(errors.get(0).getMessage().contains("same calls"), errors.get(0).getMessage());
+    }
+
+    @Test
+    void ranksInSeparateJvmsAgree() throws Exception {
+        TcpRing.Listener listener = TcpRing.listen("127.0.0.1",
+                TcpRing.Settings.DEFAULT.withTimeouts(Duration.ofSeconds(30)));
+        List<String> command = new ArrayList<>();
+        command.add(ProcessHandle.current().info().command().orElse("java"));
+        command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), RingRankProcess.class.getName()));
+        Process child = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(),
+                    StandardCharsets.UTF_8));
+            String line = out.readLine();
+            assertTrue(line != null && line.startsWith("ADDRESS "), "rank 1's JVM printed " + line);
+            new PrintStream(child.getOutputStream(), true, StandardCharsets.UTF_8).println(listener.address());
+            try (Collective c = listener.join(0, List.of(listener.address(), line.substring(8)))) {
+                RingRankProcess.run(c);
+            }
+            assertEquals("OK", out.readLine(), "rank 1's JVM");
+            assertTrue(child.waitFor(GUARD_SECONDS, TimeUnit.SECONDS), "rank 1's JVM did not exit");
+            assertEquals(0, child.exitValue());
+        } finally {
+            child.destroyForcibly();
+        }
     }
 
     @Test
