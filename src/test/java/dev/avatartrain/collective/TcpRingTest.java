@@ -37,6 +37,9 @@ class TcpRingTest {
     /** Guards against hangs only; the collectives' own time-outs are what the failure tests check. */
     private static final long GUARD_SECONDS = 60;
     private static final int[] SIZES = {0, 1, 2, 3, 7, 1001, 1_500_001};
+    /** 4 KiB chunks: a few MB pass through hundreds of pipelined chunks. */
+    private static final TcpRing.Settings SMALL_CHUNKS = new TcpRing.Settings(Duration.ofSeconds(30),
+            Duration.ofSeconds(30), 0, 4096);
 
     private final ExecutorService pool = Executors.newCachedThreadPool();
     private final List<Collective> opened = new ArrayList<>();
@@ -189,8 +192,7 @@ class TcpRingTest {
     @ParameterizedTest
     @ValueSource(ints = {2, 3, 4})
     void reduceScatterLeavesEachRankTheSumOfItsShard(int n) throws Exception {
-        List<Collective> ranks = ring(n, new TcpRing.Settings(Duration.ofSeconds(30), Duration.ofSeconds(30), 0,
-                4096));
+        List<Collective> ranks = ring(n, SMALL_CHUNKS);
         for (int count : SIZES) {
             float[][] data = integers(n, count, 31 * count + n);
             float[] expected = serialSum(data);
@@ -216,8 +218,7 @@ class TcpRingTest {
     @ParameterizedTest
     @ValueSource(ints = {2, 3, 4})
     void allGatherGivesEveryRankEveryShard(int n) throws Exception {
-        List<Collective> ranks = ring(n, new TcpRing.Settings(Duration.ofSeconds(30), Duration.ofSeconds(30), 0,
-                4096));
+        List<Collective> ranks = ring(n, SMALL_CHUNKS);
         for (int count : SIZES) {
             float[] whole = integers(1, count, count)[0];
             onEveryRank(n, r -> {
