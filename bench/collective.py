@@ -26,7 +26,8 @@ def measure(rank, name, data, bucket_floats, warm, calls):
         s = statistics.median(seconds)
         gb = data.numel() * 4 / 1e9
         # a ring all-reduce sends 2(N-1)/N of the buffer per rank: the buffer's size at N = 2
-        print(f"| {name} | {gb * 1e3:.0f} | {calls} | {s:.3f} | {s / gb:.2f} | {gb / s:.2f} (if a ring) |", flush=True)
+        print(f"| {name} | {gb * 1e3:.0f} | {calls} | {s:.3f} | {s / gb:.2f} | {gb / s:.2f} (if a ring) | |",
+              flush=True)
 
 
 def run(rank, port):
@@ -36,8 +37,8 @@ def run(rank, port):
     dist.init_process_group("gloo", rank=rank, world_size=2)
     if rank == 0:
         print(f"torch {torch.__version__} gloo, 2 processes on loopback", flush=True)
-        print("| case | MB | calls timed | median s | s per GB all-reduced | GB/s sent per rank |")
-        print("|---|---|---|---|---|---|")
+        print("| case | MB | calls timed | median s | s per GB all-reduced | GB/s sent per rank | |")
+        print("|---|---|---|---|---|---|---|")
     whole = torch.full((ADAPTER_BYTES // 4,), 1e-3, dtype=torch.float32)
     measure(rank, "all-reduce, one call", whole, whole.numel(), 1, 5)
     measure(rank, "all-reduce in 25 MB buckets", whole, BUCKET_BYTES // 4, 1, 5)

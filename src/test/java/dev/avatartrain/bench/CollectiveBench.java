@@ -19,6 +19,7 @@ import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -37,15 +38,25 @@ import java.util.concurrent.CountDownLatch;
  * of the 74 M adapter's gradients (297 MB) in one call and in 25 MB buckets, a 25 MB bucket alone, reduce-scatter +
  * all-gather (ZeRO-1's pair), the small-message latency; then, in one JVM, the sum loop (vector API against a
  * plain loop) and the loopback's one-way stream rate, through the JDK's channels and through Netty.
- * Run: bench/collective.sh, or bench/java.sh CollectiveBench [chunk KiB] [socket buffer KiB, 0 = the OS's].
+ * Run: bench/collective.sh, or bench/java.sh CollectiveBench [chunk KiB] [socket buffer KiB, 0 = the OS's]
+ * ({@code --local}: the one-JVM measurements only).
  * This JVM is rank 0 and starts rank 1 as a child JVM with the same flags; rank 0 prints, per case, the median
- * seconds per call, seconds per GB all-reduced (the buffer's bytes / seconds, inverted) and GB/s sent per rank.
+ * seconds per call, seconds per GB all-reduced (the buffer's bytes / seconds, inverted), GB/s sent per rank, and
+ * rank 0's CPU seconds per GB (what the ring costs its thread, whatever else runs on the machine).
  */
 public final class CollectiveBench {
     private static final long ADAPTER_BYTES = 297_000_000L;
     private static final long BUCKET_BYTES = 25_000_000L;
+    /** CPU time of the calling thread (user + system: the socket copies are system time). */
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("--local")) { // the one-JVM measurements only
+            sumLoops();
+            streamCeiling();
+            nettyStream();
+            return;
+        }
         int chunkKiB = args.length > 0 ? Integer.parseInt(args[0]) : 1024;
         int bufferKiB = args.length > 1 ? Integer.parseInt(args[1]) : 0;
         boolean child = args.length > 2 && args[2].equals("--child");
@@ -81,8 +92,9 @@ public final class CollectiveBench {
             if (!child) {
                 System.out.printf("collective  2 ranks in 2 JVMs on loopback, chunk %d KiB, socket buffers %s%n",
                         chunkKiB, bufferKiB == 0 ? "the OS's" : bufferKiB + " KiB");
-                System.out.println("| case | MB | calls timed | median s | s per GB all-reduced | GB/s sent per rank |");
-                System.out.println("|---|---|---|---|---|---|");
+                System.out.println("| case | MB | calls timed | median s | s per GB all-reduced | GB/s sent per rank"
+                        + " | rank 0's CPU s per GB |");
+                System.out.println("|---|---|---|---|---|---|---|");
             }
             FloatBuffer whole = direct(ADAPTER_BYTES);
             measure(c, "all-reduce, one call", whole, Long.MAX_VALUE, 1, 5, false);
@@ -157,6 +169,7 @@ public final class CollectiveBench {
     private static void measure(Collective c, String name, FloatBuffer data, long bucketBytes, int warm, int calls,
                                 boolean zero) {
         double[] seconds = new double[calls];
+        double[] cpu = new double[calls];
         long sentBefore = 0;
         for (int i = -warm; i < calls; i++) {
             c.barrier();
@@ -164,6 +177,7 @@ public final class CollectiveBench {
                 sentBefore = c.bytesSent();
             }
             long t = System.nanoTime();
+            long t0 = THREADS.getCurrentThreadCpuTime();
             long bucketFloats = Math.min(bucketBytes / Float.BYTES, data.capacity());
             for (long from = 0; from < data.capacity(); from += bucketFloats) {
                 FloatBuffer bucket = data.duplicate().position((int) from)
@@ -177,14 +191,15 @@ public final class CollectiveBench {
             }
             if (i >= 0) {
                 seconds[i] = (System.nanoTime() - t) / 1e9;
+                cpu[i] = (THREADS.getCurrentThreadCpuTime() - t0) / 1e9;
             }
         }
         if (c.rank() == 0) {
             double s = median(seconds);
             double gb = data.capacity() * (double) Float.BYTES / 1e9;
             double sentPerCall = (c.bytesSent() - sentBefore) / (double) calls;
-            System.out.printf("| %s | %.0f | %d | %.3f | %.2f | %.2f |%n", name, gb * 1e3, calls, s, s / gb,
-                    sentPerCall / s / 1e9);
+            System.out.printf("| %s | %.0f | %d | %.3f | %.2f | %.2f | %.2f |%n", name, gb * 1e3, calls, s, s / gb,
+                    sentPerCall / s / 1e9, median(cpu) / gb);
         }
     }
 
