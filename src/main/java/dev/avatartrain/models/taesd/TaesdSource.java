@@ -18,6 +18,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.hub.HubFiles;
+import dev.avatartrain.storage.AtomicFiles;
 import dev.avatartrain.storage.Storage;
 import dev.avatartrain.storage.StorageUrl;
 import dev.avatartrain.tensors.TensorFiles;
@@ -112,11 +113,9 @@ public record TaesdSource(String spec, Path encoderFile, Path decoderFile, long 
                 if (!(name.endsWith(".pth") || name.endsWith(".safetensors"))) continue;
                 Path local = target.resolve(name);
                 if (Files.exists(local)) continue;
-                Path tmp = Files.createTempFile(target, name, ".part");
                 try (InputStream in = storage.open(name)) {
-                    Files.copy(in, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    AtomicFiles.write(local, in::transferTo);
                 }
-                Files.move(tmp, local, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             }
             return target;
         } catch (IOException e) {

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -23,6 +22,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.models.nn.NamedWeights;
 import dev.avatartrain.models.nn.Network;
+import dev.avatartrain.storage.AtomicFiles;
 import dev.avatartrain.storage.Storage;
 import dev.avatartrain.storage.StorageUrl;
 import dev.avatartrain.tensors.Safetensors;
@@ -235,14 +235,9 @@ public final class UNetWeights {
 
     private static void copy(Storage s, String name, Path local) throws IOException {
         if (Files.exists(local)) return;
-        Path tmp = Files.createTempFile(local.getParent(), name, ".part");
         try (InputStream in = s.open(name)) {
-            Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            Files.deleteIfExists(tmp);
-            throw e;
+            AtomicFiles.write(local, in::transferTo);
         }
-        Files.move(tmp, local, StandardCopyOption.ATOMIC_MOVE);
     }
 
     /** Every tensor of a weights file in float32. */
