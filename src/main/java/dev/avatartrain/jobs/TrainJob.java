@@ -257,9 +257,5 @@ public final class TrainJob {
         if (config.train().gradientCheckpointing()) {
             LOG.info("train: note: gradient_checkpointing has no DL4J equivalent and has no effect.");
         }
-        if (config.train().wandbEnabled()) {
-            LOG.info("train: note: wandb_enabled: the run reaches Weights & Biases through its TensorBoard event files"
-                    + " (output_dir/tensorboard; `wandb sync --sync-tensorboard`, printed at the end); the JVM makes no network call.");
-        }
     }
 }
