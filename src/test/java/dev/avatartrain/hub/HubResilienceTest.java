@@ -69,24 +69,24 @@ class HubResilienceTest {
     @Test
     void serverErrorsAuthErrorsAndTimeOutsAreAnsweredFromTheCacheButAMissingEntryIsNot() throws Exception {
         try (HubServer server = hub()) {
-            Path cached = HubFiles.resolveFile(FILE, null, env(server.url()));
+            Path cached = HubFiles.resolveWeightsFile(FILE, List.of(), null, env(server.url()));
             assertArrayEquals(weights(), Files.readAllBytes(cached));
             FileModesTest.assertUmaskModes(home.resolve("hub"));
 
             for (int status : new int[] {503, 500, 401, 403}) {
                 server.failWith = status;
-                assertEquals(cached, HubFiles.resolveFile(FILE, null, env(server.url())), "HTTP " + status);
+                assertEquals(cached, HubFiles.resolveWeightsFile(FILE, List.of(), null, env(server.url())), "HTTP " + status);
             }
             server.failWith = 0;
             server.delayMillis = 3000;
             long t0 = System.nanoTime();
-            assertEquals(cached, HubFiles.resolveFile(FILE, null, env(server.url(), "HF_HUB_ETAG_TIMEOUT", "0.5")));
+            assertEquals(cached, HubFiles.resolveWeightsFile(FILE, List.of(), null, env(server.url(), "HF_HUB_ETAG_TIMEOUT", "0.5")));
             assertTrue(System.nanoTime() - t0 < 2_500_000_000L, "answered after the 0.5 s time-out, not the server's 3 s");
             server.delayMillis = 0;
 
             server.failWith = 503;
             BadInputException e = assertThrows(BadInputException.class,
-                    () -> HubFiles.resolveFile("owner/model:other.safetensors", null, env(server.url())));
+                    () -> HubFiles.resolveWeightsFile("owner/model:other.safetensors", List.of(), null, env(server.url())));
             for (String part : List.of("owner/model", "revision main", "other.safetensors", server.url(), "HTTP 503", "not in the cache")) {
                 assertTrue(e.getMessage().contains(part), part + " in: " + e.getMessage());
             }
@@ -94,7 +94,7 @@ class HubResilienceTest {
 
             // the hub says the file is gone: huggingface_hub raises rather than serving the cache
             server.files.clear();
-            HubFileNotFoundException gone = assertThrows(HubFileNotFoundException.class, () -> HubFiles.resolveFile(FILE, null, env(server.url())));
+            HubFileNotFoundException gone = assertThrows(HubFileNotFoundException.class, () -> HubFiles.resolveWeightsFile(FILE, List.of(), null, env(server.url())));
             assertTrue(gone.getMessage().contains("EntryNotFound"), gone.getMessage());
         }
     }
@@ -103,14 +103,14 @@ class HubResilienceTest {
     void aDownloadCutShortIsNotCachedAndIsFetchedAgainOnceTheServerIsFixed() throws Exception {
         try (HubServer server = hub()) {
             server.cutTo = 100;
-            BadInputException e = assertThrows(BadInputException.class, () -> HubFiles.resolveFile(FILE, null, env(server.url())));
+            BadInputException e = assertThrows(BadInputException.class, () -> HubFiles.resolveWeightsFile(FILE, List.of(), null, env(server.url())));
             assertTrue(e.getMessage().contains("ended after 100 of " + weights().length + " bytes") && e.getMessage().contains(server.url()),
                     e.getMessage());
             assertEquals(List.of(), blobNames(), "nothing cached, no temporary file left");
             assertFalse(Files.exists(home.resolve("hub/models--owner--model/snapshots/" + COMMIT)));
 
             server.cutTo = -1;
-            assertArrayEquals(weights(), Files.readAllBytes(HubFiles.resolveFile(FILE, null, env(server.url()))));
+            assertArrayEquals(weights(), Files.readAllBytes(HubFiles.resolveWeightsFile(FILE, List.of(), null, env(server.url()))));
         }
     }
 
@@ -119,15 +119,15 @@ class HubResilienceTest {
         byte[] full = weights();
         try (HubServer mirror = new HubServer("127.0.0.1")) {
             mirror.put("owner/model", "main", "unet/diffusion_pytorch_model.safetensors", java.util.Arrays.copyOf(full, 100));
-            Path p = HubFiles.resolveFile(FILE, null, env(mirror.url()));
+            Path p = HubFiles.resolveWeightsFile(FILE, List.of(), null, env(mirror.url()));
             assertEquals(100, Files.size(p), "a plain mirror gives nothing to check a consistent short file against");
 
             mirror.put("owner/model", "main", "unet/diffusion_pytorch_model.safetensors", full);
             long before = gets(mirror);
-            assertArrayEquals(full, Files.readAllBytes(HubFiles.resolveFile(FILE, null, env(mirror.url()))));
+            assertArrayEquals(full, Files.readAllBytes(HubFiles.resolveWeightsFile(FILE, List.of(), null, env(mirror.url()))));
             assertEquals(before + 1, gets(mirror), "the HEAD's size disagreed with the cached copy: fetched again");
             long again = gets(mirror);
-            HubFiles.resolveFile(FILE, null, env(mirror.url()));
+            HubFiles.resolveWeightsFile(FILE, List.of(), null, env(mirror.url()));
             assertEquals(again, gets(mirror), "agreeing now: not fetched");
         }
     }
@@ -138,7 +138,7 @@ class HubResilienceTest {
             server.stallAfter = 10;
             long t0 = System.nanoTime();
             BadInputException e = assertThrows(BadInputException.class,
-                    () -> HubFiles.resolveFile(FILE, null, env(server.url(), "HF_HUB_DOWNLOAD_TIMEOUT", "1")));
+                    () -> HubFiles.resolveWeightsFile(FILE, List.of(), null, env(server.url(), "HF_HUB_DOWNLOAD_TIMEOUT", "1")));
             assertTrue(System.nanoTime() - t0 < 10_000_000_000L);
             assertTrue(e.getMessage().contains("HF_HUB_DOWNLOAD_TIMEOUT"), e.getMessage());
             assertEquals(List.of(), blobNames());
@@ -152,7 +152,7 @@ class HubResilienceTest {
             int port = URI.create(server.url()).getPort();
             // hub.invalid does not resolve: only the proxy can reach it
             String endpoint = "http://hub.invalid:" + port;
-            Path p = HubFiles.resolveFile(FILE, null, env(endpoint, "HTTP_PROXY", proxy.url()));
+            Path p = HubFiles.resolveWeightsFile(FILE, List.of(), null, env(endpoint, "HTTP_PROXY", proxy.url()));
             assertArrayEquals(weights(), Files.readAllBytes(p));
             assertTrue(proxy.requested.contains("HEAD " + endpoint + "/owner/model/resolve/main/unet/diffusion_pytorch_model.safetensors")
                     && proxy.requested.stream().anyMatch(r -> r.startsWith("GET " + endpoint)), proxy.requested.toString());
@@ -160,7 +160,7 @@ class HubResilienceTest {
             // the proxy is dead, but NO_PROXY names the endpoint's host: a direct connection
             proxy.requested.clear();
             server.put("owner/model", "main", "b.safetensors", weights());
-            HubFiles.resolveFile("owner/model:b.safetensors", null,
+            HubFiles.resolveWeightsFile("owner/model:b.safetensors", List.of(), null,
                     env(server.url(), "http_proxy", "http://127.0.0.1:1", "NO_PROXY", "example.com, 127.0.0.1"));
             assertEquals(List.of(), proxy.requested);
         }
@@ -205,7 +205,7 @@ class HubResilienceTest {
             try {
                 BufferedReader out = new BufferedReader(new InputStreamReader(py.getInputStream(), StandardCharsets.UTF_8));
                 assertEquals("locked", out.readLine());
-                CompletableFuture<Path> ours = CompletableFuture.supplyAsync(() -> HubFiles.resolveFile(FILE, null, env(server.url())));
+                CompletableFuture<Path> ours = CompletableFuture.supplyAsync(() -> HubFiles.resolveWeightsFile(FILE, List.of(), null, env(server.url())));
                 Thread.sleep(1500);
                 assertFalse(ours.isDone(), "our download waits while Python holds the lock");
                 assertEquals(0, gets(server));

@@ -38,6 +38,9 @@ import dev.avatartrain.tensors.TensorFiles;
  */
 public record TaesdSource(String spec, Path encoderFile, Path decoderFile, long seed, String key) implements Serializable {
     private static final String DIFFUSERS_FILE = "diffusion_pytorch_model.safetensors";
+    /** The encoder's and the decoder's weights in a folder or repo, in the order looked for (diffusers', then the authors'). */
+    public static final List<String> ENCODER_FILES = List.of(DIFFUSERS_FILE, "taesd_encoder.pth"),
+            DECODER_FILES = List.of(DIFFUSERS_FILE, "taesd_decoder.pth");
 
     public boolean isRandom() {
         return encoderFile == null;
@@ -74,9 +77,8 @@ public record TaesdSource(String spec, Path encoderFile, Path decoderFile, long 
         }
         Path enc, dec;
         if (!spec.contains("://") && !Files.exists(Path.of(spec)) && HubFiles.isRepoId(spec)) {
-            List<Path> files = HubFiles.resolveFirst(spec, List.of(List.of(DIFFUSERS_FILE), List.of("taesd_encoder.pth", "taesd_decoder.pth")), hadoop);
-            enc = files.get(0);
-            dec = files.get(files.size() - 1);
+            enc = HubFiles.resolveWeightsFile(spec, ENCODER_FILES, hadoop);
+            dec = HubFiles.resolveWeightsFile(spec, DECODER_FILES, hadoop);
         } else {
             Path folder = localFolder(spec, cacheDir, hadoop);
             List<Path> files = list(folder);
