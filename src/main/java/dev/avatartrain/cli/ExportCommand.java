@@ -32,8 +32,8 @@ final class ExportCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(ExportCommand.class);
     @Option(names = "--checkpoint", required = true, paramLabel = "CKPT",
             description = "A checkpoint folder (output_dir/checkpoints/checkpoint-N) or its model.safetensors; also any UNet weights"
-                    + " model.unet_pretrained_model_name_or_path accepts (a file or a diffusers or MuseTalk folder, local, at a storage"
-                    + " URL or a Hugging Face repo owner/name[@revision][:subfolder or :file]).")
+                    + " model.unet_pretrained_model_name_or_path accepts (a file or a diffusers or MuseTalk folder,"
+                    + " local, at a storage URL or a Hugging Face repo owner/name[@revision][:subfolder or :file]).")
     String checkpoint;
 
     @Option(names = "--output", required = true, paramLabel = "OUT", description = "The file (--layout file) or folder to write.")
@@ -80,7 +80,8 @@ final class ExportCommand implements Callable<Integer> {
             pe = src.positionalEncoding();
         } else {
             org.apache.hadoop.conf.Configuration hadoop = new org.apache.hadoop.conf.Configuration();
-            UNetWeights.Source src = UNetWeights.locate(checkpoint, dev.avatartrain.jobs.TrainJob.unetCache(), hadoop, UNetWeights.hub(hadoop));
+            UNetWeights.Source src = UNetWeights.locate(checkpoint, dev.avatartrain.jobs.TrainJob.unetCache(), hadoop,
+                    UNetWeights.hub(hadoop));
             weights = TensorFiles.read(src.weights(), null);
             configJson = src.configJson();
             configSource = src.configSource();

@@ -47,8 +47,9 @@ final class ForwardCommand implements Callable<Integer> {
                     + " (default: InfiniteTalk's).")
     Path config;
 
-    @Option(names = "--weights", paramLabel = "W", description = "Weights (.safetensors, .pt, .pth, .bin): a local file or folder, a storage URL, or a Hugging Face"
-            + " repo owner/name[@revision][:subfolder or :file]; a folder or repo gives the model's usual file"
+    @Option(names = "--weights", paramLabel = "W", description = "Weights (.safetensors, .pt, .pth, .bin): a local file or"
+            + " folder, a storage URL, or a Hugging Face repo owner/name[@revision][:subfolder or :file]; a folder or repo gives"
+            + " the model's usual file"
             + " (e.g. diffusion_pytorch_model.safetensors, taesd_encoder.pth).")
     String weights;
 
@@ -84,8 +85,8 @@ final class ForwardCommand implements Callable<Integer> {
             case taesd_decoder -> TaesdSource.DECODER_FILES;
             case audio_adapter -> dev.avatartrain.models.adapter.AudioProjModel.WEIGHTS_FILES;
         };
-        Map<String, INDArray> w = weights == null ? null : TensorFiles.read(
-                dev.avatartrain.hub.HubFiles.resolveWeightsFile(weights, known, new org.apache.hadoop.conf.Configuration()), DataType.FLOAT);
+        Map<String, INDArray> w = weights == null ? null : TensorFiles.read(dev.avatartrain.hub.HubFiles.resolveWeightsFile(
+                weights, known, new org.apache.hadoop.conf.Configuration()), DataType.FLOAT);
         Network net;
         INDArray out;
         switch (model) {

@@ -51,7 +51,8 @@ final class HubLock implements AutoCloseable {
         try {
             return Native.load("c", LibC.class);
         } catch (UnsatisfiedLinkError | RuntimeException e) {
-            LOG.warn("hub: cannot load the C library for flock ({}); download locks order JVMs only, not Python", e.toString());
+            LOG.warn("hub: cannot load the C library for flock ({}); download locks order JVMs only, not Python",
+                    e.toString());
             return null;
         }
     }

@@ -63,8 +63,8 @@ public final class HubProxies extends ProxySelector {
             }
             return u;
         } catch (IllegalArgumentException e) {
-            throw new BadInputException(name.toUpperCase(Locale.ROOT) + "=" + v + " is not a proxy URL (" + e.getMessage()
-                    + "): give http://host:port");
+            throw new BadInputException(name.toUpperCase(Locale.ROOT) + "=" + v + " is not a proxy URL ("
+                    + e.getMessage() + "): give http://host:port");
         }
     }
 

@@ -148,7 +148,8 @@ public final class TrainJob {
             if (text == null) text = ConfigFiles.read("configuration/unet/config.json", "model.yaml: unet_config_file");
             return new Pretrained(text.text(), text.source(), null);
         }
-        UNetWeights.Source src = UNetWeights.locate(spec, unetCache(), sc.hadoopConfiguration(), UNetWeights.hub(sc.hadoopConfiguration()));
+        UNetWeights.Source src = UNetWeights.locate(spec, unetCache(), sc.hadoopConfiguration(),
+                UNetWeights.hub(sc.hadoopConfiguration()));
         UNetConfig chosen = UNetWeights.chooseConfig(src, text == null ? null : UNetConfig.parse(text.text(), text.source()),
                 text == null ? "null" : text.source());
         String pe = config.train().audioPositionalEncoding();

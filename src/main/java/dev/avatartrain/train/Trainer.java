@@ -126,7 +126,7 @@ public final class Trainer {
 
     /**
      * The run's side effects, in the order they see each event: progress line, metrics files, TensorBoard events,
-     * W&B (with wandb_enabled), validation, checkpoints, dashboard (last, so it shows the rows of the round's validation).
+     * W&B (with wandb_enabled), validation, checkpoints, dashboard (last: it shows the rows of the round's validation).
      */
     private Sinks sinks(TrainingListeners listeners, Validator validator, Checkpoints checkpoints, Checkpoints.Run run,
                         long step) throws IOException {
@@ -138,7 +138,8 @@ public final class Trainer {
         if (wandb != null) listeners.add(wandb);
         ValidationListener validation = validator == null || t.validationSteps() <= 0 ? null
                 : listeners.add(new ValidationListener(validator, task, t.validationSteps(), listeners));
-        CheckpointListener ckpt = listeners.add(new CheckpointListener(checkpoints, config, task, run.resumeFrom(), listeners));
+        CheckpointListener ckpt = listeners.add(new CheckpointListener(checkpoints, config, task, run.resumeFrom(),
+                listeners));
         listeners.add(Dashboard.listener(t, sc.getConf().get("spark.driver.host", "localhost"), out, task.networkKey(), metrics::rows));
         return new Sinks(validation, ckpt);
     }

@@ -12,9 +12,9 @@ import dev.avatartrain.storage.StorageUrl;
 import dev.avatartrain.wandb.WandbSidecar;
 
 /**
- * With {@code wandb_enabled}: the run streamed live to W&amp;B through {@link WandbSidecar}: the effective configuration
- * as {@code wandb.config}, every metrics row under the names of the TensorBoard events ({@code train/loss},
- * {@code validation/loss}, ...), the validation grid as image {@code validation/grid}, and at the end the loss plot and
+ * With {@code wandb_enabled}: the run streamed live to W&amp;B through {@link WandbSidecar}: the effective
+ * configuration as {@code wandb.config}, every metrics row under the names of the TensorBoard events
+ * ({@code train/loss}, {@code validation/loss}, ...), the validation grid as image {@code validation/grid}, and at the end the loss plot and
  * a reference artifact to the final checkpoint. The W&amp;B run id is the run's id, so a resumed session continues it.
  */
 final class WandbListener implements TrainingListener {

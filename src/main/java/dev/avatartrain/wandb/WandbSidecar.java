@@ -21,10 +21,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 /**
  * The driver's end of {@code wandb_sidecar.py} (a resource of the jar): a Python process, started with the
- * interpreter of {@code AVATAR_TRAIN_PYTHON} (environment or {@code -D} property; default {@code python3}), that gets one
- * JSON message per line on its stdin and calls the {@code wandb} SDK. It ends with the job: {@link #close} sends
- * "finish" and waits for it; if the JVM dies, the closed pipe ends the W&amp;B run as failed. Where {@code wandb} cannot
- * be imported, {@link #start} logs one line saying what to install and returns null: the run goes on without W&amp;B.
+ * interpreter of {@code AVATAR_TRAIN_PYTHON} (environment or {@code -D} property; default {@code python3}), that
+ * gets one JSON message per line on its stdin and calls the {@code wandb} SDK. It ends with the job: {@link #finish}
+ * sends "finish" and waits for it; if the JVM dies, the closed pipe ends the W&amp;B run as failed. Where
+ * {@code wandb} cannot be imported, {@link #start} logs one line saying what to install and returns null: the run goes on without W&amp;B.
  */
 public final class WandbSidecar implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WandbSidecar.class);
@@ -84,13 +84,15 @@ public final class WandbSidecar implements AutoCloseable {
             }
             sidecar.kill();
             deleteScratch(scratch);
-            LOG.warn("train: wandb_enabled, but {} {}: install it on the driver's machine (`{} -m pip install wandb`, then"
+            LOG.warn("train: wandb_enabled, but {} {}: install it on the driver's machine (`{} -m pip install wandb`,"
+                    + " then"
                     + " `wandb login` or WANDB_API_KEY), name another interpreter with AVATAR_TRAIN_PYTHON, or set"
                     + " wandb_enabled: false; training goes on without W&B.", python, answer, python);
             return null;
         } catch (IOException | TimeoutException | java.util.concurrent.ExecutionException e) {
             LOG.warn("train: wandb_enabled, but the W&B sidecar could not start with {} ({}): install Python 3 and"
-                    + " `pip install wandb` on the driver's machine, or set wandb_enabled: false; training goes on without W&B.",
+                    + " `pip install wandb` on the driver's machine, or set wandb_enabled: false; training goes on"
+                    + " without W&B.",
                     python, e.getMessage());
             deleteScratch(scratch);
             return null;
@@ -116,7 +118,7 @@ public final class WandbSidecar implements AutoCloseable {
         } catch (IOException e) {
             // the process ended
         } finally {
-            started.complete("error: the sidecar exited before it was ready (see the wandb: lines above)");
+            started.complete("exited before it was ready (its output is above, in the wandb: lines)");
             finished.complete("gone");
         }
     }
@@ -129,7 +131,8 @@ public final class WandbSidecar implements AutoCloseable {
             in.flush();
         } catch (IOException e) {
             broken = true;
-            LOG.warn("train: the W&B sidecar stopped taking messages ({}); training goes on without W&B", e.getMessage());
+            LOG.warn("train: the W&B sidecar stopped taking messages ({}); training goes on without W&B",
+                    e.getMessage());
         }
     }
 

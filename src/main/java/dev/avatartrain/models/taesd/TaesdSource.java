@@ -38,7 +38,7 @@ import dev.avatartrain.tensors.TensorFiles;
  */
 public record TaesdSource(String spec, Path encoderFile, Path decoderFile, long seed, String key) implements Serializable {
     private static final String DIFFUSERS_FILE = "diffusion_pytorch_model.safetensors";
-    /** The encoder's and the decoder's weights in a folder or repo, in the order looked for (diffusers', then the authors'). */
+    /** The encoder's and the decoder's weights in a folder or repo, in the order looked for (diffusers', the authors'). */
     public static final List<String> ENCODER_FILES = List.of(DIFFUSERS_FILE, "taesd_encoder.pth"),
             DECODER_FILES = List.of(DIFFUSERS_FILE, "taesd_decoder.pth");
 

@@ -91,8 +91,9 @@ public final class UNetWeights {
         return spec -> {
             if (!HubFiles.isRepoId(spec)) return null;
             if (spec.matches("(?i).*\\.(safetensors|bin|pt|pth)")) return HubFiles.resolveWeightsFile(spec, List.of(), hadoop);
-            return HubFiles.resolveFirst(spec, List.of(List.of(MUSETALK_CONFIG, MUSETALK_WEIGHTS), List.of(MUSETALK_CONFIG, MUSETALK_V15_WEIGHTS),
-                    List.of(DIFFUSERS_CONFIG, DIFFUSERS_WEIGHTS), List.of(DIFFUSERS_CONFIG, DIFFUSERS_BIN)), hadoop).get(0).getParent();
+            return HubFiles.resolveFirst(spec, List.of(List.of(MUSETALK_CONFIG, MUSETALK_WEIGHTS),
+                    List.of(MUSETALK_CONFIG, MUSETALK_V15_WEIGHTS), List.of(DIFFUSERS_CONFIG, DIFFUSERS_WEIGHTS),
+                    List.of(DIFFUSERS_CONFIG, DIFFUSERS_BIN)), hadoop).get(0).getParent();
         };
     }
 
