@@ -23,8 +23,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 /**
  * The sidecar with the <b>real</b> wandb SDK in offline mode ({@code WANDB_MODE=offline}), the run read back with
- * wandb's own reader (src/test/scripts/read_wandb_offline.py). It runs where {@code python3 -c "import wandb"} works and
- * is reported as not run (with the import error) elsewhere, e.g. where wandb's dependencies are not installable.
+ * wandb's own reader (src/test/scripts/read_wandb_offline.py). It runs where {@code python3 -c "import wandb, PIL"}
+ * works and is reported as not run (with the import error) elsewhere, e.g. where wandb's dependencies do not install.
  */
 class WandbOfflineSdkTest {
     @TempDir
@@ -43,8 +43,8 @@ class WandbOfflineSdkTest {
 
     @Test
     void configMetricsImagesAndTheCheckpointReachAnOfflineRunOfTheRealSdk() throws Exception {
-        String version = run(List.of("python3", "-c", "import wandb; print(wandb.__version__)"));
-        Assumptions.assumeFalse(version.startsWith("FAILED"), "not run: the wandb SDK does not import here: "
+        String version = run(List.of("python3", "-c", "import wandb, PIL; print(wandb.__version__)"));
+        Assumptions.assumeFalse(version.startsWith("FAILED"), "not run: the wandb SDK (with Pillow) does not import here: "
                 + version.lines().reduce((a, b) -> b).orElse(""));
 
         Path wrapper = dir.resolve("python-offline");
