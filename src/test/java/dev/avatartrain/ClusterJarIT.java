@@ -79,6 +79,7 @@ class ClusterJarIT {
         Path weights = dir.resolve("w.safetensors");
         Safetensors.write(weights, Taesd.toDiffusers(new LinkedHashMap<>(enc.parameters()), true), Map.of());
         byte[] body = Files.readAllBytes(weights);
+        String sha256 = HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(body));
         Path in = dir.resolve("in.safetensors");
         INDArray images = Nd4j.rand(DataType.FLOAT, 1, 3, 16, 16);
         Safetensors.write(in, Map.of("images", images), Map.of());
@@ -87,6 +88,7 @@ class ClusterJarIT {
         hub.createContext("/owner/taesd/resolve/main/diffusion_pytorch_model.safetensors", ex -> {
             try (ex) {
                 boolean head = ex.getRequestMethod().equals("HEAD");
+                ex.getResponseHeaders().add("ETag", "\"" + sha256 + "\"");
                 if (head) ex.getResponseHeaders().add("Content-Length", Integer.toString(body.length));
                 ex.sendResponseHeaders(200, head ? -1 : body.length);
                 if (!head) ex.getResponseBody().write(body);
@@ -110,9 +112,9 @@ class ClusterJarIT {
             String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertEquals(0, p.waitFor(), log);
             assertTrue(log.lines().noneMatch(l -> l.contains("flock") || l.contains("NoClassDefFound")), log);
-            assertTrue(Files.isRegularFile(dir.resolve("hf/hub/.locks/models--owner--taesd")
-                    .resolve(HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(body)) + ".lock")),
+            assertTrue(Files.isRegularFile(dir.resolve("hf/hub/.locks/models--owner--taesd/" + sha256 + ".lock")),
                     "the download took huggingface_hub's lock");
+            assertTrue(Files.isRegularFile(dir.resolve("hf/hub/models--owner--taesd/blobs/" + sha256)));
             INDArray got = Safetensors.read(dir.resolve("out.safetensors")).tensors().get("out");
             assertTrue(enc.encode(images).equalsWithEps(got, 1e-4), "the jar's encoder gives the test classpath's result");
         } finally {
