@@ -1,7 +1,7 @@
 """Reads a TensorBoard log directory with TensorBoard's own reader (EventAccumulator) and prints what it found as JSON.
 
 Used by the Java tests (TrackingTest, EventFileWriterTest) to prove that the event files written by the JVM are
-what TensorBoard, and W&B's `wandb sync --sync-tensorboard`, read. Usage: read_tensorboard.py LOGDIR
+what TensorBoard reads. Usage: read_tensorboard.py LOGDIR
 """
 import io
 import json

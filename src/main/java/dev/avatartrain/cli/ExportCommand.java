@@ -32,8 +32,9 @@ final class ExportCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(ExportCommand.class);
     @Option(names = "--checkpoint", required = true, paramLabel = "CKPT",
             description = "A checkpoint folder (output_dir/checkpoints/checkpoint-N) or its model.safetensors; also any UNet weights"
-                    + " model.unet_pretrained_model_name_or_path accepts (a file, a diffusers or MuseTalk folder).")
-    Path checkpoint;
+                    + " model.unet_pretrained_model_name_or_path accepts (a file or a diffusers or MuseTalk folder,"
+                    + " local, at a storage URL or a Hugging Face repo owner/name[@revision][:subfolder or :file]).")
+    String checkpoint;
 
     @Option(names = "--output", required = true, paramLabel = "OUT", description = "The file (--layout file) or folder to write.")
     Path output;
@@ -60,7 +61,8 @@ final class ExportCommand implements Callable<Integer> {
             default -> throw new BadInputException("--dtype " + dtype + ": expected fp32, fp16 or bf16");
         };
         if (!UNetLayouts.LAYOUTS.contains(layout)) throw new BadInputException("--layout " + layout + ": expected one of " + UNetLayouts.LAYOUTS);
-        Path model = Files.isDirectory(checkpoint) ? checkpoint.resolve(Checkpoints.MODEL) : checkpoint;
+        Path given = Path.of(checkpoint);
+        Path model = Files.isDirectory(given) ? given.resolve(Checkpoints.MODEL) : given;
         Path state = model.resolveSibling(Checkpoints.STATE);
         Map<String, INDArray> weights;
         Map<String, String> meta = new LinkedHashMap<>();
@@ -77,7 +79,9 @@ final class ExportCommand implements Callable<Integer> {
             configSource = src.configSource();
             pe = src.positionalEncoding();
         } else {
-            UNetWeights.Source src = UNetWeights.locate(checkpoint.toString(), Path.of("."), null, null);
+            org.apache.hadoop.conf.Configuration hadoop = new org.apache.hadoop.conf.Configuration();
+            UNetWeights.Source src = UNetWeights.locate(checkpoint, dev.avatartrain.jobs.TrainJob.unetCache(), hadoop,
+                    UNetWeights.hub(hadoop));
             weights = TensorFiles.read(src.weights(), null);
             configJson = src.configJson();
             configSource = src.configSource();

@@ -6,6 +6,7 @@ import org.slf4j.LoggerFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -17,8 +18,10 @@ import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.models.nn.NamedWeights;
 import dev.avatartrain.models.nn.Network;
 import dev.avatartrain.models.taesd.Taesd;
+import dev.avatartrain.models.taesd.TaesdSource;
 import dev.avatartrain.models.unet.UNet;
 import dev.avatartrain.models.unet.UNetConfig;
+import dev.avatartrain.models.unet.UNetWeights;
 import dev.avatartrain.tensors.Safetensors;
 import dev.avatartrain.tensors.TensorFiles;
 import picocli.CommandLine.Command;
@@ -44,8 +47,10 @@ final class ForwardCommand implements Callable<Integer> {
                     + " (default: InfiniteTalk's).")
     Path config;
 
-    @Option(names = "--weights", paramLabel = "W", description = "Weights file (.safetensors, .pt, .pth, .bin): a local file, a storage URL"
-            + " or a Hugging Face repo file owner/name[@revision]:path/file.safetensors.")
+    @Option(names = "--weights", paramLabel = "W", description = "Weights (.safetensors, .pt, .pth, .bin): a local file or"
+            + " folder, a storage URL, or a Hugging Face repo owner/name[@revision][:subfolder or :file]; a folder or repo gives"
+            + " the model's usual file"
+            + " (e.g. diffusion_pytorch_model.safetensors, taesd_encoder.pth).")
     String weights;
 
     @Option(names = "--input", required = true, paramLabel = "IN.safetensors", description = "Named input tensors.")
@@ -74,8 +79,14 @@ final class ForwardCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Map<String, INDArray> in = Safetensors.read(input, DataType.FLOAT).tensors();
-        Map<String, INDArray> w = weights == null ? null
-                : TensorFiles.read(dev.avatartrain.hub.HubFiles.resolveFile(weights, new org.apache.hadoop.conf.Configuration()), DataType.FLOAT);
+        List<String> known = switch (model) {
+            case unet -> UNetWeights.WEIGHTS_FILES;
+            case taesd_encoder -> TaesdSource.ENCODER_FILES;
+            case taesd_decoder -> TaesdSource.DECODER_FILES;
+            case audio_adapter -> dev.avatartrain.models.adapter.AudioProjModel.WEIGHTS_FILES;
+        };
+        Map<String, INDArray> w = weights == null ? null : TensorFiles.read(dev.avatartrain.hub.HubFiles.resolveWeightsFile(
+                weights, known, new org.apache.hadoop.conf.Configuration()), DataType.FLOAT);
         Network net;
         INDArray out;
         switch (model) {

@@ -38,7 +38,9 @@ public final class ConfigSchema {
         integer("train", "gradient_accumulation_steps", 512, 1, INF, "Micro-batches summed into one optimizer step.");
         choice("train", "mixed_precision", "fp16", List.of("no", "fp16", "bf16"),
                 "Reduced-precision training where the backend supports it (see README: what each value does on CPU and GPU).");
-        bool("train", "wandb_enabled", true, "Experiment tracking on W&B through the TensorBoard event files under output_dir/tensorboard (written always): the end of a run prints the `wandb sync --sync-tensorboard` command. The JVM never contacts W&B.");
+        bool("train", "wandb_enabled", true, "Stream the run live to W&B (config, metrics, validation images, final"
+                + " checkpoint) through a Python sidecar on the driver that needs the wandb package (README, 'Weights &"
+                + " Biases'); without it, one line says what to install and training goes on.");
         bool("train", "gradient_checkpointing", true, "Accepted for compatibility; DL4J has no equivalent, so it has no effect (logged once).");
         integer("train", "max_train_steps", 5000, 1, INF, "Optimizer steps to train for.");
         integer("train", "dashboard_port", 4050, 0, 65535, "Port of the live training dashboard the driver serves (0 = off).");

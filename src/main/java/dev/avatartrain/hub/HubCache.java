@@ -17,7 +17,7 @@ import dev.avatartrain.storage.AtomicFiles;
  *   snapshots/&lt;commit&gt;/&lt;path&gt;        relative symlinks into blobs/
  * </pre>
  * Every file is written under a temporary name and renamed into place, so concurrent processes
- * (Python, executors on one node) never see a partial file.
+ * (Python, executors on one node) never see a partial file; files get the umask's mode (0644), as Python's do.
  */
 final class HubCache {
     private final Path repoDir;
@@ -50,6 +50,11 @@ final class HubCache {
         Path ref = repoDir.resolve("refs").resolve(revision);
         if (Files.isRegularFile(ref) && Files.readString(ref, StandardCharsets.UTF_8).strip().equals(commit)) return;
         AtomicFiles.writeString(ref, commit);
+    }
+
+    /** huggingface_hub's download lock of a blob: {@code <cache>/.locks/models--owner--name/<etag>.lock}. */
+    Path lock(String etag) {
+        return repoDir.getParent().resolve(".locks").resolve(repoDir.getFileName()).resolve(etag + ".lock");
     }
 
     /** A fresh temporary file beside the blobs, for a download in progress. */

@@ -5,25 +5,31 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.ConnectException;
+import java.net.Authenticator;
+import java.net.PasswordAuthentication;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
+import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import javax.net.ssl.SSLException;
 
 import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.storage.AtomicFiles;
@@ -32,29 +38,34 @@ import dev.avatartrain.storage.AtomicFiles;
  * Downloads one repo file into the hub cache, following {@code huggingface_hub}'s {@code hf_hub_download}:
  * <ol>
  * <li>a commit-hash revision already in {@code snapshots/} is returned without the network;</li>
- * <li>offline ({@code HF_HUB_OFFLINE}) or when the endpoint cannot be reached, the cached file of
- * {@code refs/<revision>} is used, or the error says it is not cached;</li>
+ * <li>offline ({@code HF_HUB_OFFLINE}) the cached file of {@code refs/<revision>} is used, or the error says it is
+ * not cached;</li>
  * <li>otherwise a HEAD on {@code ENDPOINT/<repo>/resolve/<revision>/<path>} (relative redirects followed, e.g. a
  * renamed repo) gives the commit ({@code X-Repo-Commit}), the blob name ({@code X-Linked-Etag}, else
- * {@code ETag}) and the size; a blob already cached is only linked into the snapshot;</li>
- * <li>else the file is fetched (redirects followed, to a CDN too), written to a temporary file, checked
- * against the size and, for LFS files (64-hex ETag), the SHA-256, and renamed into {@code blobs/}.</li>
+ * {@code ETag}) and the size ({@code X-Linked-Size}, else {@code Content-Length}). When it fails for any reason but
+ * "no such file or revision" (the endpoint unreachable, a time-out, HTTP 5xx, 401/403, a 404 that names no entry),
+ * the cached file of {@code refs/<revision>} answers, with a warning, as in huggingface_hub;</li>
+ * <li>a cached blob (or, without an ETag, the snapshot's file) whose size agrees with the HEAD is only linked into the
+ * snapshot; one that disagrees (a download cut short by a mirror, say) is fetched again;</li>
+ * <li>else, holding huggingface_hub's lock {@code .locks/models--owner--name/<etag>.lock} ({@link HubLock}, so a
+ * Python download of the same file and ours wait for each other), the file is fetched (redirects followed, to a CDN
+ * too), written to a temporary file, checked against the announced size and, when the ETag is a SHA-256 (LFS files),
+ * its digest, and only then renamed into {@code blobs/}.</li>
  * </ol>
- * The token ({@code Authorization: Bearer}) is sent to the endpoint's host only, never to a host a
- * redirect leads to (huggingface_hub drops it for the CDN in the same way).
+ * The token ({@code Authorization: Bearer}) is sent to the endpoint's host only, never to a host a redirect leads to
+ * (huggingface_hub drops it for the CDN in the same way). Requests go through the proxies of {@link HubProxies}; the
+ * metadata request waits {@code HF_HUB_ETAG_TIMEOUT} seconds, a download {@code HF_HUB_DOWNLOAD_TIMEOUT} for each read.
  * <p>
  * Servers that send no {@code X-Repo-Commit} (a plain file server or mirror): huggingface_hub refuses them
  * ("Distant resource does not seem to be on huggingface.co"). This tool accepts them: the snapshot folder is
  * the revision itself when it is a commit hash, else the revision's name ({@code /} written as {@code --}),
  * with {@code refs/<revision>} naming it so an offline huggingface_hub finds the files too. Without an ETag
- * the blob is named by the content's SHA-256 (what the hub uses for LFS files), and a file already in the
- * snapshot is reused without a download (there is nothing to compare it with: delete it to refresh).
+ * the blob is named by the content's SHA-256 (what the hub uses for LFS files), and the snapshot's file is reused
+ * while its size agrees with the server's.
  */
 final class HubClient {
     private static final Logger LOG = LoggerFactory.getLogger(HubClient.class);
     private static final int MAX_REDIRECTS = 10;
-    private static final Duration HEAD_TIMEOUT = Duration.ofSeconds(10);
-    private static final Duration GET_TIMEOUT = Duration.ofSeconds(60);
 
     private final HubEnv env;
     private final HttpClient http;
@@ -63,12 +74,34 @@ final class HubClient {
     HubClient(HubEnv env) {
         this.env = env;
         this.endpoint = URI.create(env.endpoint() + "/");
-        this.http = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER)
-                .connectTimeout(Duration.ofSeconds(10)).build();
+        HttpClient.Builder b = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER)
+                .connectTimeout(env.etagTimeout()).proxy(env.proxies());
+        if (env.proxies().hasCredentials()) {
+            // only then: with an authenticator the JDK's client also takes over the hub's own 401 answers
+            b.authenticator(new Authenticator() {
+                @Override
+                protected PasswordAuthentication getPasswordAuthentication() {
+                    return getRequestorType() == RequestorType.PROXY ? env.proxies().credentials(getRequestingHost()) : null;
+                }
+            });
+        }
+        this.http = b.build();
     }
 
     /** The metadata a HEAD gave: the URL to fetch, the commit, the blob name and the size (each may be null). */
     private record Meta(URI location, String commit, String etag, Long size) {}
+
+    /** An HTTP error answer; {@code definitive} when the hub says the file or revision does not exist. */
+    private static final class HttpFailure extends IOException {
+        final BadInputException error;
+        final boolean definitive;
+
+        HttpFailure(BadInputException error, boolean definitive) {
+            super(error.getMessage());
+            this.error = error;
+            this.definitive = definitive;
+        }
+    }
 
     /** The local (snapshot) path of {@code repoPath} in {@code repoId} at {@code revision}, downloading it if needed. */
     Path file(String repoId, String revision, String repoPath) {
@@ -80,32 +113,39 @@ final class HubClient {
                 if (Files.exists(p)) return p;
             }
             if (env.offline()) {
-                return cached(cache, revision, repoPath, what + ": HF_HUB_OFFLINE is set and the file is not in the cache " + cache.repoDir()
-                        + "; download it once online (or with `huggingface-cli download " + repoId + " " + repoPath + "`)");
+                return cached(cache, revision, repoPath, null, new BadInputException(what + ": HF_HUB_OFFLINE is set and the file is"
+                        + " not in the cache " + cache.repoDir() + "; download it once online (or with `huggingface-cli download "
+                        + repoId + " " + repoPath + "`)"));
             }
             URI url = resolveUrl(repoId, revision, repoPath);
             Meta meta;
             try {
                 meta = head(url, what);
-            } catch (ConnectException | HttpConnectTimeoutException | java.nio.channels.UnresolvedAddressException e) {
-                return cached(cache, revision, repoPath, what + ": cannot reach " + env.endpoint() + " (" + e + ") and the file is not in the cache "
-                        + cache.repoDir() + "; check HF_ENDPOINT and the network, or set HF_HUB_OFFLINE=1 with a filled cache");
+            } catch (HttpFailure e) {
+                if (e.definitive) throw e.error;
+                return cached(cache, revision, repoPath, what, e.error);
+            } catch (SSLException e) {
+                throw new BadInputException(what + ": TLS with " + env.endpoint() + " failed (" + e.getMessage() + ")", e);
+            } catch (IOException | UnresolvedAddressException e) {
+                URI proxy = env.proxies().proxyFor(url);
+                String how = e instanceof HttpTimeoutException ? " did not answer within " + env.etagTimeout().toMillis() / 1000.0
+                        + " s (HF_HUB_ETAG_TIMEOUT)" : " (" + e + ")";
+                return cached(cache, revision, repoPath, what, new BadInputException(what + ": cannot reach " + env.endpoint()
+                        + (proxy == null ? "" : " through the proxy " + HubProxies.shown(proxy)) + how
+                        + "; check HF_ENDPOINT, the proxy settings and the network, or set HF_HUB_OFFLINE=1 with a filled cache", e));
             }
             String snapshot = meta.commit() != null ? meta.commit()
                     : revision.matches("[0-9a-f]{40}") ? revision : revision.replace("/", "--");
-            if (meta.etag() != null && Files.exists(cache.blob(meta.etag()))) {
-                Path p = cache.link(snapshot, repoPath, meta.etag());
-                cache.writeRef(revision, snapshot);
-                return p;
+            Path reused = reuse(cache, snapshot, repoPath, meta, what);
+            if (reused == null) {
+                String lockName = meta.etag() != null ? meta.etag() : "path-" + HubFiles.sha256(snapshot + "/" + repoPath);
+                try (HubLock lock = HubLock.acquire(cache.lock(lockName), what)) {
+                    reused = reuse(cache, snapshot, repoPath, meta, what); // another process may have just fetched it
+                    if (reused == null) reused = cache.link(snapshot, repoPath, download(meta, cache, what));
+                }
             }
-            if (meta.etag() == null && Files.exists(cache.pointer(snapshot, repoPath))) {
-                cache.writeRef(revision, snapshot);
-                return cache.pointer(snapshot, repoPath);
-            }
-            String etag = download(meta, cache, what);
-            Path p = cache.link(snapshot, repoPath, etag);
             cache.writeRef(revision, snapshot);
-            return p;
+            return reused;
         } catch (IOException e) {
             throw new BadInputException(what + ": " + e.getMessage() + " (cache " + cache.repoDir() + ")", e);
         } catch (InterruptedException e) {
@@ -114,14 +154,36 @@ final class HubClient {
         }
     }
 
-    private static String describe(String repoId, String revision, String repoPath) {
-        return "Hugging Face repo " + repoId + " (revision " + revision + "), file " + repoPath;
+    /** The cached file when it agrees with the HEAD's size (linked into the snapshot), else null. */
+    private static Path reuse(HubCache cache, String snapshot, String repoPath, Meta meta, String what) throws IOException {
+        Path cached = meta.etag() != null ? cache.blob(meta.etag()) : cache.pointer(snapshot, repoPath);
+        if (!Files.exists(cached)) return null;
+        long size = Files.size(cached);
+        if (meta.size() != null && size != meta.size()) {
+            LOG.warn("hub: {}: the cached copy {} has {} bytes but the server announces {}; fetching it again", what, cached, size, meta.size());
+            return null;
+        }
+        return meta.etag() != null ? cache.link(snapshot, repoPath, meta.etag()) : cached;
     }
 
-    private static Path cached(HubCache cache, String revision, String repoPath, String error) throws IOException {
+    private String describe(String repoId, String revision, String repoPath) {
+        return "Hugging Face repo " + repoId + " (revision " + revision + "), file " + repoPath + " at " + env.endpoint();
+    }
+
+    /**
+     * The cached file of {@code refs/<revision>} when the hub could not answer ({@code what} != null: warned), else
+     * {@code error}, saying the cache does not have it either.
+     */
+    private static Path cached(HubCache cache, String revision, String repoPath, String what, BadInputException error)
+            throws IOException {
         String commit = cache.commitOf(revision);
-        if (commit != null && Files.exists(cache.pointer(commit, repoPath))) return cache.pointer(commit, repoPath);
-        throw new BadInputException(error);
+        if (commit != null && Files.exists(cache.pointer(commit, repoPath))) {
+            if (what != null) LOG.warn("hub: using the cached copy of {}: {}", what, error.getMessage().replace(what + ": ", ""));
+            return cache.pointer(commit, repoPath);
+        }
+        if (what == null) throw error;
+        String msg = error.getMessage() + " (and the file is not in the cache " + cache.repoDir() + ")";
+        throw error instanceof HubFileNotFoundException ? new HubFileNotFoundException(msg) : new BadInputException(msg, error.getCause());
     }
 
     /** {@code ENDPOINT/<repo>/resolve/<revision, "/" escaped>/<path>}, as hf_hub_url builds it. */
@@ -148,13 +210,13 @@ final class HubClient {
         String commit = null, etag = null;
         Long size = null;
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
-            HttpResponse<Void> r = http.send(request(current, HEAD_TIMEOUT).method("HEAD", HttpRequest.BodyPublishers.noBody()).build(),
+            HttpResponse<Void> r = http.send(request(current, env.etagTimeout()).method("HEAD", HttpRequest.BodyPublishers.noBody()).build(),
                     HttpResponse.BodyHandlers.discarding());
             HttpHeaders h = r.headers();
             commit = h.firstValue("X-Repo-Commit").orElse(commit);
             String e = h.firstValue("X-Linked-Etag").or(() -> h.firstValue("ETag")).map(HubClient::normalizeEtag).orElse(null);
             if (e != null) etag = e;
-            Long s = h.firstValue("X-Linked-Size").or(() -> r.statusCode() / 100 == 2 ? h.firstValue("Content-Length") : java.util.Optional.empty())
+            Long s = h.firstValue("X-Linked-Size").or(() -> r.statusCode() / 100 == 2 ? h.firstValue("Content-Length") : Optional.empty())
                     .map(Long::parseLong).orElse(null);
             if (s != null) size = s;
             int status = r.statusCode();
@@ -164,56 +226,99 @@ final class HubClient {
                 current = next;
                 continue;
             }
-            if (status / 100 != 2) throw httpError(status, h, current, what);
+            if (status / 100 != 2) {
+                String code = h.firstValue("X-Error-Code").orElse("");
+                boolean definitive = status == 404 && (code.equals("EntryNotFound") || code.equals("RevisionNotFound"));
+                throw new HttpFailure(httpError(status, h, current, what), definitive);
+            }
             return new Meta(current, commit, etag, size);
         }
         throw new IOException("more than " + MAX_REDIRECTS + " redirects from " + url);
     }
 
-    /** Streams the file into {@code blobs/} and returns the blob name. */
+    /** Streams the file into {@code blobs/}, checked against the announced size and digest, and returns the blob name. */
     private String download(Meta meta, HubCache cache, String what) throws IOException, InterruptedException {
         URI current = meta.location();
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
-            HttpResponse<InputStream> r = http.send(request(current, GET_TIMEOUT).GET().build(), HttpResponse.BodyHandlers.ofInputStream());
-            int status = r.statusCode();
-            if (status >= 300 && status < 400) {
-                r.body().close();
-                current = redirect(current, r.headers(), what);
-                continue;
-            }
-            if (status / 100 != 2) {
-                r.body().close();
-                throw httpError(status, r.headers(), current, what);
-            }
-            if (meta.size() != null && meta.size() > (64L << 20)) {
-                LOG.info("hub: downloading " + what + " (" + (meta.size() >> 20) + " MB) from " + current.getHost());
-            }
             Path tmp = cache.newIncomplete();
             try {
-                MessageDigest sha = MessageDigest.getInstance("SHA-256");
-                long n;
-                try (InputStream in = new DigestInputStream(r.body(), sha);
-                     OutputStream out = Files.newOutputStream(tmp)) {
-                    n = in.transferTo(out);
+                HttpResponse<Path> r = fetch(current, tmp, what);
+                int status = r.statusCode();
+                if (status >= 300 && status < 400) {
+                    current = redirect(current, r.headers(), what);
+                    continue;
                 }
-                String sha256 = HexFormat.of().formatHex(sha.digest());
-                if (meta.size() != null && n != meta.size()) {
-                    throw new IOException("download from " + shown(current) + " ended after " + n + " of " + meta.size() + " bytes");
+                if (status / 100 != 2) throw httpError(status, r.headers(), current, what);
+                Long expected = meta.size() != null ? meta.size()
+                        : r.headers().firstValue("Content-Length").map(Long::parseLong).orElse(null);
+                long n = Files.size(tmp);
+                if (expected != null && n != expected) {
+                    throw new IOException("download from " + shown(current) + " ended after " + n + " of " + expected
+                            + " bytes; nothing was cached, run again to retry");
                 }
+                String sha256 = sha256(tmp);
                 String etag = meta.etag() != null ? meta.etag() : sha256;
                 if (etag.matches("[0-9a-f]{64}") && !etag.equals(sha256)) {
-                    throw new IOException("download from " + shown(current) + " has SHA-256 " + sha256 + " but the hub announced " + etag);
+                    throw new IOException("download from " + shown(current) + " has SHA-256 " + sha256 + " but the hub announced "
+                            + etag + "; nothing was cached, run again to retry");
                 }
                 Files.createDirectories(cache.blob(etag).getParent());
                 AtomicFiles.moveIntoPlace(tmp, cache.blob(etag));
                 return etag;
-            } catch (NoSuchAlgorithmException e) {
-                throw new IllegalStateException(e);
             } finally {
                 Files.deleteIfExists(tmp);
             }
         }
         throw new IOException("more than " + MAX_REDIRECTS + " redirects from " + meta.location());
+    }
+
+    /**
+     * A GET whose 2xx body goes to {@code tmp}; it fails when no byte arrives for {@code HF_HUB_DOWNLOAD_TIMEOUT} (the
+     * JDK's client times out only the wait for the headers; a stalled body would otherwise block forever).
+     */
+    private HttpResponse<Path> fetch(URI url, Path tmp, String what) throws IOException, InterruptedException {
+        HttpRequest req = request(url, env.downloadTimeout()).GET().build();
+        CompletableFuture<HttpResponse<Path>> f = http.sendAsync(req, info -> info.statusCode() / 100 == 2
+                ? HttpResponse.BodySubscribers.ofFile(tmp) : HttpResponse.BodySubscribers.replacing(null));
+        long limit = env.downloadTimeout().toNanos(), lastSize = -1, lastProgress = System.nanoTime();
+        long period = Math.max(50, env.downloadTimeout().toMillis() / 4);
+        boolean big = false;
+        while (true) {
+            try {
+                return f.get(period, TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                long size = Files.exists(tmp) ? Files.size(tmp) : 0;
+                if (size != lastSize) {
+                    lastSize = size;
+                    lastProgress = System.nanoTime();
+                    if (!big && size > (64L << 20)) {
+                        big = true;
+                        LOG.info("hub: downloading {} from {} (more than 64 MB)", what, url.getHost());
+                    }
+                } else if (System.nanoTime() - lastProgress > limit) {
+                    f.cancel(true);
+                    throw new HttpTimeoutException("no data from " + shown(url) + " for " + env.downloadTimeout().toMillis() / 1000.0
+                            + " s (HF_HUB_DOWNLOAD_TIMEOUT); nothing was cached, run again to retry");
+                }
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof IOException io) throw io;
+                throw new IOException(e.getCause());
+            } catch (InterruptedException e) {
+                f.cancel(true);
+                throw e;
+            }
+        }
+    }
+
+    private static String sha256(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 20];
+            for (int k; (k = in.read(buf)) > 0; ) sha.update(buf, 0, k);
+            return HexFormat.of().formatHex(sha.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private HttpRequest.Builder request(URI uri, Duration timeout) {

@@ -19,7 +19,8 @@ import dev.avatartrain.storage.Storage;
 
 /**
  * Where weights come from, for every option that takes them ({@code model.vae_pretrained_model_name_or_path},
- * {@code model.unet_pretrained_model_name_or_path}, {@code train-adapter --init-weights}, {@code forward --weights}).
+ * {@code model.unet_pretrained_model_name_or_path}, {@code train-adapter --init-weights}, {@code forward --weights},
+ * {@code export --checkpoint}): one file ({@link #resolveWeightsFile}) or a folder's files ({@link #resolveFirst}).
  * A spec is, tried in this order:
  * <ol>
  * <li>a local folder or file that exists;</li>
@@ -96,34 +97,38 @@ public final class HubFiles {
     }
 
     /**
-     * One weights file: a local file, a storage URL of a file, or a repo id whose path names the file
-     * ({@code MeiGen-AI/InfiniteTalk:single/infinitetalk.safetensors}).
+     * One weights file, from any spec that takes weights: a local file or folder, a storage URL of a file or folder, a
+     * repo id {@code owner/name[@revision]} with an optional {@code :subfolder} or {@code :path/file.safetensors}. A
+     * folder (or repo, or subfolder) gives the first of {@code knownNames} it holds, the file names the model's authors
+     * and diffusers use for that kind of model (e.g. {@code diffusion_pytorch_model.safetensors}, then
+     * {@code taesd_encoder.pth}), as {@code from_pretrained} finds them.
      */
-    public static Path resolveFile(String spec, Configuration hadoop) {
-        return resolveFile(spec, hadoop, HubEnv.fromSystem());
+    public static Path resolveWeightsFile(String spec, List<String> knownNames, Configuration hadoop) {
+        return resolveWeightsFile(spec, knownNames, hadoop, HubEnv.fromSystem());
     }
 
-    public static Path resolveFile(String spec, Configuration hadoop, HubEnv env) {
-        if (spec == null || spec.isBlank()) throw new BadInputException("no weights file given (empty value)");
+    public static Path resolveWeightsFile(String spec, List<String> knownNames, Configuration hadoop, HubEnv env) {
+        if (spec == null || spec.isBlank()) throw new BadInputException("no weights given (empty value)");
         boolean url = spec.contains("://") && !spec.startsWith("file://");
         Path local = Path.of(spec.startsWith("file://") ? spec.substring(7) : spec);
         if (!url && Files.isRegularFile(local)) return local;
-        if (!url && Files.isDirectory(local)) throw new BadInputException(spec + " is a folder; a weights file (.safetensors, .pt, .pth, .bin) is needed here");
-        if (url) {
+        if (url && isWeightsFile(spec)) {
             int slash = spec.lastIndexOf('/');
-            if (slash < spec.indexOf("://") + 3) throw new BadInputException(spec + ": a file URL is needed here (the URL names no file)");
             return copyFromStorage(spec.substring(0, slash), List.of(spec.substring(slash + 1)), hadoop).get(0);
         }
-        if (isRepoId(spec)) {
+        if (!url && !Files.exists(local) && isRepoId(spec)) {
             HubSpec hub = HubSpec.parse(spec);
-            if (hub.path() == null) {
-                throw new BadInputException(spec + ": name the file inside the repo after a colon, e.g. " + hub.repoId()
-                        + ":model.safetensors (or " + hub.repoId() + "@REVISION:path/to/file.safetensors)");
-            }
-            return new HubClient(env).file(hub.repoId(), hub.revision(), hub.path());
+            if (hub.path() != null && isWeightsFile(hub.path())) return new HubClient(env).file(hub.repoId(), hub.revision(), hub.path());
+        } else if (!url && !Files.isDirectory(local)) {
+            throw new BadInputException(spec + " does not exist: give a weights file or folder (local or a storage URL) or a"
+                    + " Hugging Face repo id owner/name[@revision][:subfolder or :file.safetensors]");
         }
-        throw new BadInputException(spec + " does not exist: give a local file, a storage URL of a file or a Hugging Face"
-                + " repo id with the file after a colon (owner/name[@revision]:file.safetensors)");
+        List<List<String>> each = knownNames.stream().map(List::of).toList();
+        return resolveFirst(spec, each, hadoop, env).get(0);
+    }
+
+    private static boolean isWeightsFile(String name) {
+        return name.toLowerCase(java.util.Locale.ROOT).matches(".*\\.(safetensors|bin|pt|pth)");
     }
 
     private static List<Path> copyFromStorage(String folderUrl, List<String> files, Configuration hadoop) {
@@ -146,7 +151,7 @@ public final class HubFiles {
         }
     }
 
-    private static String sha256(String s) {
+    static String sha256(String s) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {

@@ -54,7 +54,8 @@ public final class GenerateJob {
             for (ClipMetadata c : MetadataFiles.read(o.metadata(), spark, sc.hadoopConfiguration())) clips.add(c.folderName());
         }
         if (clips.isEmpty()) throw new BadInputException("generate: no clip given (--clip NAME or --metadata FILE)");
-        UNetWeights.Source src = UNetWeights.locate(o.weights(), TrainJob.unetCache(), sc.hadoopConfiguration(), TrainJob.hubLookup(sc));
+        UNetWeights.Source src = UNetWeights.locate(o.weights(), TrainJob.unetCache(), sc.hadoopConfiguration(),
+                UNetWeights.hub(sc.hadoopConfiguration()));
         String configured = config.model().unetConfigFile();
         Path file = configured == null || configured.isBlank() ? null : ProjectPaths.resolve(configured);
         UNetConfig unet = src.config() != null ? UNetWeights.chooseConfig(src, file == null ? null : UNetConfig.read(file), String.valueOf(file))

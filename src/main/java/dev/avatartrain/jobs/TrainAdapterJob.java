@@ -101,7 +101,8 @@ public final class TrainAdapterJob {
             Trainer.Result r = new Trainer(sc, engine, task, shards, out, run).run(validation, 0);
             String prefix = "";
             if (!o.initWeights().isBlank()) prefix = AudioProjModel.prefixOf(TensorFiles.read(
-                    dev.avatartrain.hub.HubFiles.resolveFile(o.initWeights(), hadoop), null));
+                    dev.avatartrain.hub.HubFiles.resolveWeightsFile(o.initWeights(), AudioProjModel.WEIGHTS_FILES, hadoop),
+                    null));
             export(r.lastCheckpoint(), out, prefix, o.mixedPrecision() ? DataType.HALF : DataType.FLOAT, hadoop);
             if (r.validations().size() >= 2) {
                 Map<String, Object> first = r.validations().get(0), last = r.validations().get(r.validations().size() - 1);

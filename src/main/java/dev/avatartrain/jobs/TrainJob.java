@@ -148,7 +148,8 @@ public final class TrainJob {
             if (text == null) text = ConfigFiles.read("configuration/unet/config.json", "model.yaml: unet_config_file");
             return new Pretrained(text.text(), text.source(), null);
         }
-        UNetWeights.Source src = UNetWeights.locate(spec, unetCache(), sc.hadoopConfiguration(), hubLookup(sc));
+        UNetWeights.Source src = UNetWeights.locate(spec, unetCache(), sc.hadoopConfiguration(),
+                UNetWeights.hub(sc.hadoopConfiguration()));
         UNetConfig chosen = UNetWeights.chooseConfig(src, text == null ? null : UNetConfig.parse(text.text(), text.source()),
                 text == null ? "null" : text.source());
         String pe = config.train().audioPositionalEncoding();
@@ -182,26 +183,8 @@ public final class TrainJob {
         }
     }
 
-    static Path unetCache() {
+    public static Path unetCache() {
         return Path.of(System.getProperty("java.io.tmpdir"), "avatar-train-unet");
-    }
-
-    /**
-     * Hugging Face ids ({@code owner/name[@revision][:subfolder]}, or {@code :path/file.bin} for one file) through the
-     * project's hub resolver: the folder holding the first complete layout found (MuseTalk's, then diffusers').
-     */
-    static UNetWeights.HubLookup hubLookup(JavaSparkContext sc) {
-        org.apache.hadoop.conf.Configuration hadoop = sc.hadoopConfiguration();
-        return spec -> {
-            if (!dev.avatartrain.hub.HubFiles.isRepoId(spec)) return null;
-            if (spec.matches("(?i).*\\.(safetensors|bin|pt|pth)")) return dev.avatartrain.hub.HubFiles.resolveFile(spec, hadoop);
-            List<Path> files = dev.avatartrain.hub.HubFiles.resolveFirst(spec, List.of(
-                    List.of(UNetWeights.MUSETALK_CONFIG, UNetWeights.MUSETALK_WEIGHTS),
-                    List.of(UNetWeights.MUSETALK_CONFIG, UNetWeights.MUSETALK_V15_WEIGHTS),
-                    List.of(UNetWeights.DIFFUSERS_CONFIG, UNetWeights.DIFFUSERS_WEIGHTS),
-                    List.of(UNetWeights.DIFFUSERS_CONFIG, UNetWeights.DIFFUSERS_BIN)), hadoop);
-            return files.get(0).getParent();
-        };
     }
 
     private static void checkShapes(UNetConfig unet, ClipLatents clip, TrainConfig t, String unetFile) {
@@ -256,10 +239,6 @@ public final class TrainJob {
         }
         if (config.train().gradientCheckpointing()) {
             LOG.info("train: note: gradient_checkpointing has no DL4J equivalent and has no effect.");
-        }
-        if (config.train().wandbEnabled()) {
-            LOG.info("train: note: wandb_enabled: the run reaches Weights & Biases through its TensorBoard event files"
-                    + " (output_dir/tensorboard; `wandb sync --sync-tensorboard`, printed at the end); the JVM makes no network call.");
         }
     }
 }

@@ -8,11 +8,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.UUID;
 
 /**
  * Writes local files so that a reader sees either the old content or the complete new content, never a
  * half-written file: the body goes to a temporary file in the same directory, which is synced and then
- * renamed over the target.
+ * renamed over the target. Files and folders are created with the process's umask applied (0644 and 0755 under the
+ * usual 022), as any other program's outputs: {@link Files#createTempFile} would make them 0600, private to the user.
  */
 public final class AtomicFiles {
     private AtomicFiles() {}
@@ -26,9 +28,9 @@ public final class AtomicFiles {
     public static void write(Path target, IOConsumer<OutputStream> body) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+        Path tmp = dir.resolve("." + target.getFileName() + "." + UUID.randomUUID() + ".tmp");
         try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
                  OutputStream out = new java.io.BufferedOutputStream(java.nio.channels.Channels.newOutputStream(ch), 1 << 16)) {
                 body.accept(out);
                 out.flush();
@@ -38,6 +40,16 @@ public final class AtomicFiles {
         } finally {
             Files.deleteIfExists(tmp);
         }
+    }
+
+    /**
+     * A new empty folder beside {@code target} (named after it) for a tree to be built and then moved into place with
+     * {@link #moveIntoPlace}; unlike {@link Files#createTempDirectory} it gets the umask's mode, not 0700.
+     */
+    public static Path newFolderBeside(Path target) throws IOException {
+        Path abs = target.toAbsolutePath();
+        Files.createDirectories(abs.getParent());
+        return Files.createDirectory(abs.resolveSibling("." + abs.getFileName() + "." + UUID.randomUUID() + ".tmp"));
     }
 
     public static void writeString(Path target, String text) throws IOException {

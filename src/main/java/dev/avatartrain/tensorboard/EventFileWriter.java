@@ -53,7 +53,7 @@ public final class EventFileWriter implements Closeable {
         return w;
     }
 
-    /** Where the events go: the directory to give {@code tensorboard --logdir} or {@code wandb sync --sync-tensorboard}. */
+    /** Where the events go: the directory to give {@code tensorboard --logdir}. */
     public String directory() {
         StorageUrl u = out.locations().get(0);
         return u.isLocal() ? u.localChild(DIR).toString() : u.child(DIR);

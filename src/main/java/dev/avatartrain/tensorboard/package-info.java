@@ -2,7 +2,6 @@
  * TensorBoard event files written from the JVM: {@code Event} protocol buffers (encoded with protobuf-java's
  * {@code CodedOutputStream}, {@link dev.avatartrain.tensorboard.Events}) in TFRecord framing with masked CRC32C
  * ({@link dev.avatartrain.tensorboard.TfRecord}), appended to one file locally or uploaded in closed segments to an
- * object store ({@link dev.avatartrain.tensorboard.EventFileWriter}). TensorBoard, and W&B's
- * {@code wandb sync --sync-tensorboard}, read them.
+ * object store ({@link dev.avatartrain.tensorboard.EventFileWriter}), for TensorBoard.
  */
 package dev.avatartrain.tensorboard;

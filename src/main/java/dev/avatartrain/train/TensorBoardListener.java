@@ -16,8 +16,7 @@ import dev.avatartrain.tensorboard.Events;
  * The run as TensorBoard events under {@code output_dir/tensorboard/}: scalars {@code train/loss},
  * {@code train/learning_rate}, {@code train/grad_norm}, {@code train/samples_per_second} per round,
  * {@code validation/<name>} per validation (a {@code val_} prefix dropped), the validation grid as image
- * {@code validation/grid}, and the effective configuration as text {@code config}. This is also the way to W&B:
- * with {@code wandb_enabled} the end of a run prints the {@code wandb sync} command for the directory.
+ * {@code validation/grid}, and the effective configuration as text {@code config}.
  */
 final class TensorBoardListener implements TrainingListener {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
@@ -77,11 +76,6 @@ final class TensorBoardListener implements TrainingListener {
     @Override
     public void finished(long step) throws IOException {
         events.flush();
-        if (!config.train().wandbEnabled()) return;
-        String dir = events.directory();
-        boolean local = out.locations().get(0).isLocal();
-        LOG.info("train: wandb_enabled: send this run to Weights & Biases with\n    wandb sync --sync-tensorboard {}{}", dir,
-                local ? "" : "\n  after copying that directory to a local disk (wandb sync reads local files)");
     }
 
     @Override

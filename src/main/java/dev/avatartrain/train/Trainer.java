@@ -103,7 +103,7 @@ public final class Trainer {
         long stop = untilStep > 0 ? Math.min(untilStep, t.maxTrainSteps()) : t.maxTrainSteps();
         long samplesPerStep = (long) t.trainBatchSize() * t.gradientAccumulationSteps() * workers;
         try (TrainingListeners listeners = new TrainingListeners()) {
-            Sinks sinks = sinks(listeners, validator, checkpoints, resume, step);
+            Sinks sinks = sinks(listeners, validator, checkpoints, run, step);
             listeners.started(new TrainingListener.Start(step, stop, t.maxTrainSteps(), workers, samplesPerStep, baseLr, state));
             while (step < stop) {
                 int k = (int) Math.min(t.averagingFrequency(), stop - step);
@@ -126,17 +126,20 @@ public final class Trainer {
 
     /**
      * The run's side effects, in the order they see each event: progress line, metrics files, TensorBoard events,
-     * validation, checkpoints, dashboard (last, so it shows the rows of the round's validation).
+     * W&B (with wandb_enabled), validation, checkpoints, dashboard (last: it shows the rows of the round's validation).
      */
-    private Sinks sinks(TrainingListeners listeners, Validator validator, Checkpoints checkpoints, String resumedFrom,
+    private Sinks sinks(TrainingListeners listeners, Validator validator, Checkpoints checkpoints, Checkpoints.Run run,
                         long step) throws IOException {
         TrainConfig t = config.train();
         listeners.add(new ProgressListener(config));
         Metrics metrics = listeners.add(new Metrics(out, step));
         listeners.add(new TensorBoardListener(out, config));
+        WandbListener wandb = WandbListener.start(config, out, run.id());
+        if (wandb != null) listeners.add(wandb);
         ValidationListener validation = validator == null || t.validationSteps() <= 0 ? null
                 : listeners.add(new ValidationListener(validator, task, t.validationSteps(), listeners));
-        CheckpointListener ckpt = listeners.add(new CheckpointListener(checkpoints, config, task, resumedFrom, listeners));
+        CheckpointListener ckpt = listeners.add(new CheckpointListener(checkpoints, config, task, run.resumeFrom(),
+                listeners));
         listeners.add(Dashboard.listener(t, sc.getConf().get("spark.driver.host", "localhost"), out, task.networkKey(), metrics::rows));
         return new Sinks(validation, ckpt);
     }

@@ -102,7 +102,7 @@ class HubFilesTest {
             // a blob already cached under another revision is linked, not downloaded
             hub.put("owner/private-model", "main", "unet/diffusion_pytorch_model.safetensors", weights);
             int cdnBefore = cdn.requests.size();
-            HubFiles.resolveFile("owner/private-model:unet/diffusion_pytorch_model.safetensors", null, env(hub, "HF_TOKEN", "hf_secret"));
+            HubFiles.resolveWeightsFile("owner/private-model:unet/diffusion_pytorch_model.safetensors", List.of(), null, env(hub, "HF_TOKEN", "hf_secret"));
             assertEquals(cdnBefore, cdn.requests.size());
             assertEquals(COMMIT, Files.readString(repo.resolve("refs/main")));
         }
@@ -124,8 +124,12 @@ class HubFilesTest {
                     List.of(List.of("diffusion_pytorch_model.safetensors"), List.of("taesd_encoder.pth", "taesd_decoder.pth")), null, env(server));
             assertArrayEquals(bytes("dec"), Files.readAllBytes(pair.get(1)));
 
-            BadInputException noFile = assertThrows(BadInputException.class, () -> HubFiles.resolveFile("madebyollin/taesd", null, env(server)));
-            assertTrue(noFile.getMessage().contains("madebyollin/taesd:model.safetensors"), noFile.getMessage());
+            // a bare repo id gives the model kind's usual file, as from_pretrained finds it
+            assertArrayEquals(bytes("enc"), Files.readAllBytes(HubFiles.resolveWeightsFile("madebyollin/taesd",
+                    List.of("diffusion_pytorch_model.safetensors", "taesd_encoder.pth"), null, env(server))));
+            HubFileNotFoundException noFile = assertThrows(HubFileNotFoundException.class, () -> HubFiles.resolveWeightsFile(
+                    "madebyollin/taesd@main", List.of("unet.pth"), null, env(server)));
+            assertTrue(noFile.getMessage().contains("madebyollin/taesd@main") && noFile.getMessage().contains("unet.pth"), noFile.getMessage());
         }
     }
 
@@ -136,11 +140,11 @@ class HubFilesTest {
             server.commit = COMMIT;
             server.put("owner/model", "main", "a.safetensors", bytes("a"));
             server.put("owner/model", "main", "b.safetensors", bytes("b"));
-            Path a = HubFiles.resolveFile("owner/model:a.safetensors", null, env(server));
+            Path a = HubFiles.resolveWeightsFile("owner/model:a.safetensors", List.of(), null, env(server));
             int before = server.requests.size();
             HubEnv offline = env(server, "HF_HUB_OFFLINE", "1");
-            assertEquals(a, HubFiles.resolveFile("owner/model:a.safetensors", null, offline));
-            BadInputException e = assertThrows(BadInputException.class, () -> HubFiles.resolveFile("owner/model:b.safetensors", null, offline));
+            assertEquals(a, HubFiles.resolveWeightsFile("owner/model:a.safetensors", List.of(), null, offline));
+            BadInputException e = assertThrows(BadInputException.class, () -> HubFiles.resolveWeightsFile("owner/model:b.safetensors", List.of(), null, offline));
             assertTrue(e.getMessage().contains("HF_HUB_OFFLINE") && e.getMessage().contains("b.safetensors"), e.getMessage());
             assertEquals(before, server.requests.size(), "offline mode made requests");
         }

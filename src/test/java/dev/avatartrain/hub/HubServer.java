@@ -18,7 +18,9 @@ import com.sun.net.httpserver.HttpServer;
  * nothing else. As a plain server it sends no hub headers; {@link #hubHeaders} makes it answer like the hub
  * ({@code X-Repo-Commit}, {@code X-Linked-Etag}, {@code X-Error-Code}); {@link #redirectTo} sends the files to a second
  * server (a "CDN" on another host name) with a 302; {@link #token} makes it demand {@code Authorization: Bearer}.
- * Every request is recorded with its Authorization header.
+ * Every request is recorded with its Authorization header. Faults: {@link #failWith} answers every request with that
+ * status; {@link #delayMillis} waits before answering; {@link #cutTo} sends only that many bytes of a body (announcing
+ * the full size in the hub headers); {@link #stallAfter} sends that many bytes and then nothing until closed.
  */
 final class HubServer implements AutoCloseable {
     record Request(String method, String path, String authorization) {}
@@ -29,6 +31,10 @@ final class HubServer implements AutoCloseable {
     volatile boolean hubHeaders;
     volatile String token;
     volatile HubServer redirectTo;   // serve file bodies from this server instead
+    volatile int failWith;
+    volatile long delayMillis;
+    volatile int cutTo = -1;
+    volatile int stallAfter = -1;
     private final HttpServer server;
     private final String host;
 
@@ -36,6 +42,11 @@ final class HubServer implements AutoCloseable {
         this.host = host;
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         server.createContext("/", this::handle);
+        server.setExecutor(java.util.concurrent.Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "hub-server");
+            t.setDaemon(true);
+            return t;
+        }));
         server.start();
     }
 
@@ -57,6 +68,11 @@ final class HubServer implements AutoCloseable {
         String decoded = java.net.URLDecoder.decode(path.replace("+", "%2B"), java.nio.charset.StandardCharsets.UTF_8);
         requests.add(new Request(ex.getRequestMethod(), decoded, ex.getRequestHeaders().getFirst("Authorization")));
         try (ex) {
+            if (delayMillis > 0) Thread.sleep(delayMillis);
+            if (failWith != 0) {
+                reply(ex, failWith, null);
+                return;
+            }
             if (token != null && !("Bearer " + token).equals(ex.getRequestHeaders().getFirst("Authorization"))) {
                 reply(ex, 401, null);
                 return;
@@ -79,7 +95,16 @@ final class HubServer implements AutoCloseable {
                 reply(ex, 302, null);
                 return;
             }
-            reply(ex, 200, body);
+            if (stallAfter >= 0 && ex.getRequestMethod().equals("GET")) {
+                ex.sendResponseHeaders(200, body.length);
+                ex.getResponseBody().write(body, 0, stallAfter);
+                ex.getResponseBody().flush();
+                Thread.sleep(60_000);
+                return;
+            }
+            reply(ex, 200, cutTo >= 0 && ex.getRequestMethod().equals("GET") ? java.util.Arrays.copyOf(body, cutTo) : body);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } catch (Exception e) {
             throw new IOException(e);
         }
@@ -98,6 +123,7 @@ final class HubServer implements AutoCloseable {
 
     @Override
     public void close() {
+        stallAfter = -1;
         server.stop(0);
     }
 }

@@ -60,6 +60,13 @@ class WeightsFromHubTest {
             assertEquals(gets, server.requests.stream().filter(r -> r.method().equals("GET")).count());
             List<String> paths = server.requests.stream().map(HubServer.Request::path).distinct().toList();
             assertEquals(List.of("madebyollin/taesd/resolve/main/diffusion_pytorch_model.safetensors"), paths);
+
+            // forward takes the same bare repo id: the encoder's usual file in it
+            Path in = dir.resolve("images.safetensors");
+            Safetensors.write(in, Map.of("images", images), Map.of());
+            assertEquals(0, dev.avatartrain.cli.Main.run("forward", "--model", "taesd-encoder", "--weights", "madebyollin/taesd",
+                    "--input", in.toString(), "--output", dir.resolve("latents.safetensors").toString()));
+            assertTrue(expected.equalsWithEps(Safetensors.read(dir.resolve("latents.safetensors")).tensors().get("out"), 1e-5));
         }
     }
 
@@ -81,6 +88,15 @@ class WeightsFromHubTest {
             assertEquals(0, dev.avatartrain.cli.Main.run("forward", "--model", "unet", "--config", "configuration/unet/tiny.json",
                     "--weights", "owner/tiny-unet@v2:unet/w.safetensors", "--input", in.toString(), "--output", dir.resolve("b.safetensors").toString()));
             assertEquals(Safetensors.read(dir.resolve("a.safetensors")).tensors().get("out"), Safetensors.read(dir.resolve("b.safetensors")).tensors().get("out"));
+            // a bare repo id, owner/name@rev and a subfolder: diffusers' file name, as UNet2DConditionModel.from_pretrained finds it
+            server.put("owner/tiny-unet", "main", "diffusion_pytorch_model.safetensors", Files.readAllBytes(w));
+            server.put("owner/tiny-unet", "v2", "unet/diffusion_pytorch_model.safetensors", Files.readAllBytes(w));
+            for (String spec : List.of("owner/tiny-unet", "owner/tiny-unet@v2:unet")) {
+                Path o = dir.resolve("c-" + spec.hashCode() + ".safetensors");
+                assertEquals(0, dev.avatartrain.cli.Main.run("forward", "--model", "unet", "--config", "configuration/unet/tiny.json",
+                        "--weights", spec, "--input", in.toString(), "--output", o.toString()), spec);
+                assertEquals(Safetensors.read(dir.resolve("a.safetensors")).tensors().get("out"), Safetensors.read(o).tensors().get("out"), spec);
+            }
             assertEquals(2, dev.avatartrain.cli.Main.run("forward", "--model", "unet", "--config", "configuration/unet/tiny.json",
                     "--weights", "owner/tiny-unet@v2:unet/missing.safetensors", "--input", in.toString(), "--output", dir.resolve("c.safetensors").toString()),
                     "a missing repo file is a bad-input error");

@@ -34,6 +34,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * {@link #placeholders(AudioWindows.Batch)} builds the map from a batch.
  */
 public final class AudioProjModel extends DefinedNetwork {
+    /** The adapter's weights in a folder or repo, in the order looked for: train-adapter's export, InfiniteTalk's. */
+    public static final List<String> WEIGHTS_FILES = List.of("adapter.safetensors", "single/infinitetalk.safetensors");
     public static final String AUDIO_EMBEDS = "audio_embeds";
     public static final String AUDIO_EMBEDS_VF = "audio_embeds_vf";
     public static final String OUT = "out";

@@ -18,6 +18,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.hub.HubFiles;
+import dev.avatartrain.storage.AtomicFiles;
 import dev.avatartrain.storage.Storage;
 import dev.avatartrain.storage.StorageUrl;
 import dev.avatartrain.tensors.TensorFiles;
@@ -37,6 +38,9 @@ import dev.avatartrain.tensors.TensorFiles;
  */
 public record TaesdSource(String spec, Path encoderFile, Path decoderFile, long seed, String key) implements Serializable {
     private static final String DIFFUSERS_FILE = "diffusion_pytorch_model.safetensors";
+    /** The encoder's and the decoder's weights in a folder or repo, in the order looked for (diffusers', the authors'). */
+    public static final List<String> ENCODER_FILES = List.of(DIFFUSERS_FILE, "taesd_encoder.pth"),
+            DECODER_FILES = List.of(DIFFUSERS_FILE, "taesd_decoder.pth");
 
     public boolean isRandom() {
         return encoderFile == null;
@@ -73,9 +77,8 @@ public record TaesdSource(String spec, Path encoderFile, Path decoderFile, long 
         }
         Path enc, dec;
         if (!spec.contains("://") && !Files.exists(Path.of(spec)) && HubFiles.isRepoId(spec)) {
-            List<Path> files = HubFiles.resolveFirst(spec, List.of(List.of(DIFFUSERS_FILE), List.of("taesd_encoder.pth", "taesd_decoder.pth")), hadoop);
-            enc = files.get(0);
-            dec = files.get(files.size() - 1);
+            enc = HubFiles.resolveWeightsFile(spec, ENCODER_FILES, hadoop);
+            dec = HubFiles.resolveWeightsFile(spec, DECODER_FILES, hadoop);
         } else {
             Path folder = localFolder(spec, cacheDir, hadoop);
             List<Path> files = list(folder);
@@ -112,11 +115,9 @@ public record TaesdSource(String spec, Path encoderFile, Path decoderFile, long 
                 if (!(name.endsWith(".pth") || name.endsWith(".safetensors"))) continue;
                 Path local = target.resolve(name);
                 if (Files.exists(local)) continue;
-                Path tmp = Files.createTempFile(target, name, ".part");
                 try (InputStream in = storage.open(name)) {
-                    Files.copy(in, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    AtomicFiles.write(local, in::transferTo);
                 }
-                Files.move(tmp, local, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             }
             return target;
         } catch (IOException e) {

@@ -64,8 +64,7 @@ public final class UNetLayouts {
                                Map<String, String> meta) throws IOException {
         Path abs = output.toAbsolutePath();
         if (Files.isRegularFile(abs)) throw new BadInputException(output + ": is a file; --layout " + layout + " writes a folder");
-        Files.createDirectories(abs.getParent());
-        Path tmp = Files.createTempDirectory(abs.getParent(), abs.getFileName() + ".tmp-");
+        Path tmp = AtomicFiles.newFolderBeside(abs);
         try {
             ObjectNode cfg = (ObjectNode) JSON.readTree(config.toJson());
             if (layout.equals("diffusers")) {

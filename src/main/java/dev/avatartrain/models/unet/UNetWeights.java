@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -21,8 +20,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.avatartrain.errors.BadInputException;
+import dev.avatartrain.hub.HubFiles;
 import dev.avatartrain.models.nn.NamedWeights;
 import dev.avatartrain.models.nn.Network;
+import dev.avatartrain.storage.AtomicFiles;
 import dev.avatartrain.storage.Storage;
 import dev.avatartrain.storage.StorageUrl;
 import dev.avatartrain.tensors.Safetensors;
@@ -67,6 +68,10 @@ public final class UNetWeights {
     static final String CHECKPOINT_STATE = "training_state.json";
     private static final String KEY = "model.unet_pretrained_model_name_or_path";
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The weights file of a folder or repo, in the order looked for: a checkpoint's, diffusers', MuseTalk's. */
+    public static final List<String> WEIGHTS_FILES = List.of(CHECKPOINT_WEIGHTS, DIFFUSERS_WEIGHTS, DIFFUSERS_BIN, MUSETALK_WEIGHTS,
+            MUSETALK_V15_WEIGHTS);
+
     /** Files copied from a remote folder: those of every layout above. */
     private static final List<String> FOLDER_FILES = List.of(MUSETALK_CONFIG, MUSETALK_WEIGHTS, MUSETALK_V15_WEIGHTS, DIFFUSERS_CONFIG, DIFFUSERS_WEIGHTS,
             DIFFUSERS_BIN, CHECKPOINT_WEIGHTS, CHECKPOINT_STATE, SIDECAR);
@@ -76,6 +81,20 @@ public final class UNetWeights {
     /** Finds a Hugging Face repository's files locally (e.g. {@code dev.avatartrain.hub}); null when {@code spec} is not a repo id. */
     public interface HubLookup {
         Path folder(String spec);
+    }
+
+    /**
+     * Hugging Face ids ({@code owner/name[@revision][:subfolder]}, or {@code :path/file.bin} for one file) through the
+     * project's hub resolver: the folder holding the first complete layout found (MuseTalk's, then diffusers').
+     */
+    public static HubLookup hub(Configuration hadoop) {
+        return spec -> {
+            if (!HubFiles.isRepoId(spec)) return null;
+            if (spec.matches("(?i).*\\.(safetensors|bin|pt|pth)")) return HubFiles.resolveWeightsFile(spec, List.of(), hadoop);
+            return HubFiles.resolveFirst(spec, List.of(List.of(MUSETALK_CONFIG, MUSETALK_WEIGHTS),
+                    List.of(MUSETALK_CONFIG, MUSETALK_V15_WEIGHTS), List.of(DIFFUSERS_CONFIG, DIFFUSERS_WEIGHTS),
+                    List.of(DIFFUSERS_CONFIG, DIFFUSERS_BIN)), hadoop).get(0).getParent();
+        };
     }
 
     /**
@@ -235,14 +254,9 @@ public final class UNetWeights {
 
     private static void copy(Storage s, String name, Path local) throws IOException {
         if (Files.exists(local)) return;
-        Path tmp = Files.createTempFile(local.getParent(), name, ".part");
         try (InputStream in = s.open(name)) {
-            Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            Files.deleteIfExists(tmp);
-            throw e;
+            AtomicFiles.write(local, in::transferTo);
         }
-        Files.move(tmp, local, StandardCopyOption.ATOMIC_MOVE);
     }
 
     /** Every tensor of a weights file in float32. */

@@ -53,8 +53,8 @@ public record AdapterTask(AdapterManifest manifest, AudioProjConfig config, long
         if (initWeights == null || initWeights.isBlank()) return;
         org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration();
         hadoopSettings.forEach(conf::set);
-        // a local file, a storage URL or a Hugging Face repo file (owner/name[@rev]:file.safetensors)
-        Map<String, INDArray> w = TensorFiles.read(dev.avatartrain.hub.HubFiles.resolveFile(initWeights, conf), DataType.FLOAT);
+        Map<String, INDArray> w = TensorFiles.read(
+                dev.avatartrain.hub.HubFiles.resolveWeightsFile(initWeights, AudioProjModel.WEIGHTS_FILES, conf), DataType.FLOAT);
         ((AudioProjModel) net).load(w, initWeights);
         LOG.info("train-adapter: starting from " + initWeights + " (prefix \"" + AudioProjModel.prefixOf(w) + "\")");
     }
