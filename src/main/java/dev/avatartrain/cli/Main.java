@@ -11,7 +11,8 @@ import java.io.PrintWriter;
 @Command(name = "avatar-train", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Distributed training of talking-head avatar models (lip-sync UNet, audio adapter) on Spark + DL4J.",
         subcommands = {SynthCommand.class, MakeMetadataCommand.class, EncodeCommand.class, TrainCommand.class,
-                TrainAdapterCommand.class, ExportCommand.class, GenerateCommand.class, ForwardCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+                TrainAdapterCommand.class, ExportCommand.class, GenerateCommand.class, ForwardCommand.class, DemoCommand.class, EnvCommand.class,
+                CommandLine.HelpCommand.class},
         footer = "%nRun 'avatar-train <command> --help' for a command's options.")
 public final class Main implements Runnable {
     public static final int EXIT_OK = 0;
@@ -73,11 +74,11 @@ public final class Main implements Runnable {
         return null;
     }
 
+    /** {@code --version}: the one line {@code avatar-train env} sums up (project, git revision, Java, Spark, ND4J backend). */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = Main.class.getPackage().getImplementationVersion();
-            return new String[]{"avatar-train " + (v != null ? v : "(development build)")};
+            return new String[]{dev.avatartrain.env.EnvReport.summary()};
         }
     }
 }
