@@ -15,7 +15,7 @@ import org.nd4j.linalg.factory.Nd4j;
 
 import dev.avatartrain.gpu.Backends;
 import dev.avatartrain.gpu.CudaBuild;
-import dev.avatartrain.gpu.GpuInfo;
+import dev.avatartrain.gpu.GpuReport;
 import dev.avatartrain.gpu.NvidiaSmi;
 
 /**
@@ -44,11 +44,8 @@ public final class EnvReport {
         String why = CudaBuild.present() && !Backends.cudaLoaded() ? Backends.whyNotCuda() : null;
         if (why != null) f.put("CUDA backend not taken", why);
         f.put("CPU", cpu());
-        NvidiaSmi.Probe probe = NvidiaSmi.probe();
-        if (probe.gpus().isEmpty()) {
-            f.put("GPUs", "none seen (" + (probe.problem() != null ? probe.problem() : "nvidia-smi lists none") + ")");
-        } else {
-            for (GpuInfo g : probe.gpus()) f.put("GPU " + g.index(), gpu(g));
+        for (String line : GpuReport.lines(NvidiaSmi.probe(), CudaBuild.present())) {
+            f.put(line.substring(0, line.indexOf(':')), line.substring(line.indexOf(':') + 2));
         }
         return f;
     }
@@ -67,18 +64,6 @@ public final class EnvReport {
         return "avatar-train " + build.version() + " (git " + build.revision() + "), Java " + System.getProperty("java.version")
                 + ", Spark " + sparkVersion() + ", Hadoop " + org.apache.hadoop.util.VersionInfo.getVersion()
                 + ", ND4J " + BuildInfo.mavenVersion("org.nd4j", "nd4j-api") + " on " + Backends.describe();
-    }
-
-    static String gpu(GpuInfo g) {
-        return g.name() + ", compute capability " + g.computeCapability() + " (" + g.sm() + "), "
-                + (g.memoryMiB() >= 0 ? g.memoryMiB() + " MiB" : "memory not reported") + ", driver " + g.driverVersion()
-                + "; this build: " + coverage(g, CudaBuild.present());
-    }
-
-    /** What a build with or without the CUDA backend does with this GPU. */
-    static String coverage(GpuInfo g, boolean cudaInJar) {
-        if (!cudaInJar) return "no CUDA backend in the jar (mvn -Pcuda package)";
-        return CudaBuild.covers(g) ? "runs on it" : "cannot run on it (" + CudaBuild.COVERAGE + ")";
     }
 
     private static String sparkVersion() {

@@ -15,6 +15,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import dev.avatartrain.cli.Main;
+import dev.avatartrain.gpu.GpuInfo;
+import dev.avatartrain.gpu.GpuReport;
 import dev.avatartrain.gpu.StandInNvidiaSmi;
 
 /** {@code avatar-train env} and {@code --version}: each field against what the build and the machine say themselves. */
@@ -55,8 +57,9 @@ class EnvReportTest {
         assertTrue(f.get("GPU 1").startsWith("NVIDIA H100 80GB HBM3, compute capability 9.0 (sm_90), 81559 MiB"), f.get("GPU 1"));
         assertFalse(f.containsKey("GPUs"));
         // what the cuda build says of each, by the same rule the tasks' check applies
-        assertEquals("runs on it", EnvReport.coverage(new dev.avatartrain.gpu.GpuInfo(0, "A10G", 8, 6, 1, "d"), true));
-        assertTrue(EnvReport.coverage(new dev.avatartrain.gpu.GpuInfo(1, "H100", 9, 0, 1, "d"), true).startsWith("cannot run on it"));
+        assertTrue(GpuReport.describe(new GpuInfo(0, "NVIDIA A10G", 8, 6, 23028, "550.54.15"), true).endsWith("; this build: runs on it"));
+        assertTrue(GpuReport.describe(new GpuInfo(1, "NVIDIA H100", 9, 0, 81559, "550.54.15"), true).endsWith("; this build: cannot run on it"
+                + " (nd4j-cuda-11.6 1.0.0-M2.1: machine code for sm_37 to sm_86 and no PTX: compute capability 3.7 to 8.x)"));
     }
 
     @Test

@@ -63,4 +63,20 @@ class NvidiaSmiTest {
             assertNull(NvidiaSmi.memory(0));
         }
     }
+
+    /** bench/gpu.sh's report runs on a bare JVM: only these classes, no ND4J, Spark or CUDA library on the classpath. */
+    @Test
+    void theReportRunsOnABareJvmAndItsStatusSaysWhetherTheCudaBuildCoversGpu0() throws Exception {
+        try (StandInNvidiaSmi smi = new StandInNvidiaSmi(tmp, StandInNvidiaSmi.H100)) {
+            Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-Davatartrain.nvidiaSmi=" + System.getProperty("avatartrain.nvidiaSmi"), "-cp", Path.of("target", "classes").toString(),
+                    GpuReport.class.getName(), "--as-cuda-build").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+            assertEquals(GpuReport.NOT_COVERED, p.waitFor(), out);
+            assertEquals("GPU 0: NVIDIA H100 80GB HBM3, compute capability 9.0 (sm_90), 81559 MiB, driver 550.54.15; this build: cannot run"
+                    + " on it (nd4j-cuda-11.6 1.0.0-M2.1: machine code for sm_37 to sm_86 and no PTX: compute capability 3.7 to 8.x)", out);
+        }
+        assertEquals(List.of("GPU 0: NVIDIA A10G, compute capability 8.6 (sm_86), 23028 MiB, driver 550.54.15; this build: runs on it"),
+                GpuReport.lines(new NvidiaSmi.Probe(NvidiaSmi.parse(StandInNvidiaSmi.A10G), null), true));
+    }
 }
