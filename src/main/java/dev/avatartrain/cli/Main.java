@@ -47,6 +47,7 @@ public final class Main implements Runnable {
     public static int run(String... args) {
         System.setProperty("java.awt.headless", "true"); // plots and grids on machines without a display
         dev.avatartrain.models.nn.QuietSameDiff.install();
+        dev.avatartrain.gpu.Backends.loadEarlyWhereNoGpu(); // the CUDA jar on a machine without a GPU: no stack trace
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();

@@ -15,6 +15,7 @@ import org.nd4j.linalg.factory.Nd4j;
 
 import dev.avatartrain.gpu.Backends;
 import dev.avatartrain.gpu.CudaBuild;
+import dev.avatartrain.gpu.GpuInfo;
 import dev.avatartrain.gpu.GpuReport;
 import dev.avatartrain.gpu.NvidiaSmi;
 
@@ -37,14 +38,22 @@ public final class EnvReport {
         f.put("Scala", scala.util.Properties.versionNumberString());
         f.put("Hadoop", org.apache.hadoop.util.VersionInfo.getVersion());
         f.put("ND4J", BuildInfo.mavenVersion("org.nd4j", "nd4j-api"));
-        f.put("ND4J backend", Backends.describe());
-        f.put("ND4J native build", nativeBuild());
+        NvidiaSmi.Probe probe = NvidiaSmi.probe();
+        GpuInfo uncovered = nd4jWouldFailOn(probe);
+        if (uncovered != null) {
+            // ND4J would take CUDA on a GPU its kernels do not run on, and fail natively: not loaded
+            f.put("ND4J backend", "not loaded: ND4J would take CUDA on " + uncovered.describe() + ", which this build cannot run"
+                    + " (BACKEND_PRIORITY_CPU=200 takes the CPU backend)");
+        } else {
+            f.put("ND4J backend", Backends.describe());
+            f.put("ND4J native build", nativeBuild());
+        }
         f.put("CUDA backend in this jar", CudaBuild.present() ? CudaBuild.LIBRARY + " (" + CudaBuild.COVERAGE + ")"
                 : "no (CPU build; mvn -Pcuda package adds it)");
-        String why = CudaBuild.present() && !Backends.cudaLoaded() ? Backends.whyNotCuda() : null;
+        String why = uncovered == null && CudaBuild.present() && !Backends.cudaLoaded() ? Backends.whyNotCuda() : null;
         if (why != null) f.put("CUDA backend not taken", why);
         f.put("CPU", cpu());
-        for (String line : GpuReport.lines(NvidiaSmi.probe(), CudaBuild.present())) {
+        for (String line : GpuReport.lines(probe, CudaBuild.present())) {
             f.put(line.substring(0, line.indexOf(':')), line.substring(line.indexOf(':') + 2));
         }
         return f;
@@ -58,12 +67,23 @@ public final class EnvReport {
         return out.toString();
     }
 
+    /** The GPU ND4J would take and fail on: the jar has CUDA, the CPU is not forced, and no GPU seen is covered. */
+    static GpuInfo nd4jWouldFailOn(NvidiaSmi.Probe probe) {
+        if (!CudaBuild.present() || Backends.cpuForced() || probe.gpus().isEmpty()) return null;
+        return probe.gpus().stream().anyMatch(CudaBuild::covers) ? null : probe.gpus().get(0);
+    }
+
     /** One line, as Spark's tools print for --version: the project, its revision, and what it runs on. */
     public static String summary() {
         BuildInfo build = BuildInfo.current();
         return "avatar-train " + build.version() + " (git " + build.revision() + "), Java " + System.getProperty("java.version")
                 + ", Spark " + sparkVersion() + ", Hadoop " + org.apache.hadoop.util.VersionInfo.getVersion()
-                + ", ND4J " + BuildInfo.mavenVersion("org.nd4j", "nd4j-api") + " on " + Backends.describe();
+                + ", ND4J " + BuildInfo.mavenVersion("org.nd4j", "nd4j-api") + " on " + backendForSummary();
+    }
+
+    private static String backendForSummary() {
+        GpuInfo uncovered = CudaBuild.present() ? nd4jWouldFailOn(NvidiaSmi.probe()) : null;
+        return uncovered == null ? Backends.describe() : "no backend (" + uncovered.describe() + " is not one this build runs on)";
     }
 
     private static String sparkVersion() {

@@ -64,6 +64,14 @@ public final class Backends {
         }
     }
 
+    /**
+     * For the CLI's start, before any command touches ND4J: where the jar has CUDA and this machine shows no GPU, loads
+     * ND4J now, without the expected stack trace ({@link #load}). Elsewhere ND4J loads later, after the jobs' checks.
+     */
+    public static void loadEarlyWhereNoGpu() {
+        if (CudaBuild.present() && NvidiaSmi.probe().gpus().isEmpty()) load(false);
+    }
+
     /** Logs the backend once per JVM, with the reason the CUDA backend was not taken where the jar has one. */
     public static void logOnce() {
         if (!LOGGED.compareAndSet(false, true)) return;

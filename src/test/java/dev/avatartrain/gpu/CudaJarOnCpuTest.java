@@ -33,7 +33,8 @@ class CudaJarOnCpuTest {
         assertEquals(4, jars.size(), "nd4j-cuda-11.6, its preset, JavaCPP's cuda and its linux-x86_64 bindings: " + jars);
         String classpath = System.getProperty("java.class.path") + File.pathSeparator + String.join(File.pathSeparator, jars);
         String config = "configuration/demo/train_adapter.yaml";
-        run(classpath, "synth", "--adapter", "--adapter-config", config, "--out", tmp.resolve("data").toString(), "--clips", "6");
+        String synth = run(classpath, "synth", "--adapter", "--adapter-config", config, "--out", tmp.resolve("data").toString(), "--clips", "6");
+        assertFalse(synth.contains("\tat org.nd4j.linalg.jcublas.JCublasBackend.canRun"), "ND4J loaded at the start, quietly:\n" + synth);
         String out = run(classpath, "train-adapter", "--adapter-config", config, "--manifest", tmp.resolve("data/manifest.json").toString(),
                 "--output-dir", tmp.resolve("out").toString(), "--epochs", "1", "--master", "local[2]");
         assertTrue(out.contains("Skipped [JCublasBackend] backend (unavailable)"), "ND4J considered its CUDA backend first:\n" + out);
