@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/unet.sh: the real diffusers 0.27.2 UNet2DConditionModel, forward + backward + AdamW.
 
-Args: tiny|bench|default batch size seq steps. Prints "torch <config> ..." lines: the torch version, the GEMM/conv
+Args: tiny|bench|default batch size seq steps [--device cuda]. Prints "torch <config> ..." lines: the torch version, the GEMM/conv
 FLOP count of one training step (3x the forward's multiply-adds x 2, counted with hooks, attention included whether it
 runs as bmm or as the fused scaled_dot_product_attention) used for the share of peak, and the process's resident
 memory after each step with its peak so far (as UNetBench prints the JVM's).
@@ -77,43 +77,64 @@ def resident_gb():
 
 
 def main():
-    which = sys.argv[1] if len(sys.argv) > 1 else "bench"
-    b, hw, seq, steps = (int(a) for a in (sys.argv[2:6] + ["12", "32", "50", "3"][len(sys.argv[2:6]):]))
+    argv = sys.argv[1:]
+    device = "cpu"
+    if "--device" in argv:  # bench/gpu.sh: --device cuda
+        i = argv.index("--device")
+        device = argv[i + 1]
+        del argv[i:i + 2]
+    cuda = device.startswith("cuda")
+    which = argv[0] if argv else "bench"
+    b, hw, seq, steps = (int(a) for a in (argv[1:5] + ["12", "32", "50", "3"][len(argv[1:5]):]))
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
     torch.manual_seed(0)
-    model = UNet2DConditionModel(**config(which)).float().train()
+    model = UNet2DConditionModel(**config(which)).float().train().to(device)
     cfg = model.config
-    sample = torch.randn(b, cfg.in_channels, hw, hw)
-    t = torch.full((b,), 500, dtype=torch.int64)
-    ehs = torch.randn(b, seq, cfg.cross_attention_dim)
-    target = torch.randn(b, cfg.out_channels, hw, hw)
+    sample = torch.randn(b, cfg.in_channels, hw, hw, device=device)
+    t = torch.full((b,), 500, dtype=torch.int64, device=device)
+    ehs = torch.randn(b, seq, cfg.cross_attention_dim, device=device)
+    target = torch.randn(b, cfg.out_channels, hw, hw, device=device)
     nparams = sum(p.numel() for p in model.parameters())
     flops = 3 * forward_flops(model, (sample, t, ehs))
     processors = sorted({type(p).__name__ for p in model.attn_processors.values()})
+    where = f"device={torch.cuda.get_device_name(device)}" if cuda else f"threads={torch.get_num_threads()}"
     print(f"torch {which} torch={torch.__version__} params={nparams} B={b} {hw}x{hw} S={seq} "
-          f"threads={torch.get_num_threads()} attention={'+'.join(processors)} "
+          f"{where} attention={'+'.join(processors)} "
           f"step GFLOP (conv+linear+attention matmuls, fwd x3)={flops / 1e9:.1f}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-2)
     fwds, stepts = [], []
+    sync = torch.cuda.synchronize if cuda else (lambda: None)  # GPU work is asynchronous: time it finished
     for s in range(steps + 1):
+        sync()
         t0 = time.perf_counter()
         with torch.no_grad():
             model(sample, t, ehs)
+        sync()
         t1 = time.perf_counter()
         out = model(sample, t, ehs).sample
         loss = torch.nn.functional.mse_loss(out, target)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        sync()
         t2 = time.perf_counter()
-        rss, peak = resident_gb()
+        if cuda:
+            memory = f"GPU memory peak {torch.cuda.max_memory_allocated(device) / 1e9:.2f} GB"
+        else:
+            rss, peak = resident_gb()
+            memory = f"resident {rss:.1f} GB (peak {peak:.1f} GB)"
         print(f"torch {which} step {s}: forward {1e3 * (t1 - t0):.0f} ms, training step {1e3 * (t2 - t1):.0f} ms, "
-              f"resident {rss:.1f} GB (peak {peak:.1f} GB)", flush=True)
+              f"{memory}", flush=True)
         if s > 0:
             fwds.append(t1 - t0)
             stepts.append(t2 - t1)
     fwds.sort(); stepts.sort()
     st = stepts[len(stepts) // 2]
+    if cuda:
+        print(f"torch {which} median: forward {1e3 * fwds[len(fwds) // 2]:.1f} ms, training step (forward+backward+AdamW) "
+              f"{1e3 * st:.1f} ms, {b / st:.1f} samples/s, {flops / st / 1e12:.1f} TFLOP/s, GPU memory peak "
+              f"{torch.cuda.max_memory_allocated(device) / 1e9:.2f} GB", flush=True)
+        return
     print(f"torch {which} median: forward {1e3 * fwds[len(fwds) // 2]:.0f} ms, training step (forward+backward+AdamW) "
           f"{1e3 * st:.0f} ms, {flops / st / 1e9:.1f} GFLOP/s = {100 * flops / st / 1e9 / 170:.0f}% of the 170 GFLOP/s "
           f"GEMM peak", flush=True)

@@ -39,11 +39,46 @@ EXECUTOR_CORES="${EXECUTOR_CORES:-4}"
 
 COMMON_CONF=(
   --conf "spark.driver.extraJavaOptions=$JAVA17_OPTS"
-  --conf "spark.executor.extraJavaOptions=$JAVA17_OPTS"
   --conf spark.serializer=org.apache.spark.serializer.KryoSerializer
   # Training tasks hold a whole model: no speculative duplicates.
   --conf spark.speculation=false
 )
+
+# mib SIZE: a Spark memory size (16g, 6144m, 6gb, 1t; no unit = MiB, as spark.executor.memoryOverhead reads it) in MiB.
+mib() {
+  local v="${1,,}"
+  case "$v" in
+    *tb|*t) v="${v%b}"; echo $(( ${v%t} * 1024 * 1024 )) ;;
+    *gb|*g) v="${v%b}"; echo $(( ${v%g} * 1024 )) ;;
+    *mb|*m) v="${v%b}"; echo $(( ${v%m} )) ;;
+    *[0-9]) echo $(( v )) ;;
+    *) echo "spark-submit/common.sh: '$1' is not a memory size (use e.g. 16g or 6144m)" >&2; return 2 ;;
+  esac
+}
+
+# javacpp_limits MEMORY OVERHEAD: the JavaCPP limits for an executor container of MEMORY heap + OVERHEAD native memory
+# (YARN and Kubernetes kill a container past their sum). ND4J's arrays live outside the heap and JavaCPP caps them at
+# org.bytedeco.javacpp.maxbytes, by default the heap size, and the process at maxphysicalbytes (default 4x the heap),
+# both beyond the container: so ND4J memory = OVERHEAD - 1 GiB (the JVM's own native memory: metaspace, threads,
+# Netty buffers), the process = MEMORY + OVERHEAD - 512 MiB. Past them ND4J's allocation fails with an OutOfMemoryError
+# naming the limit, before the platform kills the container.
+javacpp_limits() {
+  local heap overhead
+  heap="$(mib "$1")" || return 2
+  overhead="$(mib "$2")" || return 2
+  if (( overhead < 2048 )); then
+    echo "spark-submit: EXECUTOR_MEMORY_OVERHEAD=$2 leaves ND4J no native memory: give it at least 2g (ND4J's arrays live there)." >&2
+    return 2
+  fi
+  echo "-Dorg.bytedeco.javacpp.maxbytes=$(( overhead - 1024 ))m -Dorg.bytedeco.javacpp.maxphysicalbytes=$(( heap + overhead - 512 ))m"
+}
+
+# executor_java_conf [MEMORY OVERHEAD]: the executors' JVM options (Java 17 flags, and the JavaCPP limits of a container).
+executor_java_conf() {
+  local limits=""
+  if (( $# == 2 )); then limits=" $(javacpp_limits "$1" "$2")" || return 2; fi
+  printf '%s\n' --conf "spark.executor.extraJavaOptions=$JAVA17_OPTS$limits"
+}
 
 # One task per executor, owning all its cores (not for local mode, where the driver is the only executor).
 TASK_CONF=(--conf "spark.executor.cores=$EXECUTOR_CORES" --conf "spark.task.cpus=$EXECUTOR_CORES")

@@ -3,5 +3,6 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 for kv in "${ENV_VARS[@]}"; do export "${kv?}"; done   # local mode: the driver is the executor
+mapfile -t EXEC_JAVA < <(executor_java_conf)
 exec "$SPARK_SUBMIT" --master "${SPARK_MASTER:-local[*]}" --driver-memory "${DRIVER_MEMORY:-8g}" \
-  "${COMMON_CONF[@]}" --class "$MAIN_CLASS" "$AVATAR_TRAIN_JAR" "$@"
+  "${COMMON_CONF[@]}" "${EXEC_JAVA[@]}" --class "$MAIN_CLASS" "$AVATAR_TRAIN_JAR" "$@"

@@ -8,7 +8,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 EXTRA=(); [[ "${GPU:-0}" == 1 ]] && EXTRA=("${GPU_CONF[@]}")
 mapfile -t ENV_CONF < <(env_conf spark.executorEnv)
 for kv in "${ENV_VARS[@]}"; do export "${kv?}"; done   # client-mode driver
+# no container limit on a standalone worker: JavaCPP's own limits (the heap size for ND4J's arrays) stay
+mapfile -t EXEC_JAVA < <(executor_java_conf)
 exec "$SPARK_SUBMIT" --master "$SPARK_MASTER" --deploy-mode "${DEPLOY_MODE:-client}" \
   --driver-memory "${DRIVER_MEMORY:-8g}" --executor-memory "${EXECUTOR_MEMORY:-24g}" \
   --total-executor-cores "${TOTAL_EXECUTOR_CORES:-16}" "${TASK_CONF[@]}" \
-  "${COMMON_CONF[@]}" "${ENV_CONF[@]}" "${EXTRA[@]}" --class "$MAIN_CLASS" "$AVATAR_TRAIN_JAR" "$@"
+  "${COMMON_CONF[@]}" "${EXEC_JAVA[@]}" "${ENV_CONF[@]}" "${EXTRA[@]}" --class "$MAIN_CLASS" "$AVATAR_TRAIN_JAR" "$@"

@@ -21,6 +21,7 @@ ARGS = [
 ]
 
 PROPERTIES = {
+    "spark.submit.deployMode": "cluster",
     "spark.speculation": "false",
     "spark.executor.cores": "4",
     "spark.task.cpus": "4",

@@ -11,7 +11,8 @@ import java.io.PrintWriter;
 @Command(name = "avatar-train", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Distributed training of talking-head avatar models (lip-sync UNet, audio adapter) on Spark + DL4J.",
         subcommands = {SynthCommand.class, MakeMetadataCommand.class, EncodeCommand.class, TrainCommand.class,
-                TrainAdapterCommand.class, ExportCommand.class, GenerateCommand.class, ForwardCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+                TrainAdapterCommand.class, ExportCommand.class, GenerateCommand.class, ForwardCommand.class, DemoCommand.class, EnvCommand.class,
+                CommandLine.HelpCommand.class},
         footer = "%nRun 'avatar-train <command> --help' for a command's options.")
 public final class Main implements Runnable {
     public static final int EXIT_OK = 0;
@@ -46,6 +47,7 @@ public final class Main implements Runnable {
     public static int run(String... args) {
         System.setProperty("java.awt.headless", "true"); // plots and grids on machines without a display
         dev.avatartrain.models.nn.QuietSameDiff.install();
+        dev.avatartrain.gpu.Backends.loadEarlyWhereNoGpu(); // the CUDA jar on a machine without a GPU: no stack trace
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();
@@ -73,11 +75,11 @@ public final class Main implements Runnable {
         return null;
     }
 
+    /** {@code --version}: the one line {@code avatar-train env} sums up (project, git revision, Java, Spark, ND4J backend). */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = Main.class.getPackage().getImplementationVersion();
-            return new String[]{"avatar-train " + (v != null ? v : "(development build)")};
+            return new String[]{dev.avatartrain.env.EnvReport.summary()};
         }
     }
 }

@@ -59,6 +59,7 @@ public final class EncodeJob {
     public static Summary run(SparkSession spark, AppConfig config) throws IOException {
         DataConfig data = config.data();
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        dev.avatartrain.gpu.GpuCheck.forDriver();
         List<ClipMetadata> clips = MetadataSource.load(spark, data, sc.hadoopConfiguration());
         if (clips.isEmpty()) throw new BadInputException("encode: the metadata lists no usable clip");
         Storage out = Storage.forUrl(data.outputDir(), sc.hadoopConfiguration());
@@ -139,8 +140,8 @@ public final class EncodeJob {
         private static final Map<String, Taesd.Model> ENCODERS = new ConcurrentHashMap<>();
 
         Iterator<ClipResult> encode(Iterator<ClipMetadata> clips) {
-            // the GPU Spark gave this task (spark.task.resource.gpu.amount); a no-op on CPU
-            dev.avatartrain.train.GpuAssignment.useAssignedGpu(org.apache.spark.TaskContext.get());
+            // the GPU Spark gave this task (spark.task.resource.gpu.amount), checked and selected; a no-op on CPU
+            dev.avatartrain.gpu.GpuCheck.forTask(org.apache.spark.TaskContext.get());
             List<ClipResult> results = new ArrayList<>();
             while (clips.hasNext()) results.add(encodeClip(clips.next()));
             return results.iterator();

@@ -64,6 +64,7 @@ public final class TrainAdapterJob {
      */
     public static Trainer.Result run(SparkSession spark, AdapterOptions o, String engineConfigDir, boolean overwrite) throws IOException {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        dev.avatartrain.gpu.GpuCheck.forDriver();
         Configuration hadoop = sc.hadoopConfiguration();
         AdapterManifest manifest = AdapterManifest.read(o.manifest(), hadoop);
         if (!manifest.ignoredKeys().isEmpty()) LOG.info("train-adapter: ignored manifest keys " + manifest.ignoredKeys());

@@ -29,7 +29,7 @@ import dev.avatartrain.models.unet.UNetWeights;
 import dev.avatartrain.train.Checkpoints;
 import dev.avatartrain.storage.Storage;
 import dev.avatartrain.train.Checkpoints;
-import dev.avatartrain.train.GpuAssignment;
+import dev.avatartrain.gpu.GpuCheck;
 import dev.avatartrain.train.Metrics;
 import dev.avatartrain.train.Trainer;
 import dev.avatartrain.train.unet.UNetTask;
@@ -57,7 +57,7 @@ public final class TrainJob {
         TrainConfig t = config.train();
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         notes(config);
-        GpuAssignment.checkDevices();
+        GpuCheck.forDriver();
         Storage out = Storage.forUrl(config.data().outputDir(), sc.hadoopConfiguration());
         Pretrained start = pretrained(config, sc); // the UNet's config and weights to start from, checked before any data
         TaesdSource vae = TaesdSource.resolve(config.model().vaePretrainedModelNameOrPath(), EncodeJob.vaeCache(), sc.hadoopConfiguration());

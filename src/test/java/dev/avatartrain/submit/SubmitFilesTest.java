@@ -32,6 +32,9 @@ class SubmitFilesTest {
     /** Settings the chunked engine no longer needs (#17): no file may carry them. */
     private static final List<String> RETIRED = List.of("spark.driver.maxResultSize", "spark.kryoserializer.buffer.max");
     private static final long G5_2XLARGE_MIB = 32 * 1024;
+    private static final int G5_2XLARGE_VCPUS = 8;
+    /** YARN's yarn.scheduler.minimum-allocation-mb default: container memory is rounded up to it. */
+    private static final long YARN_MIN_ALLOCATION_MIB = 1024;
 
     @TempDir
     Path tmp;
@@ -71,12 +74,20 @@ class SubmitFilesTest {
     }
 
     @Test
-    void emrStepsAreValidStepsWhoseExecutorsFitTheNodes() throws IOException {
-        long yarnMib = yarnMib(JSON.readTree(DIR.resolve("emr/configurations.json").toFile()));
+    void emrStepsAreValidStepsWhoseExecutorsAndApplicationMasterFitTheNodes() throws Exception {
+        JsonNode conf = JSON.readTree(DIR.resolve("emr/configurations.json").toFile());
+        long yarnMib = yarnMib(conf);
+        int yarnVcores = Integer.parseInt(yarnSite(conf).get("yarn.nodemanager.resource.cpu-vcores").asText());
+        assertTrue(yarnVcores <= G5_2XLARGE_VCPUS, "YARN offers " + yarnVcores + " vcores of a g5.2xlarge's " + G5_2XLARGE_VCPUS);
+        java.util.regex.Matcher core = java.util.regex.Pattern.compile("InstanceGroupType=CORE,InstanceCount=(\\d+),InstanceType=g5\\.2xlarge")
+                .matcher(Files.readString(DIR.resolve("emr/README.md")));
+        assertTrue(core.find(), "README's create-cluster names the core nodes");
+        int nodes = Integer.parseInt(core.group(1));
         for (String file : List.of("emr/steps-train.json", "emr/steps-make-metadata.json")) {
             JsonNode steps = JSON.readTree(DIR.resolve(file).toFile());
             assertTrue(steps.isArray() && steps.size() > 0, file);
             for (JsonNode step : steps) {
+                String name = file + " (" + step.get("Name").asText() + ")";
                 for (String k : List.of("Name", "ActionOnFailure", "Type", "Jar", "Args")) assertTrue(step.has(k), file + ": step without " + k);
                 assertTrue(STEP_ACTIONS.contains(step.get("ActionOnFailure").asText()), file);
                 assertEquals("CUSTOM_JAR", step.get("Type").asText());
@@ -85,19 +96,84 @@ class SubmitFilesTest {
                 step.get("Args").forEach(a -> args.add(a.asText()));
                 assertEquals("spark-submit", args.get(0));
                 Map<String, String> c = confs(args);
-                assertEquals(c.get("spark.executor.cores"), c.get("spark.task.cpus"), file + ": one task per executor with all its cores");
-                assertNotNull(c.get("spark.executor.memory"), file);
-                long need = mib(c.get("spark.executor.memory")) + mib(c.getOrDefault("spark.executor.memoryOverhead", "384m"));
-                assertTrue(need <= yarnMib, file + ": executor needs " + need + " MiB, YARN offers " + yarnMib);
+                assertEquals(c.get("spark.executor.cores"), c.get("spark.task.cpus"), name + ": one task per executor with all its cores");
+                assertNotNull(c.get("spark.executor.memory"), name);
+                boolean cluster = args.get(args.indexOf("--deploy-mode") + 1).equals("cluster");
+                // YARN's containers (DominantResourceCalculator: vcores, memory and GPUs all count): the application
+                // master first (in cluster mode it is the driver), then the executors, first fit over the core nodes
+                Container am = cluster
+                        ? new Container(Integer.parseInt(c.getOrDefault("spark.driver.cores", "1")), withOverhead(c.getOrDefault("spark.driver.memory", "1g"), null), 0)
+                        : new Container(Integer.parseInt(c.getOrDefault("spark.yarn.am.cores", "1")), withOverhead(c.getOrDefault("spark.yarn.am.memory", "512m"), null), 0);
+                Container executor = new Container(Integer.parseInt(c.get("spark.executor.cores")),
+                        withOverhead(c.get("spark.executor.memory"), c.get("spark.executor.memoryOverhead")),
+                        Integer.parseInt(c.getOrDefault("spark.executor.resource.gpu.amount", "0")));
+                int executors = c.containsKey("spark.executor.instances") ? Integer.parseInt(c.get("spark.executor.instances")) : 1;
+                List<Container> placed = new ArrayList<>(List.of(am));
+                for (int i = 0; i < executors; i++) placed.add(executor);
+                assertTrue(fits(placed, nodes, yarnVcores, yarnMib, 1), name + ": the application master " + am + " and " + executors
+                        + " executors " + executor + " do not fit " + nodes + " nodes of " + yarnVcores + " vcores, " + yarnMib + " MiB, 1 GPU");
                 if (c.containsKey("spark.executor.resource.gpu.amount")) {
                     assertEquals("1", c.get("spark.task.resource.gpu.amount"));
                     assertTrue(c.get("spark.executor.resource.gpu.discoveryScript").startsWith("/usr/lib/spark/"), "EMR's own discovery script");
                     // cluster mode would put the driver (application master) beside an executor that fills the node
-                    assertEquals("client", args.get(args.indexOf("--deploy-mode") + 1), file);
+                    assertFalse(cluster, name);
+                }
+                if (c.containsKey("spark.executor.memoryOverhead")) {
+                    // ND4J's native memory held within the container (spark-submit/common.sh's rule, one definition)
+                    String opts = c.get("spark.executor.extraJavaOptions");
+                    assertNotNull(opts, name + ": executor options with the JavaCPP limits");
+                    assertTrue(opts.endsWith(" " + javacppLimits(c.get("spark.executor.memory"), c.get("spark.executor.memoryOverhead"))), opts);
+                    assertTrue(opts.contains("--add-modules=jdk.incubator.vector"), opts);
                 }
                 assertTrue(args.stream().anyMatch(a -> a.startsWith("s3://") && a.endsWith(".jar")), file);
             }
         }
+    }
+
+    /** A YARN container's vcores, memory (MiB, rounded up to YARN's minimum allocation) and GPUs. */
+    private record Container(int vcores, long mib, int gpus) {
+        Container {
+            mib = (mib + YARN_MIN_ALLOCATION_MIB - 1) / YARN_MIN_ALLOCATION_MIB * YARN_MIN_ALLOCATION_MIB;
+        }
+    }
+
+    private static boolean fits(List<Container> containers, int nodes, int vcores, long mib, int gpus) {
+        int[] freeCores = new int[nodes];
+        long[] freeMib = new long[nodes];
+        int[] freeGpus = new int[nodes];
+        java.util.Arrays.fill(freeCores, vcores);
+        java.util.Arrays.fill(freeMib, mib);
+        java.util.Arrays.fill(freeGpus, gpus);
+        for (Container c : containers) {
+            boolean placed = false;
+            for (int n = 0; n < nodes && !placed; n++) {
+                if (freeCores[n] >= c.vcores() && freeMib[n] >= c.mib() && freeGpus[n] >= c.gpus()) {
+                    freeCores[n] -= c.vcores();
+                    freeMib[n] -= c.mib();
+                    freeGpus[n] -= c.gpus();
+                    placed = true;
+                }
+            }
+            if (!placed) return false;
+        }
+        return true;
+    }
+
+    /** Heap + overhead in MiB; Spark's default overhead: 10 % of the heap, at least 384 MiB. */
+    private static long withOverhead(String heap, String overhead) {
+        long h = mib(heap);
+        return h + (overhead != null ? mib(overhead) : Math.max(384, h / 10));
+    }
+
+    /** The JavaCPP limits spark-submit/common.sh sets for an executor of this heap and overhead. */
+    private String javacppLimits(String heap, String overhead) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder("bash", "-c", "source spark-submit/common.sh && javacpp_limits \"$0\" \"$1\"", heap, overhead)
+                .redirectErrorStream(true);
+        pb.environment().put("AVATAR_TRAIN_JAR", "s3://bucket/a.jar"); // common.sh wants a jar; any remote one will do
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertEquals(0, p.waitFor(), out);
+        return out;
     }
 
     @Test
@@ -125,6 +201,7 @@ class SubmitFilesTest {
         String java = props.get("spark.executorEnv.JAVA_HOME");
         assertTrue(java != null && java.contains("17"), "executors on Java 17: " + props);
         assertEquals(java, props.get("spark.yarn.appMasterEnv.JAVA_HOME"), "driver on the same Java 17");
+        assertEquals("cluster", props.get("spark.submit.deployMode"), "the driver in the application master's container, on that Java 17");
         assertTrue(((Map<String, Object>) wf.get("placement")).containsKey("clusterSelector"));
 
         Path dag = DIR.resolve("schedule/airflow_dataproc_make_metadata.py");
@@ -153,18 +230,153 @@ class SubmitFilesTest {
 
     /** The submit scripts, run with a spark-submit that prints its arguments, one per line. */
     private List<String> run(String script, Map<String, String> env, String... args) throws Exception {
+        Ran r = exec(script, env, args);
+        assertEquals(0, r.status(), script + " failed: " + r.lines());
+        return r.lines();
+    }
+
+    private record Ran(int status, List<String> lines) {}
+
+    /**
+     * A submit script run with stand-ins that print their arguments one per line: spark-submit, and gcloud (which answers
+     * {@code clusters describe} with $DESCRIBE_JSON, as gcloud's --format=json would).
+     */
+    private Ran exec(String script, Map<String, String> env, String... args) throws Exception {
         Path fake = tmp.resolve("spark-submit");
         Files.writeString(fake, "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done\n");
         fake.toFile().setExecutable(true);
+        Path gcloud = tmp.resolve("gcloud");
+        Files.writeString(gcloud, "#!/bin/sh\nif [ \"$2 $3\" = \"clusters describe\" ]; then printf '%s\\n' \"$DESCRIBE_JSON\"; exit 0; fi\n"
+                + "for a in \"$@\"; do printf '%s\\n' \"$a\"; done\n");
+        gcloud.toFile().setExecutable(true);
         List<String> cmd = new ArrayList<>(List.of("bash", DIR.resolve(script).toString()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().put("SPARK_SUBMIT", fake.toString());
+        pb.environment().put("GCLOUD", gcloud.toString());
+        for (String v : List.of("HF_TOKEN", "HF_ENDPOINT", "HF_HUB_OFFLINE", "HF_HOME", "HF_HUB_CACHE", "DEPLOY_MODE")) pb.environment().remove(v);
         pb.environment().putAll(env);
         Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, p.waitFor(), script + " failed: " + out);
-        return out.lines().toList();
+        return new Ran(p.waitFor(), out.lines().toList());
+    }
+
+    /** The arguments after the jar: what the command line of avatar-train became. */
+    private static List<String> commandAfter(List<String> lines, String jar) {
+        return lines.subList(lines.indexOf(jar) + 1, lines.size());
+    }
+
+    @Test
+    void yarnShipsTheConfigOnlyInClusterModeAndRewritesBothConfigDirForms() throws Exception {
+        String jar = "s3://bkt/a.jar";
+        for (List<String> form : List.of(List.of("encode", "--config-dir", "conf"), List.of("encode", "--config-dir=conf"))) {
+            String[] args = form.toArray(String[]::new);
+            List<String> cluster = run("submit-yarn.sh", Map.of("AVATAR_TRAIN_JAR", jar, "CONFIG_DIR", "conf"), args);
+            assertEquals("cluster", cluster.get(cluster.indexOf("--deploy-mode") + 1));
+            assertEquals(form.size() == 3 ? List.of("encode", "--config-dir", ".") : List.of("encode", "--config-dir=."), commandAfter(cluster, jar));
+            assertTrue(cluster.get(cluster.indexOf("--files") + 1).contains("conf/optimizer.yaml"), cluster.toString());
+
+            List<String> client = run("submit-yarn.sh", Map.of("AVATAR_TRAIN_JAR", jar, "CONFIG_DIR", "conf", "DEPLOY_MODE", "client"), args);
+            assertEquals("client", client.get(client.indexOf("--deploy-mode") + 1));
+            assertEquals(form, commandAfter(client, jar), "a client-mode driver reads the local folder");
+            assertFalse(client.contains("--files"), "nothing to ship: " + client);
+        }
+    }
+
+    @Test
+    void executorsNativeMemoryIsCappedWithinTheirContainer() throws Exception {
+        for (String script : List.of("submit-yarn.sh", "submit-k8s.sh")) {
+            Map<String, String> env = new LinkedHashMap<>(Map.of("AVATAR_TRAIN_JAR", "s3a://bkt/a.jar", "K8S_API", "https://k:6443", "IMAGE", "img",
+                    "EXECUTOR_MEMORY", "20g", "EXECUTOR_MEMORY_OVERHEAD", "10240m"));
+            Map<String, String> c = confs(run(script, env, "train"));
+            String opts = c.get("spark.executor.extraJavaOptions");
+            assertTrue(opts.contains("--add-modules=jdk.incubator.vector") && opts.contains("--add-opens=java.base/java.nio=ALL-UNNAMED"), opts);
+            assertTrue(opts.endsWith(" -Dorg.bytedeco.javacpp.maxbytes=9216m -Dorg.bytedeco.javacpp.maxphysicalbytes=30208m"), script + ": " + opts);
+            assertEquals(opts.substring(opts.indexOf(" -Dorg.bytedeco") + 1), javacppLimits("20g", "10240m"));
+
+            env.put("EXECUTOR_MEMORY_OVERHEAD", "1g");
+            Ran r = exec(script, env, "train");
+            assertEquals(2, r.status(), r.lines().toString());
+            assertTrue(String.join(" ", r.lines()).contains("EXECUTOR_MEMORY_OVERHEAD=1g leaves ND4J no native memory"), r.lines().toString());
+        }
+    }
+
+    @Test
+    void kubernetesTakesTheTokenFromASecretAndS3aSupportForTheUpload() throws Exception {
+        Map<String, String> env = new LinkedHashMap<>(Map.of("AVATAR_TRAIN_JAR", tmp.resolve("a.jar").toString(), "K8S_API", "https://k:6443",
+                "IMAGE", "img", "UPLOAD_PATH", "s3a://bkt/up", "HF_TOKEN", "hf_secret", "HF_ENDPOINT", "https://hub.example"));
+        Files.writeString(tmp.resolve("a.jar"), "jar");
+        Ran plain = exec("submit-k8s.sh", env, "train");
+        assertEquals(2, plain.status(), plain.lines().toString());
+        assertTrue(String.join(" ", plain.lines()).contains("HF_TOKEN_SECRET=hf-token:token"), plain.lines().toString());
+
+        env.put("HF_TOKEN_SECRET", "hf-token:token");
+        List<String> out = run("submit-k8s.sh", env, "train");
+        Map<String, String> c = confs(out);
+        assertEquals("hf-token:token", c.get("spark.kubernetes.driver.secretKeyRef.HF_TOKEN"));
+        assertEquals("hf-token:token", c.get("spark.kubernetes.executor.secretKeyRef.HF_TOKEN"));
+        assertTrue(out.stream().noneMatch(a -> a.contains("hf_secret")), "the token itself never on the command line: " + out);
+        assertEquals("https://hub.example", c.get("spark.kubernetes.driverEnv.HF_ENDPOINT"));
+        assertEquals("https://hub.example", c.get("spark.executorEnv.HF_ENDPOINT"));
+        assertEquals("org.apache.hadoop:hadoop-aws:" + pomProperty("hadoop.version"), out.get(out.indexOf("--packages") + 1));
+    }
+
+    @Test
+    void kubernetesImageRecipeHasTheVersionsTheJarWasBuiltFor() throws Exception {
+        String docker = Files.readString(DIR.resolve("k8s/Dockerfile"));
+        java.util.regex.Matcher from = java.util.regex.Pattern.compile("(?m)^FROM nvidia/cuda:(11)\\.\\d+\\.\\d+-cudnn8-runtime-ubuntu").matcher(docker);
+        assertTrue(from.find(), "an NVIDIA CUDA 11 runtime image with cuDNN 8 (what nd4j-cuda-11.6 loads)");
+        assertTrue(docker.contains("ARG SPARK_VERSION=" + pomProperty("spark.version") + "\n"), "Spark of the pom");
+        assertTrue(docker.contains("ARG HADOOP_VERSION=" + pomProperty("hadoop.version") + "\n"), "hadoop-aws of the pom");
+        assertTrue(docker.contains("ARG AWS_SDK_VERSION=" + pomProperty("aws.sdk.version") + "\n"), "the AWS SDK of the pom");
+        assertTrue(docker.contains("openjdk-17-jre-headless"), "Java 17");
+        assertTrue(docker.contains("hadoop-aws-${HADOOP_VERSION}.jar") && docker.contains("aws-java-sdk-bundle-${AWS_SDK_VERSION}.jar"));
+        assertTrue(docker.contains("sha512sum -c"), "the Spark download is checked");
+        String k8s = Files.readString(DIR.resolve("submit-k8s.sh"));
+        String script = "/opt/spark/examples/src/main/scripts/getGpusResources.sh";
+        assertTrue(k8s.contains(script) && docker.contains(script), "the discovery script the submit script names is in the image");
+        assertTrue(k8s.contains("org.apache.hadoop:hadoop-aws:" + pomProperty("hadoop.version")), "the submitting Spark's hadoop-aws");
+    }
+
+    @Test
+    void dataprocRunsTheDriverOnJava17OrRefusesAndCarriesMemoryFlagsAndHubSettings() throws Exception {
+        Map<String, String> env = new LinkedHashMap<>(Map.of("AVATAR_TRAIN_JAR", "gs://bkt/a.jar", "DRIVER_MEMORY", "12g", "GPU", "1",
+                "HF_ENDPOINT", "https://hub.example", "DESCRIBE_JSON", "{\"config\": {\"softwareConfig\": {\"properties\": {}}}}"));
+        Ran java11 = exec("dataproc/submit.sh", env, "c1", "europe-west4", "train");
+        assertEquals(2, java11.status(), java11.lines().toString());
+        String said = String.join(" ", java11.lines());
+        assertTrue(said.contains("spark-env:JAVA_HOME=/usr/lib/jvm/temurin-17-jdk-amd64") && said.contains("DEPLOY_MODE=cluster"), said);
+
+        env.put("DESCRIBE_JSON", "{\"config\": {\"softwareConfig\": {\"properties\": {\"spark-env:JAVA_HOME\": \"/usr/lib/jvm/temurin-17-jdk-amd64\"}}}}");
+        for (String mode : List.of("client", "cluster")) {
+            env.put("DEPLOY_MODE", mode);
+            List<String> out = run("dataproc/submit.sh", env, "c1", "europe-west4", "train");
+            assertEquals(List.of("train"), out.subList(out.indexOf("--") + 1, out.size()));
+            String props = out.stream().filter(a -> a.startsWith("--properties=^#^")).findFirst().orElseThrow().substring("--properties=^#^".length());
+            Map<String, String> p = new LinkedHashMap<>();
+            for (String kv : props.split("#")) p.put(kv.substring(0, kv.indexOf('=')), kv.substring(kv.indexOf('=') + 1));
+            assertEquals(mode, p.get("spark.submit.deployMode"));
+            assertEquals("12g", p.get("spark.driver.memory"));
+            assertTrue(p.get("spark.driver.extraJavaOptions").contains("--add-modules=jdk.incubator.vector"), p.toString());
+            assertTrue(p.get("spark.driver.extraJavaOptions").contains("-DHF_ENDPOINT=https://hub.example"), "the Hub client reads -D like the variable");
+            assertEquals("https://hub.example", p.get("spark.executorEnv.HF_ENDPOINT"));
+            assertEquals("https://hub.example", p.get("spark.yarn.appMasterEnv.HF_ENDPOINT"));
+            assertTrue(p.get("spark.executor.extraJavaOptions").endsWith(" " + javacppLimits(p.get("spark.executor.memory"),
+                    p.get("spark.executor.memoryOverhead"))), p.get("spark.executor.extraJavaOptions"));
+            assertEquals("", p.get("spark.plugins"), "the init action's RAPIDS SQL plugin off for this job");
+            assertEquals("false", p.get("spark.rapids.sql.enabled"));
+            assertEquals("1", p.get("spark.task.resource.gpu.amount"));
+            assertEquals(p.get("spark.executorEnv.JAVA_HOME"), p.get("spark.yarn.appMasterEnv.JAVA_HOME"));
+        }
+        String header = Files.readString(DIR.resolve("dataproc/submit.sh"));
+        assertTrue(header.contains("cuda-version=11.8,cudnn-version=8.6.0.163"), "the init action's CUDA 11 + cuDNN 8 the backend loads");
+    }
+
+    private static String pomProperty(String name) throws IOException {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("<" + java.util.regex.Pattern.quote(name) + ">([^<]+)</")
+                .matcher(Files.readString(Path.of("pom.xml")));
+        assertTrue(m.find(), name);
+        return m.group(1);
     }
 
     @Test
@@ -218,8 +430,12 @@ class SubmitFilesTest {
     }
 
     private static long yarnMib(JsonNode conf) {
+        return yarnSite(conf).get("yarn.nodemanager.resource.memory-mb").asLong();
+    }
+
+    private static JsonNode yarnSite(JsonNode conf) {
         for (JsonNode c : conf) {
-            if (c.get("Classification").asText().equals("yarn-site")) return c.get("Properties").get("yarn.nodemanager.resource.memory-mb").asLong();
+            if (c.get("Classification").asText().equals("yarn-site")) return c.get("Properties");
         }
         throw new AssertionError("no yarn-site");
     }
