@@ -12,8 +12,9 @@ import picocli.CommandLine.Mixin;
 
 @Command(name = "encode", mixinStandardHelpOptions = true,
         description = {"Encode every clip's frames with the frozen TAESD encoder into the latent cache.",
-                "Each frame is encoded as is and with its lower half masked, into output_dir/latents/<vae>-<size>px/, with",
-                "its audio features. Incremental: clips already encoded from the same frames, weights and size are skipped.",
+                "Each frame is encoded as is and with its lower half masked, into output_dir/latents/<vae>-<size>px/,",
+                "with its audio features. Incremental: clips already encoded from the same frames, weights and size",
+                "are skipped.",
                 "Bad frames are skipped and listed."})
 final class EncodeCommand implements Callable<Integer> {
     @Mixin

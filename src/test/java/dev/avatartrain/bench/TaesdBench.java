@@ -9,7 +9,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * TAESD forward timing with the real TAEF2 weights the demo ships (configuration/demo/taef2): the encoder as `encode` runs it (a batch of
+ * TAESD forward timing with the real TAEF2 weights the demo ships (configuration/demo/taef2): the encoder as
+ * `encode` runs it (a batch of
  * images), the decoder as validation runs it. bench/taesd.sh runs this and the same in taesd.py. Args: batch size
  * iterations. Prints "java ..." lines, median ms after one warm-up.
  */

@@ -79,8 +79,8 @@ public class ExportLayoutsTest {
                     a.castTo(DataType.FLOAT), f.getKey() + " layout " + n));
         }
         // ... and the Java UNet with those values computes diffusers' output
-        Map<String, INDArray> fx = Safetensors.read(PROJECT.resolve("src/test/resources/fixtures/unet/tiny.safetensors"))
-                .tensors();
+        Map<String, INDArray> fx = Safetensors.read(
+                PROJECT.resolve("src/test/resources/fixtures/unet/tiny.safetensors")).tensors();
         Map<String, INDArray> io = new LinkedHashMap<>();
         io.put("sample", fx.get("io.sample"));
         io.put("timestep", fx.get("io.timestep"));

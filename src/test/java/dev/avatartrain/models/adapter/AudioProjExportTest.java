@@ -74,8 +74,9 @@ class AudioProjExportTest {
                 assertEquals(e.getValue().castTo(DataType.FLOAT), b.castTo(DataType.FLOAT), name + " " + e.getKey());
             }
         }
-        String log = dev.avatartrain.testing.Originals.liveCheck("exported adapters load strictly into PyTorch's AudioProj",
-                false, "src/test/scripts/make_adapter_fixtures.py", "--check-export", dir.toString());
+        String log = dev.avatartrain.testing.Originals.liveCheck(
+                "exported adapters load strictly into PyTorch's AudioProj", false,
+                "src/test/scripts/make_adapter_fixtures.py", "--check-export", dir.toString());
         if (log != null) {
             assertTrue(log.contains("w5_vs4_norm loaded strictly") && log.contains("prefix 'audio_proj.'"), log);
         }

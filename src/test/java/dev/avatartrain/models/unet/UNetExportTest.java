@@ -31,8 +31,9 @@ public class UNetExportTest {
     static final Path PROJECT = Path.of(System.getProperty("avatartrain.project.dir", ".")).toAbsolutePath();
 
     /**
-     * {@code weights} has exactly the names and shapes of diffusers' state dict for configuration/unet/{@code config}.json
-     * (stored by make_unet_fixtures.py in names_{@code config}.json) and only finite values.
+     * {@code weights} has exactly the names and shapes of diffusers' state dict for
+     * configuration/unet/{@code config}.json (stored by make_unet_fixtures.py in names_{@code config}.json) and only
+     * finite values.
      */
     public static void assertDiffusersStateDict(String config, Map<String, INDArray> weights, String what)
             throws IOException {
@@ -76,7 +77,8 @@ public class UNetExportTest {
                 INDArray b = back.get(e.getKey());
                 assertEquals(c.getValue(), b.dataType(), e.getKey());
                 assertArrayEquals(e.getValue().shape(), b.shape(), e.getKey());
-                assertEquals(e.getValue().castTo(DataType.FLOAT), b.castTo(DataType.FLOAT), c.getKey() + " " + e.getKey());
+                assertEquals(e.getValue().castTo(DataType.FLOAT), b.castTo(DataType.FLOAT),
+                        c.getKey() + " " + e.getKey());
             }
         }
         Originals.liveCheck("exported UNets load strictly into diffusers (make_unet_fixtures.py --check-export)", true,
