@@ -5,8 +5,10 @@ import os, sys, time
 import torch
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-SHARED = os.path.join(ROOT, "..", "shared")
-sys.path.insert(0, os.path.join(SHARED, "reference"))
+sys.path.insert(0, os.path.join(ROOT, "src", "test", "scripts"))
+import originals  # noqa: E402  (where taesd.py is: $AVATAR_TRAIN_REFERENCE)
+
+originals.use_reference()
 from taesd import TAESD  # noqa: E402
 
 
@@ -23,7 +25,7 @@ def median(iters, fn):
 def main():
     b, size, iters = (int(a) for a in (sys.argv[1:4] + ["12", "256", "5"][len(sys.argv[1:4]):]))
     torch.set_num_threads(2)
-    w = os.path.join(SHARED, "weights")
+    w = os.path.join(ROOT, "configuration", "demo", "taef2")
     model = TAESD(None, None, latent_channels=32, arch_variant="flux_2").float().eval()
     model.encoder.load_state_dict({k: v.float() for k, v in torch.load(os.path.join(w, "taef2_encoder.pth")).items()})
     model.decoder.load_state_dict({k: v.float() for k, v in torch.load(os.path.join(w, "taef2_decoder.pth")).items()})

@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-for shared in (os.path.join(ROOT, "..", "shared"), os.path.join(ROOT, "..", "..", "shared"), "/work/shared"):
-    if os.path.isdir(os.path.join(shared, "reference")):
-        sys.path.insert(0, os.path.join(shared, "reference"))
-        break
+sys.path.insert(0, os.path.join(ROOT, "src", "test", "scripts"))
+import originals  # noqa: E402  (where diffusers_ref.py is: $AVATAR_TRAIN_REFERENCE)
+
+originals.use_reference()
 from diffusers_ref import UNet2DConditionModel  # noqa: E402
 
 BENCH = dict(in_channels=8, out_channels=4, block_out_channels=[64, 128, 256], layers_per_block=2,

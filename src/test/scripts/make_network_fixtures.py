@@ -2,7 +2,8 @@
 """Parity fixtures for dev.avatartrain.models.nn blocks and models.taesd.
 
 Run from the repository root with Debian's torch: /usr/bin/python3 src/test/scripts/make_network_fixtures.py
-Needs ../shared/reference (taesd.py, diffusers_ref.py) and ../shared/weights (real TAEF2).
+Needs the PyTorch originals (taesd.py, diffusers_ref.py; found as originals.py says) and the real TAEF2 weights the
+demo ships (configuration/demo/taef2).
 Writes src/test/resources/fixtures/nn/blocks.npz and fixtures/taesd/*.npz.
 """
 import math, os, sys
@@ -12,10 +13,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
-SHARED = os.path.join(ROOT, "..", "shared")
-if not os.path.isdir(SHARED):
-    SHARED = "/work/shared"
-sys.path.insert(0, os.path.join(SHARED, "reference"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import originals  # noqa: E402
+
+originals.use_reference()
 OUT = os.path.join(ROOT, "src", "test", "resources", "fixtures")
 torch.manual_seed(0)
 
@@ -110,7 +111,7 @@ def check_diffusers_layout(enc, dec, lat, img, z_in):
 
 def taef2_real():
     import taesd
-    wdir = os.path.join(SHARED, "weights")
+    wdir = os.path.join(ROOT, "configuration", "demo", "taef2")
     enc, dec = taesd.Encoder(32, use_midblock_gn=True), taesd.Decoder(32, use_midblock_gn=True)
     enc.load_state_dict({k: v.float() for k, v in torch.load(os.path.join(wdir, "taef2_encoder.pth")).items()})
     dec.load_state_dict({k: v.float() for k, v in torch.load(os.path.join(wdir, "taef2_decoder.pth")).items()})

@@ -1,7 +1,7 @@
 """Makes the tensor-file fixtures in src/test/resources/fixtures/tensors with the real torch and numpy.
 
 Run from the repository root with Debian's python3-torch / python3-numpy:
-    /usr/bin/python3 src/test/scripts/make_tensor_fixtures.py [path/to/shared/weights]
+    /usr/bin/python3 src/test/scripts/make_tensor_fixtures.py [path/to/taef2/weights]
 Every fixture is small; expected values are written with numpy (np.savez / json), not by our code.
 """
 import collections
@@ -172,7 +172,7 @@ open(p("bad_dtype.safetensors"), "wb").write(with_header(h, 24))
 open(p("bad_json.safetensors"), "wb").write(struct.pack("<Q", 8) + b"{nope:1}")
 
 # ---- checksums of the real pretrained weights (float16 torch.save files) -----------------------------
-weights = sys.argv[1] if len(sys.argv) > 1 else "../shared/weights"
+weights = sys.argv[1] if len(sys.argv) > 1 else "configuration/demo/taef2"
 sums = {}
 for part in ("encoder", "decoder"):
     path = os.path.join(weights, "taef2_%s.pth" % part)

@@ -9,7 +9,7 @@ Run from the repository root with Debian's torch:
     /usr/bin/python3 src/test/scripts/make_unet_fixtures.py --check-checkpoint CONFIG.json MODEL.safetensors
         # load a trained checkpoint (train's model.safetensors or export's output) into diffusers with
         # strict=True and run it once on random inputs; exit 1 if it does not load or gives non-finite output
-Needs ../shared/reference (diffusers_ref.py). Writes src/test/resources/fixtures/unet/:
+Needs the PyTorch originals (diffusers_ref.py, found as originals.py says). Writes src/test/resources/fixtures/unet/:
   <case>.json          the diffusers config
   <case>.safetensors   weights under "unet." (float16 values, which the fp32 run uses exactly), the inputs
                        "io.sample", "io.timestep", "io.encoder_hidden_states", "io.target", the output "io.out",
@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
-SHARED = os.path.join(ROOT, "..", "shared")
-if not os.path.isdir(SHARED):
-    SHARED = "/work/shared"
-sys.path.insert(0, os.path.join(SHARED, "reference"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import originals  # noqa: E402
+
+originals.use_reference()
 from diffusers_ref import UNet2DConditionModel  # noqa: E402
 
 OUT = os.path.join(ROOT, "src", "test", "resources", "fixtures", "unet")

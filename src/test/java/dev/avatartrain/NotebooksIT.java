@@ -11,8 +11,8 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * Executes every notebook of {@code notebooks/} with {@code notebooks/run.sh} (Debian's jupyter-nbconvert) against
- * the demo's outputs ({@code output/demo}; the script runs the demo first when it is missing). Skipped only when the
- * script reports (exit 3) that jupyter, pandas or matplotlib cannot be installed.
+ * the demo's outputs ({@code output/demo}; the script runs the demo first when it is missing). Fails, with the
+ * script's log, where jupyter, pandas or matplotlib are missing and cannot be installed.
  */
 class NotebooksIT {
     @Test

@@ -11,9 +11,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
 @Command(name = "encode", mixinStandardHelpOptions = true,
-        description = {"Encode every clip's frames with the frozen TAESD encoder (as is and with the lower half masked) into the",
-                "latent cache under output_dir/latents/<vae>-<size>px/, with each frame's audio features. Incremental:",
-                "clips already encoded from the same frames, weights and size are skipped. Bad frames are skipped and listed."})
+        description = {"Encode every clip's frames with the frozen TAESD encoder into the latent cache.",
+                "Each frame is encoded as is and with its lower half masked, into output_dir/latents/<vae>-<size>px/,",
+                "with its audio features. Incremental: clips already encoded from the same frames, weights and size",
+                "are skipped.",
+                "Bad frames are skipped and listed."})
 final class EncodeCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;

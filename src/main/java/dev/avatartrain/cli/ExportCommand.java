@@ -23,7 +23,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "export", mixinStandardHelpOptions = true,
-        description = {"Write a checkpoint's weights with their PyTorch names, in a layout inference code loads:",
+        description = {"Write a checkpoint's weights with their PyTorch names, in a layout inference code loads.",
                 "file: one safetensors (diffusers' UNet2DConditionModel, InfiniteTalk's AudioProjModel load it with strict=True);",
                 "diffusers: a folder UNet2DConditionModel.from_pretrained(dir) loads (config.json + diffusion_pytorch_model.safetensors);",
                 "musetalk: MuseTalk's folder (musetalk.json + pytorch_model.bin, a torch.save state dict).",

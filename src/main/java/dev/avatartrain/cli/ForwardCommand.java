@@ -28,7 +28,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "forward", mixinStandardHelpOptions = true,
-        description = {"One forward pass of a network on named input tensors (safetensors), writing the output tensor \"out\".",
+        description = {"Run one forward pass of a network on named input tensors and write its output.",
+                "Inputs and output are safetensors files; the output tensor is named \"out\".",
                 "Inputs: unet: sample [B,in,h,w], timestep [B] or [1], encoder_hidden_states [B,S,cross_attention_dim];",
                 "taesd-encoder: images [B,3,H,W] in [0,1]; taesd-decoder: latents [B,C,h,w];",
                 "audio-adapter: audio_embeds [T,L,C] (one clip, windowed as InfiniteTalk) → out [1+(T-1)/vae_scale, tokens, dim].",

@@ -14,8 +14,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = {"Predict every frame of clips (frames + audio features under data.yaml's local or remote base) with a checkpoint",
-                "or exported weights: the lower half inpainted from the audio, the reference frame chosen as in training.",
+        description = {"Predict every frame of clips with a checkpoint or exported weights, and score the predictions.",
+                "The clips' frames and audio features are read under data.yaml's local or remote base; the lower half",
+                "is inpainted from the audio, the reference frame chosen as in training.",
                 "Writes OUT/<clip>/frames/*.png, OUT/<clip>/strip.png (real | predicted), OUT/<clip>/generate.json (per-frame and mean",
                 "PSNR/SSIM of the mouth region, the lower half) and OUT/generate.json. Clips are spread over Spark partitions."})
 final class GenerateCommand implements Callable<Integer> {

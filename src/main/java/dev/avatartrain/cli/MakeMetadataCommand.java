@@ -11,8 +11,9 @@ import picocli.CommandLine.Option;
 import java.util.concurrent.Callable;
 
 @Command(name = "make-metadata", mixinStandardHelpOptions = true,
-        description = {"Scan a frame tree (ROOT/aligned-frames/<clip>/<frame>.png, ROOT/audio/<clip>/<frame>.npy) into metadata,",
-                "or convert the original metadata.json. OUT: *.json (original format), *.npz (docs/metadata.md) or a Parquet directory.",
+        description = {"Scan a frame tree into metadata, or convert the original metadata.json.",
+                "The tree: ROOT/aligned-frames/<clip>/<frame>.png and ROOT/audio/<clip>/<frame>.npy.",
+                " OUT: *.json (original format), *.npz (docs/metadata.md) or a Parquet directory.",
                 "A summary is printed and written to OUT.summary.json."})
 public final class MakeMetadataCommand implements Callable<Integer> {
     @Option(names = "--mode", defaultValue = "scan", paramLabel = "scan|json",

@@ -19,8 +19,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "train-adapter", mixinStandardHelpOptions = true,
-        description = {"Train InfiniteTalk's audio adapter (AudioProjModel) from a JSON manifest of audio embeddings and teacher",
-                "tokens, on the same engine as `train`. Defaults and every key: configuration/adapter/train_adapter.yaml."})
+        description = {"Train InfiniteTalk's audio adapter (AudioProjModel) on the same engine as `train`.",
+                "Its input is a JSON manifest of audio embeddings and teacher tokens.",
+                "Defaults and every key: configuration/adapter/train_adapter.yaml."})
 final class TrainAdapterCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(TrainAdapterCommand.class);
     @Option(names = "--adapter-config", paramLabel = "FILE", description = "YAML with the keys of configuration/adapter/train_adapter.yaml.")

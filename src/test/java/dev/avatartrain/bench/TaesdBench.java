@@ -9,7 +9,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * TAESD forward timing with the real TAEF2 weights (../shared/weights): the encoder as `encode` runs it (a batch of
+ * TAESD forward timing with the real TAEF2 weights the demo ships (configuration/demo/taef2): the encoder as
+ * `encode` runs it (a batch of
  * images), the decoder as validation runs it. bench/taesd.sh runs this and the same in taesd.py. Args: batch size
  * iterations. Prints "java ..." lines, median ms after one warm-up.
  */
@@ -18,9 +19,9 @@ public final class TaesdBench {
         int b = args.length > 0 ? Integer.parseInt(args[0]) : 12;
         int size = args.length > 1 ? Integer.parseInt(args[1]) : 256;
         int iters = args.length > 2 ? Integer.parseInt(args[2]) : 5;
-        Path weights = Path.of(System.getProperty("avatartrain.home", "."), "..", "shared", "weights");
+        Path weights = Path.of(System.getProperty("avatartrain.home", "."), "configuration", "demo", "taef2");
         if (!Files.isRegularFile(weights.resolve("taef2_encoder.pth"))) {
-            System.out.println("java taesd: no ../shared/weights/taef2_encoder.pth; nothing to measure");
+            System.out.println("java taesd: no " + weights.resolve("taef2_encoder.pth") + "; nothing to measure");
             return;
         }
         Taesd.Model enc = Taesd.loadEncoder(weights.resolve("taef2_encoder.pth"), DataType.FLOAT);

@@ -3,31 +3,35 @@ package dev.avatartrain.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 import dev.avatartrain.models.unet.UNet;
 import dev.avatartrain.models.unet.UNetConfig;
 import dev.avatartrain.models.unet.UNetExportTest;
 import dev.avatartrain.models.unet.UNetWeights;
 import dev.avatartrain.storage.Storage;
+import dev.avatartrain.models.nn.Parity;
 import dev.avatartrain.tensors.Safetensors;
+import dev.avatartrain.tensors.TorchFiles;
+import dev.avatartrain.testing.FormulaWeights;
+import dev.avatartrain.testing.Originals;
 import dev.avatartrain.train.Checkpoints;
 import dev.avatartrain.train.ModelState;
 
 /**
  * {@code export --layout file|diffusers|musetalk} from a checkpoint: each layout loads back into this project's UNet with
- * exactly the checkpoint's values (the fine-tuning path), records the audio positional encoding, and loads with the real
- * diffusers code in ../shared/reference as inference code loads it (check_unet_layouts.py), reproducing the Java output.
+ * exactly the checkpoint's values (the fine-tuning path), records the audio positional encoding, and holds diffusers'
+ * state dict of the config with the checkpoint's values. The checkpoint's weights are {@link FormulaWeights}, whose
+ * output diffusers computed (fixtures/unet/tiny.safetensors, make_formula_fixtures.py): the Java UNet reproduces it.
+ * Where the originals are here, the live check loads each layout with the real diffusers code as inference code loads
+ * it (check_unet_layouts.py) and compares its output with the Java output.
  */
 public class ExportLayoutsTest {
     static final Path PROJECT = Path.of(System.getProperty("avatartrain.project.dir", ".")).toAbsolutePath();
@@ -39,6 +43,7 @@ public class ExportLayoutsTest {
         String json = Files.readString(PROJECT.resolve("configuration/unet/tiny.json"));
         UNetConfig cfg = UNetConfig.parse(json, "tiny.json");
         UNet net = UNet.build(cfg, DataType.FLOAT, 11);
+        FormulaWeights.fill(net);
         Map<String, Object> info = new LinkedHashMap<>();
         info.put(UNetWeights.PE_KEY, "musetalk");
         info.put(UNetWeights.CONFIG_KEY, json);
@@ -63,23 +68,28 @@ public class ExportLayoutsTest {
             net.parameters().forEach((n, a) -> assertEquals(a, back.parameters().get(n), layout + " " + n));
         }
 
-        // inputs and the Java output, for the python side
-        Nd4j.getRandom().setSeed(5);
+        // each layout's file is diffusers' state dict with the formula's values under diffusers' names
+        Map<String, Map<String, INDArray>> files = Map.of(
+                "file", Safetensors.read(dir.resolve("file.safetensors")).tensors(),
+                "diffusers", Safetensors.read(dir.resolve("diffusers/diffusion_pytorch_model.safetensors")).tensors(),
+                "musetalk", TorchFiles.loadStateDict(dir.resolve("musetalk/pytorch_model.bin"), DataType.FLOAT));
+        for (Map.Entry<String, Map<String, INDArray>> f : files.entrySet()) {
+            UNetExportTest.assertDiffusersStateDict("tiny", f.getValue(), f.getKey() + " layout");
+            f.getValue().forEach((n, a) -> assertEquals(FormulaWeights.array(n, a.shape(), DataType.FLOAT),
+                    a.castTo(DataType.FLOAT), f.getKey() + " layout " + n));
+        }
+        // ... and the Java UNet with those values computes diffusers' output
+        Map<String, INDArray> fx = Safetensors.read(
+                PROJECT.resolve("src/test/resources/fixtures/unet/tiny.safetensors")).tensors();
         Map<String, INDArray> io = new LinkedHashMap<>();
-        io.put("sample", Nd4j.randn(DataType.FLOAT, 2, 8, 8, 8));
-        io.put("timestep", Nd4j.zeros(DataType.FLOAT, 2));
-        io.put("encoder_hidden_states", Nd4j.randn(DataType.FLOAT, 2, 5, 32));
+        io.put("sample", fx.get("io.sample"));
+        io.put("timestep", fx.get("io.timestep"));
+        io.put("encoder_hidden_states", fx.get("io.encoder_hidden_states"));
         io.put("out", net.forward(io.get("sample"), io.get("timestep"), io.get("encoder_hidden_states")));
-        Safetensors.write(dir.resolve("io.safetensors"), io, Map.of());
+        Parity.assertClose(fx.get("io.out"), io.get("out"), 1e-4, "tiny UNet against diffusers");
 
-        Path python = Path.of("/usr/bin/python3");
-        assertTrue(Files.isExecutable(python), "Debian /usr/bin/python3 with python3-torch is needed to check the layouts with diffusers");
-        assertTrue(UNetExportTest.shared() != null, "../shared/reference (the diffusers original) is needed to check the layouts");
-        Process p = new ProcessBuilder(python.toString(), "src/test/scripts/check_unet_layouts.py", dir.toString())
-                .directory(PROJECT.toFile()).redirectErrorStream(true).start();
-        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(5, TimeUnit.MINUTES), "python did not finish");
-        System.out.println(log);
-        assertEquals(0, p.exitValue(), log);
+        Safetensors.write(dir.resolve("io.safetensors"), io, Map.of());
+        Originals.liveCheck("every export layout loads into diffusers as inference code loads it", true,
+                "src/test/scripts/check_unet_layouts.py", dir.toString());
     }
 }

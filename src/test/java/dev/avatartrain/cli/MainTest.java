@@ -1,6 +1,7 @@
 package dev.avatartrain.cli;
 
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
@@ -38,6 +39,38 @@ class MainTest {
         Result sub = run("synth", "--help");
         assertEquals(0, sub.status);
         assertTrue(sub.out.contains("--audio-shape"), sub.out);
+    }
+
+    /**
+     * The command list shows each command's summary (picocli lists the first element of its header, else of its
+     * description) whole: one sentence ending with a period, not cut at the end of a source line.
+     */
+    @Test
+    void helpListsEveryCommandWithAWholeSentence() {
+        String help = run("--help").out;
+        int from = help.indexOf("Commands:");
+        assertTrue(from >= 0, help);
+        String[] lines = help.substring(from).split("\\R");
+        CommandLine cl = new CommandLine(new Main());
+        assertEquals(10, cl.getSubcommands().size(), "nine commands and help");
+        for (var e : cl.getSubcommands().entrySet()) {
+            var usage = e.getValue().getCommandSpec().usageMessage();
+            String summary = usage.header().length > 0 ? usage.header()[0] : usage.description()[0];
+            assertTrue(summary.endsWith(".") && !summary.substring(0, summary.length() - 1).contains(". "),
+                    e.getKey() + ": the summary is one sentence ending with a period: " + summary);
+            // the listed text: the command's line and its wrapped continuation lines (indented, no name)
+            StringBuilder listed = new StringBuilder();
+            for (int i = 0; i < lines.length; i++) {
+                if (!lines[i].trim().startsWith(e.getKey() + " ")) continue;
+                listed.append(lines[i].trim().substring(e.getKey().length()));
+                for (int j = i + 1; j < lines.length && lines[j].startsWith("   ") && !lines[j].trim().isEmpty()
+                        && lines[j].matches("^ {10,}.*"); j++) {
+                    listed.append(' ').append(lines[j].trim());
+                }
+                break;
+            }
+            assertEquals(summary, listed.toString().trim().replaceAll("\\s+", " "), e.getKey() + " in:\n" + help);
+        }
     }
 
     @Test

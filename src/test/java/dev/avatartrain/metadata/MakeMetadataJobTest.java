@@ -27,7 +27,7 @@ class MakeMetadataJobTest {
     @TempDir
     static Path tmp;
     static SparkSession spark;
-    static final Path PYTHON = dev.avatartrain.testing.ReferencePython.python();
+    static final Path PYTHON = dev.avatartrain.testing.NumpyPython.python();
 
     @BeforeAll
     static void start() {

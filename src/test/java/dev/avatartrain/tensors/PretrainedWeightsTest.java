@@ -17,18 +17,19 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * The real pretrained TAEF2 weights (float16 torch.save archives in ../shared/weights) read through the
- * restricted reader give exactly the values PyTorch reads (checksums made by make_tensor_fixtures.py).
+ * The real pretrained TAEF2 weights the demo ships (float16 torch.save archives in configuration/demo/taef2) read
+ * through the restricted reader give exactly the values PyTorch reads (checksums made by make_tensor_fixtures.py).
  */
 class PretrainedWeightsTest {
-    static Path sharedWeights() {
-        return dev.avatartrain.testing.ReferencePython.shared().resolve("weights");
+    /** The folder of the TAEF2 weights the project ships (MIT, from madebyollin/taesd). */
+    static Path taef2() {
+        return dev.avatartrain.testing.Originals.PROJECT.resolve("configuration/demo/taef2");
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"encoder", "decoder"})
     void taef2WeightsLoadWithPytorchsExactValues(String part) throws IOException {
-        Path file = sharedWeights().resolve("taef2_" + part + ".pth");
+        Path file = taef2().resolve("taef2_" + part + ".pth");
         LinkedHashMap<String, INDArray> sd = TorchFiles.loadStateDict(file, null);
         JsonNode expected = new ObjectMapper().readTree(TensorFilesTest.FIX.resolve("taef2_checksums.json").toFile()).get(part);
         List<String> names = new ArrayList<>();

@@ -15,8 +15,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 /**
  * TensorBoard's own reader, from Java tests: {@code src/test/scripts/read_tensorboard.py} run in a venv under
- * {@code target/tb} that this class creates on first use ({@code python3 -m venv}, {@code pip install tensorboard}
- * from the machine's package index). Fails, never skips, when python, the venv or the package cannot be had.
+ * {@code target/tb} that this class creates on first use ({@code python3 -m venv}, installing Debian's
+ * {@code python3-venv} when venv is missing; {@code pip install tensorboard} from pip's configured package index).
+ * Fails, never skips, when python, the venv or the package cannot be had.
  */
 public final class TensorBoardReader {
     private static final Path PROJECT = Path.of(System.getProperty("avatartrain.project.dir", ".")).toAbsolutePath();
@@ -34,7 +35,12 @@ public final class TensorBoardReader {
     private static Path venvPython() throws IOException, InterruptedException {
         Path python = VENV.resolve("bin/python");
         if (Files.isExecutable(python) && exitOf(List.of(python.toString(), "-c", "import tensorboard, PIL")) == 0) return python;
-        run(List.of("python3", "-m", "venv", "--clear", VENV.toString()), 5);
+        List<String> venv = List.of("python3", "-m", "venv", "--clear", VENV.toString());
+        if (exitOf(venv) != 0) {
+            // Debian and Ubuntu ship venv (with the pip it bootstraps) as a package of its own
+            run(List.of("bash", PROJECT.resolve("bin/install-debian-packages").toString(), "python3-venv"), 30);
+            run(venv, 5);
+        }
         // --retries 0: the package index here is local; an unreachable default index should fail fast, not back off
         run(List.of(VENV.resolve("bin/pip").toString(), "install", "--quiet", "--retries", "0", "tensorboard"), 10);
         assertEquals(0, exitOf(List.of(python.toString(), "-c", "import tensorboard, PIL")), "tensorboard not importable in " + VENV);

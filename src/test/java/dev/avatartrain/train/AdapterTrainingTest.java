@@ -125,8 +125,27 @@ class AdapterTrainingTest {
         assertTrue(e.getMessage().contains(empty.getFileName().toString()), e.getMessage());
     }
 
+    /**
+     * Trained weights are the PyTorch AudioProj state dict of the config: the names and shapes of the model, whose
+     * names and shapes AudioProjParityTest loads strictly from PyTorch's fixtures; where torch is here, the live check
+     * loads them into PyTorch's AudioProj with strict=True.
+     */
     static void checkInPyTorch(String configJson, Path weights) throws Exception {
-        dev.avatartrain.testing.ReferencePython.runScript("src/test/scripts/make_adapter_fixtures.py", "--check-weights", configJson,
-                weights.toString());
+        Map<String, INDArray> w = Safetensors.read(weights).tensors();
+        String prefix = w.keySet().stream().allMatch(k -> k.startsWith("audio_proj.")) ? "audio_proj." : "";
+        var model = dev.avatartrain.models.adapter.AudioProjModel.build(
+                dev.avatartrain.models.adapter.AudioProjConfig.parse(configJson, "config"), DataType.FLOAT, 1);
+        Map<String, String> expected = new java.util.TreeMap<>();
+        model.parameters().forEach((k, v) -> expected.put(prefix + k, java.util.Arrays.toString(v.shape())));
+        Map<String, String> got = new java.util.TreeMap<>();
+        w.forEach((k, v) -> got.put(k, java.util.Arrays.toString(v.shape())));
+        assertEquals(expected, got, weights + ": names and shapes of PyTorch's AudioProj");
+        for (Map.Entry<String, INDArray> e : w.entrySet()) {
+            INDArray d = e.getValue().castTo(DataType.DOUBLE);
+            assertEquals(0, d.isNaN().castTo(DataType.INT).sumNumber().intValue()
+                    + d.isInfinite().castTo(DataType.INT).sumNumber().intValue(), e.getKey() + " finite");
+        }
+        dev.avatartrain.testing.Originals.liveCheck("trained adapter loads strictly into PyTorch's AudioProj", false,
+                "src/test/scripts/make_adapter_fixtures.py", "--check-weights", configJson, weights.toString());
     }
 }

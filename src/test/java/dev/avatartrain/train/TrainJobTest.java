@@ -135,8 +135,16 @@ class TrainJobTest {
         assertEquals(4, index.clips().size());
     }
 
+    /**
+     * An exported checkpoint is diffusers' state dict of configuration/unet/tiny.json (names and shapes stored by
+     * make_unet_fixtures.py) with finite values; where the originals are here, the live check loads it into diffusers
+     * with strict=True and runs it.
+     */
     static void checkInDiffusers(Path weights) throws Exception {
-        dev.avatartrain.testing.ReferencePython.runScript("src/test/scripts/make_unet_fixtures.py", "--check-checkpoint",
-                "configuration/unet/tiny.json", weights.toString());
+        dev.avatartrain.models.unet.UNetExportTest.assertDiffusersStateDict("tiny", Safetensors.read(weights).tensors(),
+                weights.toString());
+        dev.avatartrain.testing.Originals.liveCheck("exported checkpoint loads strictly into diffusers", true,
+                "src/test/scripts/make_unet_fixtures.py", "--check-checkpoint", "configuration/unet/tiny.json",
+                weights.toString());
     }
 }

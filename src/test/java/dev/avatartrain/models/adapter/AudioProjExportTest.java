@@ -20,9 +20,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Weights move both ways: the fixture's weights load with and without InfiniteTalk's {@code audio_proj.} prefix,
- * strictly; exports (fp32, fp16 with the prefix) load back into the PyTorch model with {@code strict=True} and
- * reproduce the fixture's output (make_adapter_fixtures.py --check-export). The Python half skips where Debian's
- * python3 with torch is absent.
+ * strictly; exports (fp32, fp16 with the prefix) are the fixture's PyTorch state dict, names and values. Where torch
+ * is here, the live check also loads them into the PyTorch model with {@code strict=True} and compares its output with
+ * the fixture's (make_adapter_fixtures.py --check-export).
  */
 class AudioProjExportTest {
     static final Path PROJECT = Path.of(System.getProperty("avatartrain.project.dir", ".")).toAbsolutePath();
@@ -61,11 +61,24 @@ class AudioProjExportTest {
             Map<String, INDArray> w = net.export(half ? DataType.HALF : DataType.FLOAT, half ? "audio_proj." : "");
             assertEquals(net.parameterNames().size(), w.size());
             assertEquals(half ? DataType.HALF : DataType.FLOAT, w.values().iterator().next().dataType());
-            Safetensors.write(dir.resolve(name + ".safetensors"), w, Map.of("format", "pt"));
+            Path file = dir.resolve(name + ".safetensors");
+            Safetensors.write(file, w, Map.of("format", "pt"));
+            // the fixture's weights are PyTorch's state dict (fp16-exact values): the export is it, with the prefix
+            Map<String, INDArray> back = Safetensors.read(file).tensors();
+            String prefix = half ? "audio_proj." : "";
+            assertEquals(new java.util.TreeSet<>(fx.weights().keySet().stream().map(k -> prefix + k).toList()),
+                    new java.util.TreeSet<>(back.keySet()), name + ": PyTorch's names");
+            for (Map.Entry<String, INDArray> e : fx.weights().entrySet()) {
+                INDArray b = back.get(prefix + e.getKey());
+                assertEquals(half ? DataType.HALF : DataType.FLOAT, b.dataType(), e.getKey());
+                assertEquals(e.getValue().castTo(DataType.FLOAT), b.castTo(DataType.FLOAT), name + " " + e.getKey());
+            }
         }
-        String log = dev.avatartrain.testing.ReferencePython.runScript("src/test/scripts/make_adapter_fixtures.py", "--check-export",
-                dir.toString());
-        System.out.println(log);
-        assertTrue(log.contains("w5_vs4_norm loaded strictly") && log.contains("prefix 'audio_proj.'"), log);
+        String log = dev.avatartrain.testing.Originals.liveCheck(
+                "exported adapters load strictly into PyTorch's AudioProj", false,
+                "src/test/scripts/make_adapter_fixtures.py", "--check-export", dir.toString());
+        if (log != null) {
+            assertTrue(log.contains("w5_vs4_norm loaded strictly") && log.contains("prefix 'audio_proj.'"), log);
+        }
     }
 }

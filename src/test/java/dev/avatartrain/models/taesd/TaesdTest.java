@@ -120,11 +120,11 @@ class TaesdTest {
         assertEquals(Nd4j.createFromArray(-3f, 0f, 1.5f, 3f), Taesd.unscaleLatents(Nd4j.createFromArray(0f, 0.5f, 0.75f, 1f)));
     }
 
-    /** The real TAEF2 weights (float16 torch.save files): 32 latent channels and mid-block GroupNorm inferred. */
+    /** The TAEF2 weights the demo ships (float16 torch.save): 32 latent channels, mid-block GroupNorm inferred. */
     @ParameterizedTest
     @EnumSource(Backend.class)
     void realTaef2MatchesPyTorch(Backend backend) {
-        Path weights = dev.avatartrain.testing.ReferencePython.shared().resolve("weights");
+        Path weights = dev.avatartrain.testing.Originals.PROJECT.resolve("configuration/demo/taef2");
         Map<String, INDArray> f = fixture("taef2_real.npz");
         Path encFile = weights.resolve("taef2_encoder.pth");
         Path decFile = weights.resolve("taef2_decoder.pth");
