@@ -30,6 +30,7 @@ public class DefinedNetwork implements Network {
     private final List<String> parameterNames;
     private final SameDiff graph;
     private boolean frozen;
+    private boolean checkpointing;
 
     /**
      * @param name a short description for messages (e.g. "UNet")
@@ -80,6 +81,20 @@ public class DefinedNetwork implements Network {
         return backend;
     }
 
+    /**
+     * Gradient checkpointing ({@code gradient_checkpointing}): the definition's {@link Ops#checkpoint} blocks keep
+     * only their inputs during {@link #lossAndGradients} and run again in its backward pass, on the backends that
+     * implement it ({@link Backend#TAPE}); the others run the blocks directly. Off by default.
+     */
+    public final void gradientCheckpointing(boolean on) {
+        checkpointing = on;
+    }
+
+    /** Whether gradient checkpointing is on (see {@link #gradientCheckpointing(boolean)}). */
+    public final boolean gradientCheckpointing() {
+        return checkpointing;
+    }
+
     public final DataType dataType() {
         return parameters.dataType();
     }
@@ -107,7 +122,7 @@ public class DefinedNetwork implements Network {
         if (graph != null) {
             return graph.output(placeholders(feed), outputs);
         }
-        TapeOps ops = new TapeOps(new Tape(false), parameters, feed, false, name);
+        TapeOps ops = new TapeOps(new Tape(false), parameters, feed, false, false, name);
         Var out = definition.forward(ops);
         Map<String, INDArray> result = new HashMap<>();
         for (String o : outputs) {
@@ -136,7 +151,7 @@ public class DefinedNetwork implements Network {
             return new LossAndGradients(r.getOutputs().get(loss).getDouble(0), ordered);
         }
         Tape tape = new Tape(true);
-        TapeOps ops = new TapeOps(tape, parameters, feed, true, name);
+        TapeOps ops = new TapeOps(tape, parameters, feed, true, checkpointing, name);
         Var value = definition.loss(ops, loss, definition.forward(ops));
         tape.backward(value, Nd4j.scalar(DataType.FLOAT, 1f));
         Map<String, Var> used = ops.usedParameters();
