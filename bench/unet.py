@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/unet.sh: the real diffusers 0.27.2 UNet2DConditionModel, forward + backward + AdamW.
 
-Args: tiny|bench|default batch size seq steps. Prints "torch <config> ..." lines: the torch version, the GEMM/conv
+Args: tiny|bench|default batch size seq steps. BENCH_CHECKPOINTING=1: diffusers' enable_gradient_checkpointing()
+(each ResNet/transformer block recomputed in the backward pass), as UNetBench does with the same variable. Prints "torch <config> ..." lines: the torch version, the GEMM/conv
 FLOP count of one training step (3x the forward's multiply-adds x 2, counted with hooks, attention included whether it
 runs as bmm or as the fused scaled_dot_product_attention) used for the share of peak, and the process's resident
 memory after each step with its peak so far (as UNetBench prints the JVM's).
@@ -82,6 +83,9 @@ def main():
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
     torch.manual_seed(0)
     model = UNet2DConditionModel(**config(which)).float().train()
+    checkpointing = os.environ.get("BENCH_CHECKPOINTING", "") not in ("", "0")
+    if checkpointing:
+        model.enable_gradient_checkpointing()
     cfg = model.config
     sample = torch.randn(b, cfg.in_channels, hw, hw)
     t = torch.full((b,), 500, dtype=torch.int64)
@@ -91,7 +95,7 @@ def main():
     flops = 3 * forward_flops(model, (sample, t, ehs))
     processors = sorted({type(p).__name__ for p in model.attn_processors.values()})
     print(f"torch {which} torch={torch.__version__} params={nparams} B={b} {hw}x{hw} S={seq} "
-          f"threads={torch.get_num_threads()} attention={'+'.join(processors)} "
+          f"threads={torch.get_num_threads()} checkpointing={'on' if checkpointing else 'off'} attention={'+'.join(processors)} "
           f"step GFLOP (conv+linear+attention matmuls, fwd x3)={flops / 1e9:.1f}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-2)
     fwds, stepts = [], []
