@@ -61,8 +61,8 @@ public final class ConfigSchema {
                 "A reference frame is at least this many frames from its target where the clip allows (MuseTalk draws |ref - target| >= 5).");
 
         // model.yaml
-        optStr("model", "unet_config_file", null,
-                "diffusers UNet2DConditionModel config JSON of the lip-sync UNet; null: the config of unet_pretrained_model_name_or_path's folder, else configuration/unet/config.json.");
+        optStr("model", "unet_config_file", "configuration/unet/config.json",
+                "diffusers UNet2DConditionModel config JSON of the lip-sync UNet (it must agree with the config of unet_pretrained_model_name_or_path's folder); null: that folder's config, else configuration/unet/config.json.");
         str("model", "vae_pretrained_model_name_or_path", "madebyollin/taesd",
                 "TAESD weights: a folder or file (.pth / diffusers safetensors), local or s3a. A hub name that is not found locally means a seeded random TAESD (logged).");
         optStr("model", "unet_pretrained_model_name_or_path", null,
