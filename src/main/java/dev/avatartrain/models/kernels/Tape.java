@@ -109,6 +109,19 @@ public final class Tape {
         return new Var(value, record);
     }
 
+    /**
+     * A trainable value whose gradient is added into {@code gradientSum} (same shape, written in place): gradient
+     * accumulation over micro-batches without a second copy of the gradients.
+     */
+    public Var parameter(INDArray value, INDArray gradientSum) {
+        Var v = new Var(value, record);
+        if (record) {
+            v.grad = gradientSum;
+            v.gradOwned = true;
+        }
+        return v;
+    }
+
     /** A value without gradient (inputs, frozen weights). */
     public Var constant(INDArray value) {
         return new Var(value, false);

@@ -150,17 +150,42 @@ public class DefinedNetwork implements Network {
             }
             return new LossAndGradients(r.getOutputs().get(loss).getDouble(0), ordered);
         }
+        double value = tapePass(feed, loss, 1, null, ordered);
+        return new LossAndGradients(value, ordered);
+    }
+
+    /** On the tape, the gradients go into {@code sums} in place (no second copy of the gradients); else the default. */
+    @Override
+    public final double accumulateGradients(Map<String, INDArray> inputs, String loss, double scale,
+                                            Map<String, INDArray> sums) {
+        if (graph != null || frozen || !definition.losses().contains(loss)) {
+            return Network.super.accumulateGradients(inputs, loss, scale, sums);
+        }
+        return tapePass(prepare(inputs, true), loss, scale, sums.isEmpty() ? null : sums, sums);
+    }
+
+    /**
+     * One pass on a new tape: the loss, and {@code scale} × its gradients put into {@code gradients} by name — new
+     * arrays, or, with {@code sums} (the same map), added into those in place.
+     */
+    private double tapePass(Map<String, INDArray> feed, String loss, double scale, Map<String, INDArray> sums,
+                            Map<String, INDArray> gradients) {
         Tape tape = new Tape(true);
         TapeOps ops = new TapeOps(tape, parameters, feed, true, checkpointing, name);
-        Var value = definition.loss(ops, loss, definition.forward(ops));
-        tape.backward(value, Nd4j.scalar(DataType.FLOAT, 1f));
-        Map<String, Var> used = ops.usedParameters();
-        for (String n : parameterNames) {
-            Var v = used.get(n);
-            INDArray g = v == null ? null : v.grad();
-            ordered.put(n, g != null ? g : Nd4j.zeros(DataType.FLOAT, parameters.get(n).shape()));
+        if (sums != null) {
+            ops.accumulateInto(sums);
         }
-        return new LossAndGradients(value.value().getDouble(0), ordered);
+        Var value = definition.loss(ops, loss, definition.forward(ops));
+        tape.backward(value, Nd4j.scalar(DataType.FLOAT, (float) scale));
+        if (sums == null) {
+            Map<String, Var> used = ops.usedParameters();
+            for (String n : parameterNames) {
+                Var v = used.get(n);
+                INDArray g = v == null ? null : v.grad();
+                gradients.put(n, g != null ? g : Nd4j.zeros(DataType.FLOAT, parameters.get(n).shape()));
+            }
+        }
+        return value.value().getDouble(0);
     }
 
     /** The tape's gradients go back to the kernels' pool; the graph's arrays are SameDiff's own (left to it). */

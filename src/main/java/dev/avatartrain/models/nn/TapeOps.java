@@ -29,6 +29,8 @@ final class TapeOps implements Ops<Var> {
     private final Map<String, INDArray> inputs;
     private final boolean trainable;
     private final boolean checkpointing;
+    /** Where parameters' gradients are added in place (gradient accumulation), or null. */
+    private Map<String, INDArray> gradientSums;
     private final String network;
     private final Map<String, Var> params = new HashMap<>();
     private final Map<String, Var> given = new HashMap<>();
@@ -47,6 +49,11 @@ final class TapeOps implements Ops<Var> {
         this.trainable = trainable;
         this.checkpointing = checkpointing;
         this.network = network;
+    }
+
+    /** Makes parameters' gradients add into {@code sums} (same names and shapes) instead of new arrays. */
+    void accumulateInto(Map<String, INDArray> sums) {
+        gradientSums = sums;
     }
 
     /** The parameter variables this pass used (their gradients after {@link Tape#backward}). */
@@ -70,7 +77,10 @@ final class TapeOps implements Ops<Var> {
     public Var parameter(String name) {
         return params.computeIfAbsent(name, n -> {
             INDArray a = parameters.get(n);
-            return trainable ? root.parameter(a) : root.constant(a);
+            if (!trainable) {
+                return root.constant(a);
+            }
+            return gradientSums == null ? root.parameter(a) : root.parameter(a, gradientSums.get(n));
         });
     }
 
