@@ -289,4 +289,13 @@ public final class Tape {
     public static void recycle(INDArray gradient) {
         Buffers.release(gradient);
     }
+
+    /**
+     * Frees the memory the kernels keep for reuse (handed-back outputs and recycled gradients, up to
+     * {@link Buffers#POOL_BYTES}) before something else needs it: the driver's validation network in local mode, which
+     * shares the JVM with a worker's. Returns the bytes freed.
+     */
+    public static long freeReusableMemory() {
+        return Buffers.freePool();
+    }
 }

@@ -322,4 +322,14 @@ class KernelsTest {
         org.junit.jupiter.api.Assertions.assertArrayEquals(grads[0], grads[2], 1e-6f, "x's gradient");
         org.junit.jupiter.api.Assertions.assertArrayEquals(grads[1], grads[3], 1e-5f, "w's gradient");
     }
+
+    @Test
+    void reusableMemoryCanBeFreed() {
+        Tape t = new Tape(true);
+        Tape.Var x = t.parameter(Nd4j.randn(DataType.FLOAT, 512, 1024)); // 2 MB outputs: memory of their own
+        Tape.Var h = Layers.activation(t, Layers.activation(t, x, Activation.SILU), Activation.GELU);
+        t.backward(h, Nd4j.ones(DataType.FLOAT, 512, 1024));
+        assertTrue(Tape.freeReusableMemory() >= 2L << 20, "the consumed output's memory was waiting for reuse");
+        assertEquals(0, Tape.freeReusableMemory(), "and is freed once");
+    }
 }
