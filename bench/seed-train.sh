@@ -11,7 +11,9 @@ source "$ROOT/bench/env.sh"
 D="${SEED_RUN_DIR:-$ROOT/target/seed-run}"
 rm -rf "$D"
 mkdir -p "$D"
-SET=(--set "data.s3_data_base_url=" --set "data.local_data_base_url=$D/data/" --set "data.metadata_url=$D/data/metadata.json" --set "data.output_dir=$D/out")
+# the TAESD weights (madebyollin/taesd) come from the Hugging Face Hub; without a network or a filled cache,
+# SEED_VAE=random uses seeded random TAESD weights (same shapes and cost; the validation grids show no picture)
+SET=(--set "model.vae_pretrained_model_name_or_path=${SEED_VAE:-madebyollin/taesd}" --set "data.s3_data_base_url=" --set "data.local_data_base_url=$D/data/" --set "data.metadata_url=$D/data/metadata.json" --set "data.output_dir=$D/out")
 uptime; free -g | head -2
 "$ROOT/bin/avatar-train" synth --out "$D/data" --clips 3 --frames 40 --size 256 --audio-shape 10,384 --seed 42 >"$D/synth.log" 2>&1
 "$ROOT/bin/avatar-train" encode "${SET[@]}" >"$D/encode.log" 2>&1
