@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/unet.sh: the real diffusers 0.27.2 UNet2DConditionModel, forward + backward + AdamW.
 
-Args: tiny|bench|default batch size seq steps [--device cuda]. Prints "torch <config> ..." lines: the torch version, the GEMM/conv
+Args: tiny|bench|default batch size seq steps [--device cuda]. BENCH_CHECKPOINTING=1: diffusers'
+enable_gradient_checkpointing() (each ResNet/transformer block recomputed in the backward pass), as UNetBench does with
+the same variable. Prints "torch <config> ..." lines: the torch version, the GEMM/conv
 FLOP count of one training step (3x the forward's multiply-adds x 2, counted with hooks, attention included whether it
 runs as bmm or as the fused scaled_dot_product_attention) used for the share of peak, and the process's resident
 memory after each step with its peak so far (as UNetBench prints the JVM's).
@@ -89,6 +91,9 @@ def main():
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
     torch.manual_seed(0)
     model = UNet2DConditionModel(**config(which)).float().train().to(device)
+    checkpointing = os.environ.get("BENCH_CHECKPOINTING", "") not in ("", "0")
+    if checkpointing:
+        model.enable_gradient_checkpointing()
     cfg = model.config
     sample = torch.randn(b, cfg.in_channels, hw, hw, device=device)
     t = torch.full((b,), 500, dtype=torch.int64, device=device)
@@ -99,7 +104,7 @@ def main():
     processors = sorted({type(p).__name__ for p in model.attn_processors.values()})
     where = f"device={torch.cuda.get_device_name(device)}" if cuda else f"threads={torch.get_num_threads()}"
     print(f"torch {which} torch={torch.__version__} params={nparams} B={b} {hw}x{hw} S={seq} "
-          f"{where} attention={'+'.join(processors)} "
+          f"{where} checkpointing={'on' if checkpointing else 'off'} attention={'+'.join(processors)} "
           f"step GFLOP (conv+linear+attention matmuls, fwd x3)={flops / 1e9:.1f}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-2)
     fwds, stepts = [], []

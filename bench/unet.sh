@@ -4,6 +4,7 @@
 # one run, serialised with other benchmarks; BENCH_ROUNDS=n alternates the two sides n times.
 #   bench/unet.sh [tiny|bench|all|default] [steps] [profile] [batch]
 # ("default" = configuration/unet/config.json, not part of "all": ~30 s per step and ~15-18 GB on 2 cores)
+# BENCH_CHECKPOINTING=1: gradient checkpointing on both sides (ours; diffusers' enable_gradient_checkpointing()).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/bench/env.sh"

@@ -41,7 +41,7 @@ public final class ConfigSchema {
         bool("train", "wandb_enabled", true, "Stream the run live to W&B (config, metrics, validation images, final"
                 + " checkpoint) through a Python sidecar on the driver that needs the wandb package (README, 'Weights &"
                 + " Biases'); without it, one line says what to install and training goes on.");
-        bool("train", "gradient_checkpointing", true, "Accepted for compatibility; DL4J has no equivalent, so it has no effect (logged once).");
+        bool("train", "gradient_checkpointing", true, "Each UNet ResNet and transformer block keeps only its inputs and is recomputed in the backward pass (diffusers' enable_gradient_checkpointing): less memory, about a third more compute.");
         integer("train", "max_train_steps", 5000, 1, INF, "Optimizer steps to train for.");
         integer("train", "dashboard_port", 4050, 0, 65535, "Port of the live training dashboard the driver serves (0 = off).");
         str("train", "dashboard_bind", "", "Address the dashboard listens on: empty = the driver's address (spark.driver.host) only; 0.0.0.0 = every interface.");
@@ -63,8 +63,8 @@ public final class ConfigSchema {
                 "A reference frame is at least this many frames from its target where the clip allows (MuseTalk draws |ref - target| >= 5).");
 
         // model.yaml
-        optStr("model", "unet_config_file", null,
-                "diffusers UNet2DConditionModel config JSON of the lip-sync UNet; null: the config of unet_pretrained_model_name_or_path's folder, else configuration/unet/config.json.");
+        optStr("model", "unet_config_file", "configuration/unet/config.json",
+                "diffusers UNet2DConditionModel config JSON of the lip-sync UNet (it must agree with the config of unet_pretrained_model_name_or_path's folder); null: that folder's config, else configuration/unet/config.json.");
         str("model", "vae_pretrained_model_name_or_path", "madebyollin/taesd",
                 "TAESD weights: a folder or file (.pth / diffusers safetensors), local or s3a. A hub name that is not found locally means a seeded random TAESD (logged).");
         optStr("model", "unet_pretrained_model_name_or_path", null,

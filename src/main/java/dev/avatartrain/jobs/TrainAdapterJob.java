@@ -84,6 +84,8 @@ public final class TrainAdapterJob {
         AppConfig engine = AppConfig.loadFrom(engineConfigDir, o.engineOverrides(maxSteps, validationSteps));
         LOG.info(String.format("train-adapter: %d items (%d training, %d validation) from %s; %d workers; %d epochs = %d optimizer steps",
                 manifest.size(), split.train().size(), split.validation().size(), manifest.source(), workers, o.epochs(), maxSteps));
+        LOG.info("train-adapter: precision: parameters, gradients, AdamW moments and activations in float32 on the CPU"
+                + (o.mixedPrecision() ? " (mixed_precision: the exported weights are float16)" : "") + ".");
 
         Map<String, String> s3 = new LinkedHashMap<>();
         Configuration defaults = new Configuration();

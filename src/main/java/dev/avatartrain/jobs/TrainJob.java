@@ -82,7 +82,7 @@ public final class TrainJob {
                 + split.validation().size() + " validation clips; latents " + out.locations().get(0).child(folder));
         UNetTask task = new UNetTask(unetJson, unetFile, t.seed(), t.trainBatchSize(), t.audioLengthLeft(),
                 t.audioLengthRight(), t.loss(), out, folder, t.audioPositionalEncoding(), t.referenceMinDistance(),
-                start.weights() == null ? null : start.weights().weights().toString());
+                start.weights() == null ? null : start.weights().weights().toString(), t.gradientCheckpointing());
         LOG.info("train: references at least " + t.referenceMinDistance() + " frames from the target where the clip allows;"
                 + " audio positional encoding " + t.audioPositionalEncoding());
         UNetValidation validation = null;
@@ -233,12 +233,12 @@ public final class TrainJob {
 
     private static void notes(AppConfig config) {
         String mp = config.train().mixedPrecision();
-        if (!mp.equals("no")) {
-            LOG.info("train: note: mixed_precision \"" + mp + "\": training computes in float32 (ND4J SameDiff has no autocast);"
-                    + " use `export --dtype " + mp + "` for half-precision weights (README, 'Mixed precision').");
-        }
-        if (config.train().gradientCheckpointing()) {
-            LOG.info("train: note: gradient_checkpointing has no DL4J equivalent and has no effect.");
-        }
+        LOG.info("train: precision: parameters, gradients, AdamW moments and every activation in float32 on the CPU"
+                + (mp.equals("no") ? "" : " (mixed_precision \"" + mp + "\" has no effect there: no half-precision"
+                + " kernels on the CPU; `export --dtype " + mp + "` writes half-precision weights)") + "; the frozen TAESD"
+                + " in float32.");
+        LOG.info("train: gradient_checkpointing " + (config.train().gradientCheckpointing()
+                ? "on: each UNet ResNet and transformer block keeps only its inputs and is recomputed in the backward pass"
+                : "off: every activation of a micro-batch is kept until the backward pass"));
     }
 }

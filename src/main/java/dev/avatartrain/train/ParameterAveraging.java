@@ -291,7 +291,9 @@ public final class ParameterAveraging {
                     // of its chunks (a 2 GB executor ran out of heap on a 220 M-parameter model).
                     .combineByKey(x -> x, Piece::plus, Piece::plus, new ByKey(keys + 1), false, new KryoSerializer(sc.getConf()))
                     .mapValues(Piece::withSumOfSquares)
-                    .persist(StorageLevel.MEMORY_AND_DISK());
+                    // in local mode the block manager is the driver's: in memory the reduced chunks (a gradient's size)
+                    // would sit in the heap beside the state, which Spark's memory manager does not count
+                    .persist(sc.isLocal() ? StorageLevel.DISK_ONLY() : StorageLevel.MEMORY_AND_DISK());
             List<Tuple2<Integer, double[]>> summary = reduced
                     .map(kv -> new Tuple2<>(kv._1(), kv._2().stats != null ? kv._2().stats : new double[]{kv._2().sumOfSquares}))
                     .collect();

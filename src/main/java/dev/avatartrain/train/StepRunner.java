@@ -37,24 +37,17 @@ public final class StepRunner {
 
     /**
      * Draws {@code accumulation} micro-batches and sums their gradients, each divided by {@code accumulation}
-     * (no clipping, no step): what a worker returns in exact data-parallel mode.
+     * (no clipping, no step): what a worker returns in exact data-parallel mode. The sum is built in place
+     * ({@link Network#accumulateGradients}): the first micro-batch's gradients, the later ones added into them, so a
+     * worker holds one set of gradients however many micro-batches there are. The caller gives them back with
+     * {@link Network#recycle} once it has read them.
      */
     public Accumulated accumulate(TrainingTask.BatchSource data, SplittableRandom rng) {
         Map<String, INDArray> grads = new LinkedHashMap<>();
         double stepLoss = 0;
         for (int a = 0; a < accumulation; a++) {
             NativeMemory.releaseGarbageIfHigh();
-            Network.LossAndGradients r = net.lossAndGradients(data.next(rng), loss);
-            stepLoss += r.loss() / accumulation;
-            for (Map.Entry<String, INDArray> e : r.gradients().entrySet()) {
-                // Without accumulation the returned arrays go on as they are (no copy: for the adapter that is 300 MB of
-                // fresh memory per step). With it, the sum is kept in copies, since the next micro-batch's call may reuse
-                // the graph's arrays.
-                if (accumulation == 1) grads.put(e.getKey(), e.getValue());
-                else if (a == 0) grads.put(e.getKey(), e.getValue().dup().divi(accumulation));
-                else grads.get(e.getKey()).addi(e.getValue().div(accumulation));
-            }
-            if (accumulation > 1) net.recycle(r.gradients()); // added into the sum: their memory serves the next micro-batch
+            stepLoss += net.accumulateGradients(data.next(rng), loss, 1.0 / accumulation, grads) / accumulation;
         }
         return new Accumulated(grads, stepLoss);
     }
@@ -82,7 +75,7 @@ public final class StepRunner {
             double norm = GradientClipping.clipGlobalNorm(grads, maxGradNorm);
             double lr = schedule.lr(firstStep + s);
             optimizer.step(params, grads, lr);
-            if (accumulation == 1) net.recycle(grads); // the network's own arrays, consumed by the step
+            net.recycle(grads); // consumed by the step: the next step's gradients reuse the memory
             lossSum += stepLoss;
             normSum += norm;
             lrSum += lr;

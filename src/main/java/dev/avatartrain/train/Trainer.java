@@ -98,7 +98,7 @@ public final class Trainer {
             driverNet.release();
         }
         boolean exact = t.averagingFrequency() == 1;
-        WorkerMemory.check(sc, state.layout(), exact, t.gradientAccumulationSteps(), workers);
+        WorkerMemory.check(sc, state.layout(), exact, workers);
 
         long stop = untilStep > 0 ? Math.min(untilStep, t.maxTrainSteps()) : t.maxTrainSteps();
         long samplesPerStep = (long) t.trainBatchSize() * t.gradientAccumulationSteps() * workers;

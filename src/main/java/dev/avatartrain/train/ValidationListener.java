@@ -42,6 +42,8 @@ final class ValidationListener implements TrainingListener {
     }
 
     private void validate(ModelState state, long step) throws IOException {
+        // in local mode a worker's kernels share this JVM: the memory they keep for their next step goes first
+        dev.avatartrain.models.kernels.Tape.freeReusableMemory();
         Network net = task.buildNetwork();
         Map<String, Object> v = new LinkedHashMap<>();
         try {

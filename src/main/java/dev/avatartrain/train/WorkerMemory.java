@@ -13,7 +13,7 @@ import dev.avatartrain.errors.BadInputException;
 
 /**
  * The check before training that the model fits: every executor's ND4J memory must hold, for each training task it
- * runs at once, the network's parameters, the summed gradients (and one micro-batch's with accumulation) and, when
+ * runs at once, the network's parameters, the summed gradients and, when
  * averaging, both AdamW moments; the driver's heap must hold the state. Activations come on top and are not counted:
  * passing is necessary, not sufficient. Fails with the bytes needed and the memory configured.
  */
@@ -22,16 +22,19 @@ public final class WorkerMemory {
 
     private WorkerMemory() {}
 
-    /** Float32 copies of the parameters a training task holds. */
-    static int copiesPerTask(boolean exact, int accumulation) {
-        return 2 + (accumulation > 1 ? 1 : 0) + (exact ? 0 : 2);
+    /**
+     * Float32 copies of the parameters a training task holds: parameters and gradients (micro-batches are accumulated
+     * into the gradients in place, StepRunner), and both AdamW moments when averaging.
+     */
+    static int copiesPerTask(boolean exact) {
+        return 2 + (exact ? 0 : 2);
     }
 
-    public static void check(JavaSparkContext sc, FlatLayout layout, boolean exact, int accumulation, int workers) {
+    public static void check(JavaSparkContext sc, FlatLayout layout, boolean exact, int workers) {
         SparkConf conf = sc.getConf();
         long paramBytes = 4 * layout.total();
         long stateBytes = 3 * paramBytes;
-        long perTask = copiesPerTask(exact, accumulation) * paramBytes;
+        long perTask = copiesPerTask(exact) * paramBytes;
         String master = conf.get("spark.master", "local[*]");
         Matcher local = LOCAL.matcher(master);
         boolean isLocal = master.equals("local") || local.matches();
@@ -52,10 +55,10 @@ public final class WorkerMemory {
             long allowed = l > 0 ? l : Long.MAX_VALUE;
             if (needed > allowed) {
                 throw new BadInputException(String.format("train: the model does not fit a worker: %,d parameters need %s of ND4J memory per"
-                                + " training task (%d float32 copies: parameters, summed gradients%s%s) × %d task%s per %s = %s, but %s allows %s"
+                                + " training task (%d float32 copies: parameters, summed gradients%s) × %d task%s per %s = %s, but %s allows %s"
                                 + " (%s; ND4J's limit org.bytedeco.javacpp.maxbytes, default the JVM heap). Give the %s more memory, run fewer"
                                 + " tasks per executor, or train a smaller model.",
-                        layout.total(), gib(perTask), copiesPerTask(exact, accumulation), accumulation > 1 ? ", one micro-batch's gradients" : "",
+                        layout.total(), gib(perTask), copiesPerTask(exact),
                         exact ? "" : ", both AdamW moments", tasks, tasks == 1 ? "" : "s", isLocal ? "JVM (local mode, plus the driver's network)" : "executor",
                         gib(needed), isLocal ? "this JVM" : "an executor", gib(allowed),
                         isLocal ? "local mode: -Xmx / spark.driver.memory = " + conf.get("spark.driver.memory", "(not set)")

@@ -58,7 +58,7 @@ public final class EngineBench {
         long n = state.layout().total();
         System.out.printf("engine: adapter intermediate_dim %d: %,d parameters (state %.2f GB, %d chunks of 32 MiB), %d workers, batch %d,"
                         + " accumulation %d%n", intermediate, n, state.bytes() / 1e9, state.layout().chunks(), workers, o.batchSize(), accumulation);
-        WorkerMemory.check(sc, state.layout(), true, accumulation, workers);
+        WorkerMemory.check(sc, state.layout(), true, workers);
         ParameterAveraging.round(sc, task, shards, s, state, 0, 1, true); // warm-up: networks built, JIT
         resetPeaks();
         System.out.println("| mode | round | compute (task mean) | communication | share | publish / train+reduce / stream+apply | MB in / out per worker |");

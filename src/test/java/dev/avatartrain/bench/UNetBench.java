@@ -31,7 +31,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * (the real diffusers UNet in PyTorch) on the same configs. Args: {@code tiny|bench batch size seq steps
  * [profile]}. "default" is configuration/unet/config.json; "bench" is block_out_channels [64,128,256], 2 layers/block, cross-attention dim 384, 8 heads.
  * Prints "java <config> ..." lines; with "profile" also the time per layer type of the last step (hand-written
- * path, models.kernels.Profile) or per SameDiff op type ({@code -Dbench.graph}).
+ * path, models.kernels.Profile) or per SameDiff op type ({@code -Dbench.graph}). {@code BENCH_CHECKPOINTING=1} turns
+ * gradient checkpointing on (as bench/unet.py does with diffusers'). The peak resident memory is sampled every 20 ms.
  */
 public final class UNetBench {
     public static void main(String[] args) {
@@ -47,6 +48,9 @@ public final class UNetBench {
         UNetConfig cfg = config(which);
         boolean graph = System.getProperty("bench.graph") != null; // -Dbench.graph: the SameDiff graph backend
         UNet net = UNet.build(cfg, DataType.FLOAT, 1, graph ? Backend.GRAPH : Backend.TAPE);
+        boolean checkpointing = !System.getenv().getOrDefault("BENCH_CHECKPOINTING", "").matches("|0");
+        net.gradientCheckpointing(checkpointing);
+        PeakSampler sampler = new PeakSampler();
         long nParams = net.parameters().values().stream().mapToLong(INDArray::length).sum();
         Nd4j.getRandom().setSeed(3);
         Map<String, INDArray> ph = new HashMap<>(net.placeholders(Nd4j.randn(DataType.FLOAT, b, cfg.inChannels(), hw, hw),
@@ -54,11 +58,11 @@ public final class UNetBench {
         ph.put(UNet.TARGET, Nd4j.randn(DataType.FLOAT, b, cfg.outChannels(), hw, hw));
 
         AdamW adamw = new AdamW(0.9, 0.999, 1e-8, 1e-2); // the training engine's optimizer
-        System.out.printf("java %s params=%d B=%d %dx%d S=%d path=%s threads=%s%n", which, nParams, b, hw, hw, seq,
-                graph ? "samediff-graph" : "tape", System.getenv().getOrDefault("OMP_NUM_THREADS", "default"));
+        System.out.printf("java %s params=%d B=%d %dx%d S=%d path=%s threads=%s checkpointing=%s%n", which, nParams, b,
+                hw, hw, seq, graph ? "samediff-graph" : "tape", System.getenv().getOrDefault("OMP_NUM_THREADS", "default"),
+                checkpointing ? "on" : "off");
 
         List<Double> fwd = new ArrayList<>(), bwd = new ArrayList<>(), upd = new ArrayList<>();
-        double peak = 0;
         for (int s = 0; s < steps + 1; s++) {
             NativeMemory.releaseGarbageIfHigh(); // as the training engine does before every micro-batch
             Profile.reset(); // so that the profile printed below is the last step's
@@ -67,11 +71,9 @@ public final class UNetBench {
             long t1 = System.nanoTime();
             Network.LossAndGradients r = net.lossAndGradients(ph, UNet.LOSS); // what StepRunner calls
             long t2 = System.nanoTime();
-            peak = Math.max(peak, Pointer.physicalBytes() / 1e9);
             adamw.step(net.parameters(), r.gradients(), 1e-4);
             net.recycle(r.gradients()); // as the engine's StepRunner does
             long t3 = System.nanoTime();
-            peak = Math.max(peak, Pointer.physicalBytes() / 1e9);
             if (s > 0) { // first step is warm-up
                 fwd.add((t1 - t0) / 1e6);
                 bwd.add((t2 - t1) / 1e6);
@@ -79,7 +81,7 @@ public final class UNetBench {
             }
             System.out.printf("java %s step %d: forward %.0f ms, forward+backward %.0f ms, AdamW %.0f ms, loss %.5f,"
                     + " resident %.1f GB (peak %.1f GB)%n", which, s, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6,
-                    r.loss(), Pointer.physicalBytes() / 1e9, peak);
+                    r.loss(), Pointer.physicalBytes() / 1e9, sampler.peakGb());
         }
         double fb = median(bwd), u = median(upd);
         System.out.printf("java %s median: forward %.0f ms, training step (forward+backward+AdamW) %.0f ms%n", which,
@@ -91,6 +93,30 @@ public final class UNetBench {
             Profile.snapshot().entrySet().stream().sorted((x, y) -> Double.compare(y.getValue()[0], x.getValue()[0]))
                     .forEach(e -> System.out.printf("java %s   %-22s %8.0f ms %6.0f calls%n", which, e.getKey(),
                             e.getValue()[0], e.getValue()[1]));
+        }
+    }
+
+    /** The process's peak resident memory, sampled every 20 ms on a daemon thread. */
+    static final class PeakSampler {
+        private volatile long peak;
+
+        PeakSampler() {
+            Thread t = new Thread(() -> {
+                while (true) {
+                    peak = Math.max(peak, Pointer.physicalBytes());
+                    try {
+                        Thread.sleep(20);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            }, "peak-rss");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        double peakGb() {
+            return Math.max(peak, Pointer.physicalBytes()) / 1e9;
         }
     }
 

@@ -44,7 +44,7 @@ class AppConfigTest {
         assertEquals(12, t.trainBatchSize());
         assertEquals(2, t.audioLengthLeft());
         assertEquals(2, t.audioLengthRight());
-        assertNull(c.model().unetConfigFile()); // the pretrained folder's config, else configuration/unet/config.json
+        assertEquals("configuration/unet/config.json", c.model().unetConfigFile()); // the seed's model.yaml as written
         assertEquals("madebyollin/taesd", c.model().vaePretrainedModelNameOrPath());
         assertNull(c.model().resumeFromCheckpoint());
         OptimizerConfig o = c.optimizer();

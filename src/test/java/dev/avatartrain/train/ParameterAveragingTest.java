@@ -276,9 +276,9 @@ class ParameterAveragingTest {
     void aModelThatCannotFitAWorkerFailsBeforeTrainingWithTheBytesNeeded() {
         // 10¹¹ parameters (a layout only: nothing is allocated)
         FlatLayout huge = new FlatLayout(List.of("w"), List.of(new long[]{100_000, 1_000_000}), ModelState.DEFAULT_CHUNK_FLOATS);
-        BadInputException e = assertThrows(BadInputException.class, () -> WorkerMemory.check(sc, huge, true, 2, 2));
+        BadInputException e = assertThrows(BadInputException.class, () -> WorkerMemory.check(sc, huge, true, 2));
         assertTrue(e.getMessage().contains("100,000,000,000 parameters"), e.getMessage());
-        assertTrue(e.getMessage().contains("(1,200,000,000,000 bytes) of ND4J memory per training task"), e.getMessage());
+        assertTrue(e.getMessage().contains("(800,000,000,000 bytes) of ND4J memory per training task"), e.getMessage());
         assertTrue(e.getMessage().contains("spark.driver.memory"), e.getMessage());
     }
 

@@ -173,11 +173,17 @@ public final class AudioProjModel extends DefinedNetwork {
             int tokens = c.contextTokens();
             T first = nn.input(AUDIO_EMBEDS, -1, 1, c.audioWindow(), c.blocks(), c.channels());
             T later = nn.input(AUDIO_EMBEDS_VF, -1, -1, c.windowVf(), c.blocks(), c.channels());
-            T h1 = nn.relu(nn.linear("proj1", nn.flatten(first, 2), (int) c.inputDim(), inter, true)); // [B, 1, inter]
-            T hv = nn.relu(nn.linear("proj1_vf", nn.flatten(later, 2), (int) c.inputDimVf(), inter, true));
-            T h = nn.relu(nn.linear("proj2", nn.concat(1, h1, hv), inter, inter, true)); // [B, N, inter]
-            T y = nn.splitLast(nn.linear("proj3", h, inter, tokens * c.outputDim(), true), tokens);
-            return c.normOutputAudio() ? nn.layerNorm("norm", y, c.outputDim(), AudioProjConfig.NORM_EPS) : y;
+            // each projection a checkpoint block (gradient checkpointing keeps only its input)
+            T h1 = nn.checkpoint(List.of(first), v -> nn.relu(nn.linear("proj1", nn.flatten(v.get(0), 2),
+                    (int) c.inputDim(), inter, true))); // [B, 1, inter]
+            T hv = nn.checkpoint(List.of(later), v -> nn.relu(nn.linear("proj1_vf", nn.flatten(v.get(0), 2),
+                    (int) c.inputDimVf(), inter, true)));
+            T h = nn.checkpoint(List.of(h1, hv), v -> nn.relu(nn.linear("proj2", nn.concat(1, v.get(0), v.get(1)),
+                    inter, inter, true))); // [B, N, inter]
+            return nn.checkpoint(List.of(h), v -> {
+                T y = nn.splitLast(nn.linear("proj3", v.get(0), inter, tokens * c.outputDim(), true), tokens);
+                return c.normOutputAudio() ? nn.layerNorm("norm", y, c.outputDim(), AudioProjConfig.NORM_EPS) : y;
+            });
         }
 
         @Override

@@ -69,6 +69,19 @@ final class Buffers {
         POOL.computeIfAbsent(p.capacity(), k -> new ArrayDeque<>()).push(p);
     }
 
+    /** Frees all handed-back memory waiting for reuse; returns its bytes. */
+    static synchronized long freePool() {
+        long bytes = pooledBytes;
+        for (ArrayDeque<Owned> free : POOL.values()) {
+            for (Owned p : free) {
+                p.deallocate();
+            }
+        }
+        POOL.clear();
+        pooledBytes = 0;
+        return bytes;
+    }
+
     /** {@code a} itself if it is a dense C-order float32 array, else such a copy. */
     static INDArray dense(INDArray a) {
         if (a.dataType() == DataType.FLOAT && isDenseC(a)) {

@@ -2,6 +2,7 @@ package dev.avatartrain.models.kernels;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BiFunction;
 import java.util.function.Consumer;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -21,6 +22,9 @@ import dev.avatartrain.tensors.NativeMemory;
  * input (a view), the gradient was passed on to an input, or either belongs to the root of {@link #backward} (its
  * value and the caller's gradient, which the caller still reads). Parameters, constants and their gradients are never
  * handed back. So after {@link #backward} only the root's value and the parameters' gradients of a pass are valid.
+ *
+ * <p>{@link #checkpoint} records a whole block as one operation that keeps only its inputs and reruns the block in
+ * the backward pass (gradient checkpointing: activation memory of one block instead of all).
  */
 public final class Tape {
     /** Backward steps between checks of the process's memory (a check reads /proc; a collection runs only when high). */
@@ -28,6 +32,8 @@ public final class Tape {
 
     private final boolean record;
     private final List<Runnable> steps = new ArrayList<>();
+    /** The results of a checkpointed block's first run (a non-recording tape), handed back once it has run. */
+    private List<Var> made;
     /** The root of the running {@link #backward} and the caller's gradient for it: never handed back. */
     private Var root;
     private INDArray rootGrad;
@@ -103,6 +109,19 @@ public final class Tape {
         return new Var(value, record);
     }
 
+    /**
+     * A trainable value whose gradient is added into {@code gradientSum} (same shape, written in place): gradient
+     * accumulation over micro-batches without a second copy of the gradients.
+     */
+    public Var parameter(INDArray value, INDArray gradientSum) {
+        Var v = new Var(value, record);
+        if (record) {
+            v.grad = gradientSum;
+            v.gradOwned = true;
+        }
+        return v;
+    }
+
     /** A value without gradient (inputs, frozen weights). */
     public Var constant(INDArray value) {
         return new Var(value, false);
@@ -111,14 +130,92 @@ public final class Tape {
     /** The output of an operation on {@code inputs}; needs a gradient when any input does. */
     Var result(INDArray value, Var... inputs) {
         boolean needs = false;
-        boolean borrowed = false;
         for (Var v : inputs) {
             needs |= v != null && v.needsGrad;
-            borrowed |= v != null && Buffers.sameMemory(value, v.value);
         }
+        return result(value, needs, inputs);
+    }
+
+    private Var result(INDArray value, boolean needs, Var... inputs) {
         Var out = new Var(value, needs);
         out.inputs = inputs.clone();
-        out.borrowed = borrowed;
+        out.borrowed = sharesMemory(value, inputs);
+        if (made != null) {
+            made.add(out);
+        }
+        return out;
+    }
+
+    private static boolean sharesMemory(INDArray value, Var... vars) {
+        for (Var v : vars) {
+            if (v != null && Buffers.sameMemory(value, v.value)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Gradient checkpointing of one block (as {@code torch.utils.checkpoint}): {@code block} computes the block's
+     * output from {@code inputs} on the tape it is given. On a recording tape it runs first on a tape that records
+     * nothing, and its intermediate values are handed back at once: this tape keeps only the inputs and the output.
+     * The backward step runs the block again on a recording tape of its own and back-propagates through it; the
+     * gradients of the block's parameters (which it reads as variables of this pass) and of {@code inputs} are those
+     * of the block run directly, to float32 rounding. On a tape that records nothing it just runs the block.
+     */
+    public Var checkpoint(Var[] inputs, BiFunction<Tape, Var[], Var> block) {
+        if (!record) {
+            return block.apply(this, inputs);
+        }
+        Tape first = new Tape(false);
+        first.made = new ArrayList<>();
+        Var y = block.apply(first, copies(inputs));
+        for (Var v : first.made) {
+            if (v != y && !v.borrowed && !Buffers.sameMemory(v.value, y.value) && !sharesMemory(v.value, inputs)) {
+                Buffers.release(v.value);
+            }
+        }
+        Var out = result(y.value, y.needsGrad, inputs);
+        if (!out.needsGrad) {
+            return out;
+        }
+        steps.add(() -> {
+            boolean owned = out.gradOwned;
+            INDArray dy = out.takeGrad();
+            if (dy != null) {
+                Tape again = new Tape(true);
+                Var[] ins = copies(inputs);
+                Var z = block.apply(again, ins);
+                again.backward(z, dy);
+                boolean passed = false;
+                for (int i = 0; i < inputs.length; i++) {
+                    INDArray g = ins[i].grad;
+                    if (g != null) {
+                        boolean isDy = Buffers.sameMemory(g, dy); // dy passed through (a residual): never handed back
+                        inputs[i].accumulate(g, ins[i].gradOwned && !isDy);
+                        passed |= isDy;
+                    }
+                }
+                if (!sharesMemory(z.value, inputs)) {
+                    Buffers.release(z.value);
+                }
+                if (owned && !passed && !Buffers.sameMemory(dy, rootGrad)) {
+                    Buffers.release(dy);
+                }
+            }
+            if (out != root && !out.borrowed && (root == null || !Buffers.sameMemory(out.value, root.value))) {
+                Buffers.release(out.value);
+            }
+        });
+        return out;
+    }
+
+    /** New variables of the same values, needing gradients as the given ones (a block's inputs for one run). */
+    private static Var[] copies(Var[] vars) {
+        Var[] out = new Var[vars.length];
+        for (int i = 0; i < vars.length; i++) {
+            out[i] = new Var(vars[i].value, vars[i].needsGrad);
+        }
         return out;
     }
 
@@ -191,5 +288,14 @@ public final class Tape {
      */
     public static void recycle(INDArray gradient) {
         Buffers.release(gradient);
+    }
+
+    /**
+     * Frees the memory the kernels keep for reuse (handed-back outputs and recycled gradients, up to
+     * {@link Buffers#POOL_BYTES}) before something else needs it: the driver's validation network in local mode, which
+     * shares the JVM with a worker's. Returns the bytes freed.
+     */
+    public static long freeReusableMemory() {
+        return Buffers.freePool();
     }
 }

@@ -30,6 +30,7 @@ public class DefinedNetwork implements Network {
     private final List<String> parameterNames;
     private final SameDiff graph;
     private boolean frozen;
+    private boolean checkpointing;
 
     /**
      * @param name a short description for messages (e.g. "UNet")
@@ -80,6 +81,20 @@ public class DefinedNetwork implements Network {
         return backend;
     }
 
+    /**
+     * Gradient checkpointing ({@code gradient_checkpointing}): the definition's {@link Ops#checkpoint} blocks keep
+     * only their inputs during {@link #lossAndGradients} and run again in its backward pass, on the backends that
+     * implement it ({@link Backend#TAPE}); the others run the blocks directly. Off by default.
+     */
+    public final void gradientCheckpointing(boolean on) {
+        checkpointing = on;
+    }
+
+    /** Whether gradient checkpointing is on (see {@link #gradientCheckpointing(boolean)}). */
+    public final boolean gradientCheckpointing() {
+        return checkpointing;
+    }
+
     public final DataType dataType() {
         return parameters.dataType();
     }
@@ -119,7 +134,7 @@ public class DefinedNetwork implements Network {
         if (graph != null) {
             return graph.output(placeholders(feed), outputs);
         }
-        TapeOps ops = new TapeOps(new Tape(false), parameters, feed, false, name);
+        TapeOps ops = new TapeOps(new Tape(false), parameters, feed, false, false, name);
         Var out = definition.forward(ops);
         Map<String, INDArray> result = new HashMap<>();
         for (String o : outputs) {
@@ -147,17 +162,42 @@ public class DefinedNetwork implements Network {
             }
             return new LossAndGradients(r.getOutputs().get(loss).getDouble(0), ordered);
         }
-        Tape tape = new Tape(true);
-        TapeOps ops = new TapeOps(tape, parameters, feed, true, name);
-        Var value = definition.loss(ops, loss, definition.forward(ops));
-        tape.backward(value, Nd4j.scalar(DataType.FLOAT, 1f));
-        Map<String, Var> used = ops.usedParameters();
-        for (String n : parameterNames) {
-            Var v = used.get(n);
-            INDArray g = v == null ? null : v.grad();
-            ordered.put(n, g != null ? g : Nd4j.zeros(DataType.FLOAT, parameters.get(n).shape()));
+        double value = tapePass(feed, loss, 1, null, ordered);
+        return new LossAndGradients(value, ordered);
+    }
+
+    /** On the tape, the gradients go into {@code sums} in place (no second copy of the gradients); else the default. */
+    @Override
+    public final double accumulateGradients(Map<String, INDArray> inputs, String loss, double scale,
+                                            Map<String, INDArray> sums) {
+        if (graph != null || frozen || !definition.losses().contains(loss)) {
+            return Network.super.accumulateGradients(inputs, loss, scale, sums);
         }
-        return new LossAndGradients(value.value().getDouble(0), ordered);
+        return tapePass(prepare(inputs, true), loss, scale, sums.isEmpty() ? null : sums, sums);
+    }
+
+    /**
+     * One pass on a new tape: the loss, and {@code scale} × its gradients put into {@code gradients} by name — new
+     * arrays, or, with {@code sums} (the same map), added into those in place.
+     */
+    private double tapePass(Map<String, INDArray> feed, String loss, double scale, Map<String, INDArray> sums,
+                            Map<String, INDArray> gradients) {
+        Tape tape = new Tape(true);
+        TapeOps ops = new TapeOps(tape, parameters, feed, true, checkpointing, name);
+        if (sums != null) {
+            ops.accumulateInto(sums);
+        }
+        Var value = definition.loss(ops, loss, definition.forward(ops));
+        tape.backward(value, Nd4j.scalar(DataType.FLOAT, (float) scale));
+        if (sums == null) {
+            Map<String, Var> used = ops.usedParameters();
+            for (String n : parameterNames) {
+                Var v = used.get(n);
+                INDArray g = v == null ? null : v.grad();
+                gradients.put(n, g != null ? g : Nd4j.zeros(DataType.FLOAT, parameters.get(n).shape()));
+            }
+        }
+        return value.value().getDouble(0);
     }
 
     /** The tape's gradients go back to the kernels' pool; the graph's arrays are SameDiff's own (left to it). */

@@ -31,7 +31,28 @@ public interface Network {
     LossAndGradients lossAndGradients(Map<String, INDArray> inputs, String loss);
 
     /**
-     * Gives back gradients {@link #lossAndGradients} returned, once the caller no longer reads them (after the optimizer
+     * One micro-batch of gradient accumulation: adds {@code scale} × the gradients of {@code loss} into {@code sums}
+     * (name → array, updated in place), or, when {@code sums} is empty, fills it with them (arrays {@link #recycle}
+     * takes back); returns the loss. Default: by {@link #lossAndGradients} and a scaled copy of its gradients.
+     */
+    default double accumulateGradients(Map<String, INDArray> inputs, String loss, double scale,
+                                       Map<String, INDArray> sums) {
+        LossAndGradients r = lossAndGradients(inputs, loss);
+        boolean first = sums.isEmpty();
+        for (Map.Entry<String, INDArray> e : r.gradients().entrySet()) {
+            INDArray scaled = e.getValue().mul(scale);
+            if (first) {
+                sums.put(e.getKey(), scaled);
+            } else {
+                sums.get(e.getKey()).addi(scaled);
+            }
+        }
+        recycle(r.gradients());
+        return r.loss();
+    }
+
+    /**
+     * Gives back gradients {@link #lossAndGradients} or {@link #accumulateGradients} returned, once the caller no longer reads them (after the optimizer
      * step, after the exchange has copied them): the backend may reuse their memory for the next call's gradients.
      * Default: nothing (they are garbage-collected).
      */

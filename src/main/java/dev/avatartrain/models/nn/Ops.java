@@ -1,5 +1,8 @@
 package dev.avatartrain.models.nn;
 
+import java.util.List;
+import java.util.function.Function;
+
 import dev.avatartrain.models.kernels.Activation;
 
 /**
@@ -92,6 +95,16 @@ public interface Ops<T> {
      * and each row r is the rest: a scalar.
      */
     T rowWeightedMse(T out, T target, T w);
+
+    /**
+     * One block of the network (diffusers' checkpointed modules: a ResNet, a transformer) as {@code block} of
+     * {@code inputs}, which must name every activation the block reads (parameters it reads itself). A backend may
+     * implement gradient checkpointing here: keep only the inputs in the forward pass and run the block again in the
+     * backward pass ({@link TapeOps} does when the network's checkpointing is on). Default: the block, run directly.
+     */
+    default T checkpoint(List<T> inputs, Function<List<T>, T> block) {
+        return block.apply(inputs);
+    }
 
     // ------------------------------------------------------------------------------------------------------------
     // Named layers: parameters as PyTorch names and initialises them

@@ -2,7 +2,9 @@ package dev.avatartrain.models.nn;
 
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.models.kernels.Activation;
@@ -19,24 +21,39 @@ import org.nd4j.linalg.factory.Nd4j;
  * features]}) see tokens {@code [B, n, features]} through free reshapes.
  */
 final class TapeOps implements Ops<Var> {
-    private final Tape tape;
+    /** The pass's tape; parameters are variables of it. */
+    private final Tape root;
+    /** Where operations record: the pass's tape, or a checkpointed block's own while it runs. */
+    private Tape tape;
     private final Parameters parameters;
     private final Map<String, INDArray> inputs;
     private final boolean trainable;
+    private final boolean checkpointing;
+    /** Where parameters' gradients are added in place (gradient accumulation), or null. */
+    private Map<String, INDArray> gradientSums;
     private final String network;
     private final Map<String, Var> params = new HashMap<>();
     private final Map<String, Var> given = new HashMap<>();
 
     /**
-     * @param trainable whether parameters collect gradients (false for a frozen network)
-     * @param network   the network's name, for the message when an input is missing
+     * @param trainable     whether parameters collect gradients (false for a frozen network)
+     * @param checkpointing whether {@link #checkpoint} blocks keep only their inputs and run again in the backward pass
+     * @param network       the network's name, for the message when an input is missing
      */
-    TapeOps(Tape tape, Parameters parameters, Map<String, INDArray> inputs, boolean trainable, String network) {
+    TapeOps(Tape tape, Parameters parameters, Map<String, INDArray> inputs, boolean trainable, boolean checkpointing,
+            String network) {
+        this.root = tape;
         this.tape = tape;
         this.parameters = parameters;
         this.inputs = inputs;
         this.trainable = trainable;
+        this.checkpointing = checkpointing;
         this.network = network;
+    }
+
+    /** Makes parameters' gradients add into {@code sums} (same names and shapes) instead of new arrays. */
+    void accumulateInto(Map<String, INDArray> sums) {
+        gradientSums = sums;
     }
 
     /** The parameter variables this pass used (their gradients after {@link Tape#backward}). */
@@ -60,13 +77,33 @@ final class TapeOps implements Ops<Var> {
     public Var parameter(String name) {
         return params.computeIfAbsent(name, n -> {
             INDArray a = parameters.get(n);
-            return trainable ? tape.parameter(a) : tape.constant(a);
+            if (!trainable) {
+                return root.constant(a);
+            }
+            return gradientSums == null ? root.parameter(a) : root.parameter(a, gradientSums.get(n));
         });
     }
 
     @Override
     public Parameters parameters() {
         return parameters;
+    }
+
+    /** {@link Tape#checkpoint} when checkpointing is on: the block's operations record on the tape it is given. */
+    @Override
+    public Var checkpoint(List<Var> blockInputs, Function<List<Var>, Var> block) {
+        if (!checkpointing) {
+            return block.apply(blockInputs);
+        }
+        return tape.checkpoint(blockInputs.toArray(Var[]::new), (t, in) -> {
+            Tape outer = tape;
+            tape = t;
+            try {
+                return block.apply(List.of(in));
+            } finally {
+                tape = outer;
+            }
+        });
     }
 
     @Override

@@ -206,12 +206,19 @@ public final class UNet extends DefinedNetwork {
             return nn.conv2d("conv_out", x, ch[0], c.outChannels(), 3, 1, 1, true);
         }
 
-        /** diffusers' {@code ResnetBlock2D} (pre-norm, time embedding added after conv1, 1×1 shortcut if in ≠ out). */
+        /**
+         * diffusers' {@code ResnetBlock2D} (pre-norm, time embedding added after conv1, 1×1 shortcut if in ≠ out), one
+         * {@link Ops#checkpoint} block as diffusers checkpoints it.
+         */
         private <T> T resnet(Ops<T> nn, Shared<T> s, String p, T x, int in, int out, double outputScale) {
+            return nn.checkpoint(List.of(x, s.embAct()), v -> resnet(nn, v.get(1), p, v.get(0), in, out, outputScale));
+        }
+
+        private <T> T resnet(Ops<T> nn, T embAct, String p, T x, int in, int out, double outputScale) {
             int groups = c.normNumGroups();
             T h = nn.groupNorm(p + ".norm1", x, groups, in, c.normEps(), act);
             h = nn.conv2d(p + ".conv1", h, in, out, 3, 1, 1, true);
-            h = nn.addPerChannel(h, nn.linear(p + ".time_emb_proj", s.embAct(), c.timeEmbedDim(), out, true));
+            h = nn.addPerChannel(h, nn.linear(p + ".time_emb_proj", embAct, c.timeEmbedDim(), out, true));
             h = nn.groupNorm(p + ".norm2", h, groups, out, c.normEps(), act);
             h = nn.conv2d(p + ".conv2", h, out, out, 3, 1, 1, true);
             T shortcut = in == out ? x : nn.conv2d(p + ".conv_shortcut", x, in, out, 1, 1, 0, true);
@@ -223,9 +230,13 @@ public final class UNet extends DefinedNetwork {
          * diffusers' {@code Transformer2DModel} (continuous input, one {@code BasicTransformerBlock}): GroupNorm,
          * proj_in, self-attention, cross-attention, GEGLU feed-forward, proj_out, residual. A 1×1-convolution
          * projection is the same product as a linear one on tokens, so both run on tokens (the convolution's weight
-         * keeps its {@code [out, in, 1, 1]} shape).
+         * keeps its {@code [out, in, 1, 1]} shape). One {@link Ops#checkpoint} block, as diffusers checkpoints it.
          */
         private <T> T transformer(Ops<T> nn, Shared<T> s, String p, T x, int channels, int heads) {
+            return nn.checkpoint(List.of(x, s.context()), v -> transformer(nn, v.get(1), p, v.get(0), channels, heads));
+        }
+
+        private <T> T transformer(Ops<T> nn, T context, String p, T x, int channels, int heads) {
             int inner = heads * (channels / heads);
             boolean conv = !c.useLinearProjection();
             T h = nn.toTokens(nn.groupNorm(p + ".norm", x, c.normNumGroups(), channels, TRANSFORMER_NORM_EPS,
@@ -235,7 +246,7 @@ public final class UNet extends DefinedNetwork {
             T n1 = nn.layerNorm(b + ".norm1", h, inner, LAYER_NORM_EPS);
             h = nn.add(h, attention(nn, b + ".attn1", n1, n1, inner, inner, heads));
             T n2 = nn.layerNorm(b + ".norm2", h, inner, LAYER_NORM_EPS);
-            h = nn.add(h, attention(nn, b + ".attn2", n2, s.context(), c.crossAttentionDim(), inner, heads));
+            h = nn.add(h, attention(nn, b + ".attn2", n2, context, c.crossAttentionDim(), inner, heads));
             T n3 = nn.layerNorm(b + ".norm3", h, inner, LAYER_NORM_EPS);
             // FeedForward with GEGLU: net.0.proj to 2·4·inner, value · gelu(gate), net.2
             T ff = nn.geglu(nn.linear(b + ".ff.net.0.proj", n3, inner, 8 * inner, true), 4 * inner);

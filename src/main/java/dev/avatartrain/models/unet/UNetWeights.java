@@ -324,7 +324,8 @@ public final class UNetWeights {
         if (configured != null && !configured.equals(fromFolder)) {
             throw new BadInputException("model.unet_config_file " + configuredFile + " and the config of " + source.spec() + " ("
                     + source.configSource() + ") describe different UNets:\n  " + configuredFile + ": " + configured + "\n  "
-                    + source.configSource() + ": " + fromFolder + "\nUnset model.unet_config_file to use the folder's, or make them agree.");
+                    + source.configSource() + ": " + fromFolder + "\nTo use the folder's config, unset model.unet_config_file (an empty"
+                    + " value in model.yaml, or --set model.unet_config_file=); else point it at a config that agrees with the weights.");
         }
         return fromFolder;
     }

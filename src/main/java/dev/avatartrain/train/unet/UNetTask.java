@@ -28,13 +28,14 @@ import dev.avatartrain.train.TrainingTask;
  * inpainter (as MuseTalk): the timestep input is always 0.
  */
 public record UNetTask(String unetConfigJson, String unetConfigSource, long seed, int batchSize, int left, int right, String loss,
-                       Storage latents, String folder, String positionalEncoding, int referenceMinDistance, String pretrainedWeights)
+                       Storage latents, String folder, String positionalEncoding, int referenceMinDistance, String pretrainedWeights,
+                       boolean gradientCheckpointing)
         implements TrainingTask {
 
-    /** Random initial weights, references at any other frame, no audio positional encoding. */
+    /** Random initial weights, references at any other frame, no audio positional encoding, no checkpointing. */
     public UNetTask(String unetConfigJson, String unetConfigSource, long seed, int batchSize, int left, int right, String loss,
                     Storage latents, String folder) {
-        this(unetConfigJson, unetConfigSource, seed, batchSize, left, right, loss, latents, folder, "none", 1, null);
+        this(unetConfigJson, unetConfigSource, seed, batchSize, left, right, loss, latents, folder, "none", 1, null, false);
     }
 
     /** Shards whose clips stay loaded per executor JVM (oldest dropped first). */
@@ -53,12 +54,14 @@ public record UNetTask(String unetConfigJson, String unetConfigSource, long seed
 
     @Override
     public String networkKey() {
-        return "unet-" + Integer.toHexString(unetConfigJson.hashCode()) + "-" + loss;
+        return "unet-" + Integer.toHexString(unetConfigJson.hashCode()) + "-" + loss + (gradientCheckpointing ? "-ckpt" : "");
     }
 
     @Override
     public Network buildNetwork() {
-        return UNet.build(unetConfig(), DataType.FLOAT, seed);
+        UNet net = UNet.build(unetConfig(), DataType.FLOAT, seed);
+        net.gradientCheckpointing(gradientCheckpointing);
+        return net;
     }
 
     /** Released weights ({@code pretrainedWeights}, a resolved local file) on the driver's network, loaded strictly. */

@@ -284,4 +284,52 @@ class KernelsTest {
         }
         assertTrue(Buffers.toFloats(gout)[0] == g[0], "the caller's gradient is untouched");
     }
+
+    /** A residual block {@code x + W·silu(x)} of {@code x}, recording on {@code t}; its intermediates go to {@code seen}. */
+    private static Tape.Var residualBlock(Tape t, Tape.Var x, Tape.Var w, java.util.List<Tape.Var> seen) {
+        Tape.Var h = Layers.activation(t, x, Activation.SILU);
+        Tape.Var y = Layers.linear(t, h, w, null);
+        seen.add(h);
+        seen.add(y);
+        return Layers.add(t, x, y);
+    }
+
+    @Test
+    void checkpointedBlockKeepsOnlyItsInputsAndGivesTheSameGradients() {
+        Nd4j.getRandom().setSeed(17);
+        INDArray x = Nd4j.randn(DataType.FLOAT, 512, 512); // 1 MB activations: memory of their own, handed back
+        INDArray w = Nd4j.randn(DataType.FLOAT, 512, 512).muli(0.05);
+        INDArray gout = Nd4j.randn(DataType.FLOAT, 512, 512);
+        float[][] grads = new float[4][];
+        for (boolean checkpointed : new boolean[] {false, true}) {
+            Tape t = new Tape(true);
+            Tape.Var xv = t.parameter(x);
+            Tape.Var wv = t.parameter(w);
+            Tape.Var h0 = Layers.activation(t, xv, Activation.GELU); // an activation computed before the block
+            java.util.List<Tape.Var> seen = new java.util.ArrayList<>();
+            Tape.Var y = checkpointed
+                    ? t.checkpoint(new Tape.Var[] {h0}, (bt, in) -> residualBlock(bt, in[0], wv, seen))
+                    : residualBlock(t, h0, wv, seen);
+            for (Tape.Var v : seen) {
+                assertEquals(checkpointed, Buffers.handedBack(v.value()), "a block's intermediate handed back after the"
+                        + " forward pass iff checkpointed");
+            }
+            Tape.Var out = Layers.activation(t, y, Activation.SILU);
+            t.backward(out, gout.dup());
+            grads[checkpointed ? 2 : 0] = Buffers.toFloats(xv.grad());
+            grads[checkpointed ? 3 : 1] = Buffers.toFloats(wv.grad());
+        }
+        org.junit.jupiter.api.Assertions.assertArrayEquals(grads[0], grads[2], 1e-6f, "x's gradient");
+        org.junit.jupiter.api.Assertions.assertArrayEquals(grads[1], grads[3], 1e-5f, "w's gradient");
+    }
+
+    @Test
+    void reusableMemoryCanBeFreed() {
+        Tape t = new Tape(true);
+        Tape.Var x = t.parameter(Nd4j.randn(DataType.FLOAT, 512, 1024)); // 2 MB outputs: memory of their own
+        Tape.Var h = Layers.activation(t, Layers.activation(t, x, Activation.SILU), Activation.GELU);
+        t.backward(h, Nd4j.ones(DataType.FLOAT, 512, 1024));
+        assertTrue(Tape.freeReusableMemory() >= 2L << 20, "the consumed output's memory was waiting for reuse");
+        assertEquals(0, Tape.freeReusableMemory(), "and is freed once");
+    }
 }
