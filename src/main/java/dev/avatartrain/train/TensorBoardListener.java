@@ -19,13 +19,13 @@ import dev.avatartrain.tensorboard.Events;
  * {@code validation/grid}, and the effective configuration as text {@code config}. This is also the way to W&B:
  * with {@code wandb_enabled} the end of a run prints the {@code wandb sync} command for the directory.
  */
-final class TensorBoardListener implements TrainingListener {
-    private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
+public final class TensorBoardListener implements TrainingListener {
+    private static final Logger LOG = LoggerFactory.getLogger(TensorBoardListener.class);
     private final Storage out;
     private final AppConfig config;
     private final EventFileWriter events;
 
-    TensorBoardListener(Storage outputDir, AppConfig config) throws IOException {
+    public TensorBoardListener(Storage outputDir, AppConfig config) throws IOException {
         this.out = outputDir;
         this.config = config;
         this.events = EventFileWriter.open(outputDir);

@@ -44,11 +44,12 @@ final class TinyLatents {
         return new UNetTask(Files.readString(cfg), cfg.toString(), 7, batch, 1, 1, "l1", out, FOLDER);
     }
 
-    static ParameterAveraging.Settings settings(int accumulation, String schedule) {
+    /** Settings with clipping at 1.0 (active on these random data), buckets of {@code bucketFloats}. */
+    static TrainingSettings settings(int accumulation, String schedule, int averagingFrequency, int bucketFloats) {
         dev.avatartrain.config.OptimizerConfig o = new dev.avatartrain.config.OptimizerConfig(1e-3, false, schedule, 2, 0.9, 0.999,
                 1e-2, 1e-8, 1.0, 1, 1.0);
-        return new ParameterAveraging.Settings(accumulation, 1.0, dev.avatartrain.train.optim.LrSchedule.of(o, 10, 1e-3), 0.9, 0.999,
-                1e-8, 1e-2, 11);
+        return new TrainingSettings(accumulation, 1.0, dev.avatartrain.train.optim.LrSchedule.of(o, 10, 1e-3), 0.9, 0.999,
+                1e-8, 1e-2, 11, averagingFrequency, bucketFloats);
     }
 
     static double maxAbsDiff(Map<String, float[]> a, Map<String, float[]> b) {

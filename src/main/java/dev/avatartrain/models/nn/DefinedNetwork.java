@@ -2,9 +2,13 @@ package dev.avatartrain.models.nn;
 
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.BiConsumer;
 
 import dev.avatartrain.models.kernels.Tape;
 import dev.avatartrain.models.kernels.Tape.Var;
@@ -118,6 +122,12 @@ public class DefinedNetwork implements Network {
 
     @Override
     public final LossAndGradients lossAndGradients(Map<String, INDArray> inputs, String loss) {
+        return lossAndGradients(inputs, loss, (BiConsumer<String, INDArray>) null);
+    }
+
+    @Override
+    public final LossAndGradients lossAndGradients(Map<String, INDArray> inputs, String loss,
+                                                   BiConsumer<String, INDArray> gradientFinal) {
         if (frozen) {
             throw new IllegalStateException("the " + name + " is frozen: it has no gradients");
         }
@@ -133,10 +143,25 @@ public class DefinedNetwork implements Network {
             for (String n : parameterNames) {
                 ordered.put(n, r.getGradients().get(n));
             }
+            for (int i = parameterNames.size() - 1; gradientFinal != null && i >= 0; i--) {
+                gradientFinal.accept(parameterNames.get(i), ordered.get(parameterNames.get(i)));
+            }
             return new LossAndGradients(r.getOutputs().get(loss).getDouble(0), ordered);
         }
         Tape tape = new Tape(true);
         TapeOps ops = new TapeOps(tape, parameters, feed, true, name);
+        Set<String> told = new HashSet<>();
+        if (gradientFinal != null) {
+            Map<Var, String> names = new IdentityHashMap<>();
+            tape.onGradientFinal(v -> {
+                if (names.isEmpty()) {
+                    ops.usedParameters().forEach((n, p) -> names.put(p, n));
+                }
+                String n = names.get(v);
+                told.add(n);
+                gradientFinal.accept(n, v.grad());
+            });
+        }
         Var value = definition.loss(ops, loss, definition.forward(ops));
         tape.backward(value, Nd4j.scalar(DataType.FLOAT, 1f));
         Map<String, Var> used = ops.usedParameters();
@@ -144,6 +169,11 @@ public class DefinedNetwork implements Network {
             Var v = used.get(n);
             INDArray g = v == null ? null : v.grad();
             ordered.put(n, g != null ? g : Nd4j.zeros(DataType.FLOAT, parameters.get(n).shape()));
+        }
+        for (int i = parameterNames.size() - 1; gradientFinal != null && i >= 0; i--) {
+            if (!told.contains(parameterNames.get(i))) {
+                gradientFinal.accept(parameterNames.get(i), ordered.get(parameterNames.get(i)));
+            }
         }
         return new LossAndGradients(value.value().getDouble(0), ordered);
     }
