@@ -367,6 +367,14 @@ public final class DataParallelWorker implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops the communication thread and leaves the memory to the garbage collector: for a worker whose step failed
+     * and may still be running on another thread (freeing its buckets under it would crash the JVM).
+     */
+    public void abandon() {
+        comm.shutdownNow();
+    }
+
     /** Stops the communication thread and frees the buckets; the collective is the caller's. */
     @Override
     public void close() {

@@ -17,12 +17,12 @@ import dev.avatartrain.storage.Storage;
 import dev.avatartrain.train.unet.UNetTask;
 
 /** A small latent cache of random clips (4 channels, 4×4 latents, audio [2, 32]) and the tiny-UNet task over it. */
-final class TinyLatents {
+public final class TinyLatents {
     static final String FOLDER = "latents/test-32px";
 
     private TinyLatents() {}
 
-    static Storage write(Path dir, int clips, int frames, long seed) throws IOException {
+    public static Storage write(Path dir, int clips, int frames, long seed) throws IOException {
         Storage out = Storage.forUrl(dir.toString(), null);
         Nd4j.getRandom().setSeed(seed);
         List<LatentStore.IndexEntry> index = new ArrayList<>();
@@ -39,7 +39,7 @@ final class TinyLatents {
         return out;
     }
 
-    static UNetTask task(Storage out, int batch) throws IOException {
+    public static UNetTask task(Storage out, int batch) throws IOException {
         Path cfg = ProjectPaths.resolve("configuration/unet/tiny.json");
         return new UNetTask(Files.readString(cfg), cfg.toString(), 7, batch, 1, 1, "l1", out, FOLDER);
     }

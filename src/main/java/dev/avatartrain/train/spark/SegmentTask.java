@@ -154,7 +154,7 @@ record SegmentTask(TrainingTask task, List<List<String>> shards, TrainingSetting
             pool.shutdownNow();
             if (reporter != null) reporter.close();
             // a worker that failed may still be computing on its thread: its network is dropped, never reused
-            if (!done && worker != null) worker.close();
+            if (!done && worker != null) worker.abandon();
         }
     }
 

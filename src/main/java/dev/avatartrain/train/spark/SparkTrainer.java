@@ -130,7 +130,7 @@ public final class SparkTrainer {
                         channel.token(), timeout, Workers.coresPerExecutor(sc.getConf()), hadoop, memorySetting);
                 List<SegmentTask.Result> results = runStage(body, workers, channel, listeners, validations, step);
                 for (SegmentTask.Result r : results) if (r.refusal() != null) throw new BadInputException(r.refusal());
-                TrainingSegment.Outcome o = results.get(0).outcome();
+                TrainingSegment.Outcome o = results.stream().filter(r -> r.rank() == 0).findFirst().orElseThrow().outcome();
                 if (o.diverged()) throw diverged(o.loss(), o.step(), o.round(), last);
                 String problem = CheckpointPieces.verify(out, dir, workers);
                 if (problem != null) throw new IllegalStateException("train: the checkpoint at step " + end + " is incomplete: " + problem);
@@ -155,8 +155,11 @@ public final class SparkTrainer {
         sc.setJobDescription("avatar-train: steps " + body.plan().startStep() + " to " + body.plan().endStep() + " on " + workers
                 + " workers");
         scala.reflect.ClassTag<SegmentTask.Result> tag = scala.reflect.ClassTag$.MODULE$.apply(SegmentTask.Result.class);
+        // the barrier stage feeds a shuffle, so it is a shuffle map stage, which Spark retries as a whole when a task fails
+        // (a failed barrier result stage is not retried); its results are a few bytes per worker
         JavaFutureAction<List<SegmentTask.Result>> job = org.apache.spark.api.java.JavaRDD.fromRDD(
-                sc.parallelize(ranks, workers).rdd().barrier().mapPartitions(new SegmentTask.Function(body), false, tag), tag).collectAsync();
+                sc.parallelize(ranks, workers).rdd().barrier().mapPartitions(new SegmentTask.Function(body), false, tag), tag)
+                .repartition(1).collectAsync();
         long reported = startStep;
         long validated = body.plan().validateFirst() ? -1 : startStep;
         try {
