@@ -101,7 +101,7 @@ public final class SparkTrainer {
             }
             step = s.step();
             round = s.round();
-            LOG.info("train: resuming from {} at step {} (round {})", from, step, round);
+            LOG.info("train: resumed from {} at step {} (round {})", from, step, round);
         }
         long stop = untilStep > 0 ? Math.min(untilStep, t.maxTrainSteps()) : t.maxTrainSteps();
         long samplesPerStep = (long) t.trainBatchSize() * t.gradientAccumulationSteps() * workers;
