@@ -270,6 +270,7 @@ public final class TcpRing implements Collective {
                                 throw new CollectiveException("rank " + rank + " could not connect to "
                                         + peer.name() + " within " + settings.connectTimeout() + ": no answer");
                             }
+                            checkInterrupt("joining");
                             sel.select(Math.max(1, left / 1_000_000));
                         }
                     }
@@ -304,6 +305,7 @@ public final class TcpRing implements Collective {
                     }
                     throw new CollectiveException(missing);
                 }
+                checkInterrupt("joining");
                 sel.select(Math.max(1, left / 1_000_000));
                 sel.selectedKeys().clear();
                 SocketChannel ch;
@@ -448,7 +450,7 @@ public final class TcpRing implements Collective {
                     if (recvDone < len && recvStep < size - 1) { // reduce: into the scratch chunk, then add
                         int want = Math.min(chunk, len - recvDone);
                         scratch.limit(want).position(fill);
-                        int n = read(in, scratch, op);
+                        int n = read(in, scratch, OP_NAMES[op]);
                         fill += n;
                         moved |= n > 0;
                         wantRead = n == 0;
@@ -459,7 +461,7 @@ public final class TcpRing implements Collective {
                         }
                     } else if (recvDone < len) { // gather: straight into place
                         recvView.limit(off + len).position(off + recvDone);
-                        int n = read(in, recvView, op);
+                        int n = read(in, recvView, OP_NAMES[op]);
                         recvDone += n;
                         moved |= n > 0;
                         wantRead = n == 0;
@@ -504,7 +506,7 @@ public final class TcpRing implements Collective {
         long lastProgress = System.nanoTime();
         while (mine.hasRemaining() || theirs.hasRemaining()) {
             int w = mine.hasRemaining() ? out.channel().write(mine) : 0;
-            int r = theirs.hasRemaining() ? read(in, theirs, op) : 0;
+            int r = theirs.hasRemaining() ? read(in, theirs, OP_NAMES[op]) : 0;
             bytesSent += w;
             if (w + r > 0) {
                 lastProgress = System.nanoTime();
@@ -566,7 +568,7 @@ public final class TcpRing implements Collective {
             TreeMap<Integer, String> missing = new TreeMap<>();
             for (int r = 1; r < size; r++) {
                 if (got[r].hasRemaining()) {
-                    int n = read(control[r], got[r], op);
+                    int n = read(control[r], got[r], what);
                     if (got[r].position() >= 8) {
                         int theirOp = got[r].getInt(0);
                         int theirCount = got[r].getInt(4);
@@ -667,11 +669,11 @@ public final class TcpRing implements Collective {
 
     // ---- waiting, failing, closing --------------------------------------------------------------------------------
 
-    private int read(Peer from, ByteBuffer into, int op) throws IOException {
+    private int read(Peer from, ByteBuffer into, String what) throws IOException {
         int n = from.channel().read(into);
         if (n < 0) {
             throw new CollectiveException(from.name() + " closed its connection to rank " + rank + " during "
-                    + OP_NAMES[op] + ": it failed or was stopped");
+                    + what + ": it failed or was stopped");
         }
         bytesReceived += n;
         return n;
@@ -696,68 +698,56 @@ public final class TcpRing implements Collective {
             left = lastProgress + timeoutNanos - System.nanoTime();
         }
         if (left <= 0) {
-            throw new CollectiveException(readFrom != null
-                    ? readFrom.name() + " sent rank " + rank + " nothing for " + settings.timeout() + " during "
-                    + OP_NAMES[op] + ": it has not called it, is stuck, or the network is down"
-                    : writeTo.name() + " took nothing from rank " + rank + " for " + settings.timeout() + " during "
-                    + OP_NAMES[op] + ": it is stuck or the network is down");
+            throw readFrom != null ? silent(readFrom, true, OP_NAMES[op], "for " + settings.timeout())
+                    : silent(writeTo, false, OP_NAMES[op], "for " + settings.timeout());
         }
     }
 
     private void writeFully(Peer to, ByteBuffer buf, long deadline, String what) throws IOException {
-        try (Selector sel = Selector.open()) {
-            SelectionKey key = null;
+        moveFully(to, buf, true, deadline, what);
+    }
+
+    private void readFully(Peer from, ByteBuffer buf, long deadline, String what) throws IOException {
+        moveFully(from, buf, false, deadline, what);
+    }
+
+    /** Writes all of {@code buf} to the peer, or fills it from the peer, by the deadline. */
+    private void moveFully(Peer peer, ByteBuffer buf, boolean write, long deadline, String what) throws IOException {
+        Selector sel = null; // opened only if the peer makes this wait
+        try {
             while (buf.hasRemaining()) {
-                bytesSent += to.channel().write(buf);
+                if (write) {
+                    bytesSent += peer.channel().write(buf);
+                } else {
+                    read(peer, buf, what);
+                }
                 if (buf.hasRemaining()) {
-                    long left = deadline - System.nanoTime();
-                    if (left <= 0) {
-                        throw new CollectiveException(to.name() + " took nothing from rank " + rank + " during "
-                                + what + " before the time-out: it is stuck or the network is down");
+                    if (deadline - System.nanoTime() <= 0) {
+                        throw silent(peer, !write, what, "before the time-out");
                     }
-                    if (key == null) {
-                        key = to.channel().register(sel, SelectionKey.OP_WRITE);
+                    checkInterrupt(what);
+                    if (sel == null) {
+                        sel = Selector.open();
+                        peer.channel().register(sel, write ? SelectionKey.OP_WRITE : SelectionKey.OP_READ);
                     }
-                    sel.select(Math.max(1, left / 1_000_000));
+                    sel.select(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
                     sel.selectedKeys().clear();
                 }
             }
-            if (key != null) {
-                key.cancel();
-                sel.selectNow(); // deregisters, so that the channel can join another selector
+        } finally {
+            if (sel != null) {
+                sel.close(); // deregisters the channel
             }
         }
     }
 
-    private void readFully(Peer from, ByteBuffer buf, long deadline, String what) throws IOException {
-        try (Selector sel = Selector.open()) {
-            SelectionKey key = null;
-            while (buf.hasRemaining()) {
-                int n = from.channel().read(buf);
-                if (n < 0) {
-                    throw new CollectiveException(from.name() + " closed its connection to rank " + rank + " during "
-                            + what + ": it failed or was stopped");
-                }
-                bytesReceived += n;
-                if (buf.hasRemaining()) {
-                    long left = deadline - System.nanoTime();
-                    if (left <= 0) {
-                        throw new CollectiveException(from.name() + " sent rank " + rank + " nothing during " + what
-                                + " before the time-out: it failed, is stuck, or the network is down");
-                    }
-                    checkInterrupt(what);
-                    if (key == null) {
-                        key = from.channel().register(sel, SelectionKey.OP_READ);
-                    }
-                    sel.select(Math.max(1, left / 1_000_000));
-                    sel.selectedKeys().clear();
-                }
-            }
-            if (key != null) {
-                key.cancel();
-                sel.selectNow();
-            }
-        }
+    /** The failure of a peer that sent (or took) nothing for too long. */
+    private CollectiveException silent(Peer peer, boolean reading, String what, String howLong) {
+        return new CollectiveException(reading
+                ? peer.name() + " sent rank " + rank + " nothing " + howLong + " during " + what
+                + ": it has not called it, failed, is stuck, or the network is down"
+                : peer.name() + " took nothing from rank " + rank + " " + howLong + " during " + what
+                + ": it is stuck or the network is down");
     }
 
     private void ensureOpen(int op) {

@@ -6,11 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.Callable;
@@ -23,12 +29,17 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /** The ring on real sockets on 127.0.0.1, each rank a thread, against sums computed here. */
 class TcpRingTest {
     /** Guards against hangs only; the collectives' own time-outs are what the failure tests check. */
     private static final long GUARD_SECONDS = 60;
     private static final int[] SIZES = {0, 1, 2, 3, 7, 1001, 1_500_001};
+    /** 4 KiB chunks: a few MB pass through hundreds of pipelined chunks. */
+    private static final TcpRing.Settings SMALL_CHUNKS = new TcpRing.Settings(Duration.ofSeconds(30),
+            Duration.ofSeconds(30), 0, 4096);
 
     private final ExecutorService pool = Executors.newCachedThreadPool();
     private final List<Collective> opened = new ArrayList<>();
@@ -181,8 +192,7 @@ class TcpRingTest {
     @ParameterizedTest
     @ValueSource(ints = {2, 3, 4})
     void reduceScatterLeavesEachRankTheSumOfItsShard(int n) throws Exception {
-        List<Collective> ranks = ring(n, new TcpRing.Settings(Duration.ofSeconds(30), Duration.ofSeconds(30), 0,
-                4096));
+        List<Collective> ranks = ring(n, SMALL_CHUNKS);
         for (int count : SIZES) {
             float[][] data = integers(n, count, 31 * count + n);
             float[] expected = serialSum(data);
@@ -208,13 +218,12 @@ class TcpRingTest {
     @ParameterizedTest
     @ValueSource(ints = {2, 3, 4})
     void allGatherGivesEveryRankEveryShard(int n) throws Exception {
-        List<Collective> ranks = ring(n, new TcpRing.Settings(Duration.ofSeconds(30), Duration.ofSeconds(30), 0,
-                4096));
+        List<Collective> ranks = ring(n, SMALL_CHUNKS);
         for (int count : SIZES) {
             float[] whole = integers(1, count, count)[0];
             onEveryRank(n, r -> {
                 float[] mine = new float[count];
-                java.util.Arrays.fill(mine, Float.NaN); // what is not this rank's shard must be overwritten
+                Arrays.fill(mine, Float.NaN); // what is not this rank's shard must be overwritten
                 Shard s = Shards.of(count, n, r);
                 System.arraycopy(whole, (int) s.offset(), mine, (int) s.offset(), (int) s.length());
                 FloatBuffer b = framed(mine);
@@ -359,6 +368,46 @@ class TcpRingTest {
             assertInstanceOf(CollectiveException.class, e);
         }
         assertTrue(errors.get(0).getMessage().contains("same calls"), errors.get(0).getMessage());
+    }
+
+    @Test
+    void ranksInSeparateJvmsAgree() throws Exception {
+        TcpRing.Listener listener = TcpRing.listen("127.0.0.1",
+                TcpRing.Settings.DEFAULT.withTimeouts(Duration.ofSeconds(30)));
+        List<String> command = new ArrayList<>();
+        command.add(ProcessHandle.current().info().command().orElse("java"));
+        command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), RingRankProcess.class.getName()));
+        Process child = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(),
+                    StandardCharsets.UTF_8));
+            String line = out.readLine();
+            assertTrue(line != null && line.startsWith("ADDRESS "), "rank 1's JVM printed " + line);
+            new PrintStream(child.getOutputStream(), true, StandardCharsets.UTF_8).println(listener.address());
+            try (Collective c = listener.join(0, List.of(listener.address(), line.substring(8)))) {
+                RingRankProcess.run(c);
+            }
+            assertEquals("OK", out.readLine(), "rank 1's JVM");
+            assertTrue(child.waitFor(GUARD_SECONDS, TimeUnit.SECONDS), "rank 1's JVM did not exit");
+            assertEquals(0, child.exitValue());
+        } finally {
+            child.destroyForcibly();
+        }
+    }
+
+    @Test
+    void anNd4jArraysMemoryIsAllReducedInPlace() throws Exception {
+        List<Collective> ranks = ring(2, TcpRing.Settings.DEFAULT);
+        float[][] data = integers(2, 1003, 11);
+        List<INDArray> arrays = onEveryRank(2, r -> {
+            INDArray a = Nd4j.createFromArray(data[r]);
+            ranks.get(r).allReduce(a.data().asNioFloat());
+            return a;
+        });
+        for (INDArray a : arrays) {
+            assertArrayEquals(serialSum(data), a.toFloatVector());
+        }
     }
 
     @Test
