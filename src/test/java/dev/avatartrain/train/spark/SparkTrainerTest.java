@@ -140,29 +140,34 @@ class SparkTrainerTest {
         return s.toString();
     }
 
+    /** A task that is another one but for where its batches come from. */
+    interface Wrapping extends TrainingTask {
+        TrainingTask inner();
+
+        @Override
+        default String networkKey() {
+            return inner().networkKey();
+        }
+
+        @Override
+        default Network buildNetwork() {
+            return inner().buildNetwork();
+        }
+
+        @Override
+        default String lossName() {
+            return inner().lossName();
+        }
+
+        @Override
+        default int batchSize() {
+            return inner().batchSize();
+        }
+    }
+
     /** Fails worker 1 once, when it draws the second step's batch (in the second segment), as a lost executor would. */
-    record FailsOnce(TrainingTask inner) implements TrainingTask {
+    record FailsOnce(TrainingTask inner) implements Wrapping {
         static final AtomicInteger FAILURES = new AtomicInteger(), DRAWS = new AtomicInteger();
-
-        @Override
-        public String networkKey() {
-            return inner.networkKey();
-        }
-
-        @Override
-        public Network buildNetwork() {
-            return inner.buildNetwork();
-        }
-
-        @Override
-        public String lossName() {
-            return inner.lossName();
-        }
-
-        @Override
-        public int batchSize() {
-            return inner.batchSize();
-        }
 
         @Override
         public BatchSource open(List<String> shard) {
@@ -179,27 +184,7 @@ class SparkTrainerTest {
     }
 
     /** In the first attempt of a stage worker 1 never gets its data (and so never reaches the rendezvous) until killed. */
-    record NeverArrivesFirst(TrainingTask inner) implements TrainingTask {
-        @Override
-        public String networkKey() {
-            return inner.networkKey();
-        }
-
-        @Override
-        public Network buildNetwork() {
-            return inner.buildNetwork();
-        }
-
-        @Override
-        public String lossName() {
-            return inner.lossName();
-        }
-
-        @Override
-        public int batchSize() {
-            return inner.batchSize();
-        }
-
+    record NeverArrivesFirst(TrainingTask inner) implements Wrapping {
         @Override
         public BatchSource open(List<String> shard) {
             TaskContext ctx = TaskContext.get();
