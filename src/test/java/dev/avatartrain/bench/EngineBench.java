@@ -69,5 +69,6 @@ public final class EngineBench {
             System.out.printf("| %s | %.3f | %.3f | %.0f %% | %.2f |%n", r.get("step"), wall, compute, 100 * (1 - compute / wall),
                     ((Number) r.get("samples_per_s")).doubleValue());
         }
+        System.exit(0); // Spark's barrier tasks leave a non-daemon timer thread in the JVM that ran them (local mode)
     }
 }
