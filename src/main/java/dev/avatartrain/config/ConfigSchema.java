@@ -54,7 +54,7 @@ public final class ConfigSchema {
         longInt("train", "seed", 42, "Seed for initialisation, reference-frame choice and sampling (per round and partition).");
         integer("train", "averaging_frequency", 1, 1, INF, "Optimizer steps each worker takes between two parameter averages.");
         integer("train", "checkpointing_steps", 500, 1, INF, "Write a checkpoint every this many optimizer steps (and at the end).");
-        integer("train", "num_workers", 0, 0, INF, "Data-parallel workers (Spark partitions of whole clips); 0 = Spark's default parallelism.");
+        integer("train", "num_workers", 0, 0, INF, "Data-parallel workers (Spark partitions of whole clips); 0 = one per executor.");
         choice("train", "loss", "l1", List.of("l1", "mse"), "Loss on predicted latents.");
         number("train", "validation_fraction", 0.1, 0.0, 0.5, "Share of clips held out for validation (split by clip, never by frame).");
         choice("train", "audio_positional_encoding", "none", List.of("none", "musetalk"),
@@ -110,7 +110,7 @@ public final class ConfigSchema {
         number(ADAPTER, "weight_decay", 1e-2, 0.0, INF, "AdamW decoupled weight decay.");
         number(ADAPTER, "max_grad_norm", 1.0, 0.0, INF, "Clip the global gradient norm to this; 0 disables.");
         integer(ADAPTER, "seed", 42, -INF, INF, "Seed for initialisation, the validation split and sampling.");
-        integer(ADAPTER, "num_workers", 0, 0, INF, "Data-parallel workers; 0 = Spark's default parallelism.");
+        integer(ADAPTER, "num_workers", 0, 0, INF, "Data-parallel workers; 0 = one per executor.");
         integer(ADAPTER, "averaging_frequency", 1, 1, INF, "Optimizer steps each worker takes between two averages.");
         number(ADAPTER, "validation_fraction", 0.1, 0.0, 0.5, "Share of clips held out for validation.");
         integer(ADAPTER, "validation_every", 0, 0, INF, "Optimizer steps between validations; 0: about 5 per run.");

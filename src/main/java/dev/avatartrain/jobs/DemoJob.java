@@ -17,7 +17,7 @@ import dev.avatartrain.models.taesd.TaesdSource;
 import dev.avatartrain.synth.SyntheticClips;
 import dev.avatartrain.train.Checkpoints;
 import dev.avatartrain.train.Metrics;
-import dev.avatartrain.train.Trainer;
+import dev.avatartrain.train.spark.SparkTrainer;
 
 /**
  * {@code avatar-train demo}: the whole pipeline on generated data with {@code configuration/demo}: synth →
@@ -59,7 +59,7 @@ public final class DemoJob {
             }
             EncodeJob.run(spark, config);
             LOG.info("demo 4/5 train");
-            Trainer.Result r = TrainJob.run(spark, config, 0);
+            SparkTrainer.Result r = TrainJob.run(spark, config, 0);
             Map<String, Object> first = r.validations().get(0), last = r.validations().get(r.validations().size() - 1);
             LOG.info(String.format("demo: validation loss %.4f (step %s) → %.4f (step %s); mouth PSNR %.1f → %.1f dB",
                     (Double) first.get("val_loss"), first.get("step"), (Double) last.get("val_loss"), last.get("step"),
@@ -69,7 +69,7 @@ public final class DemoJob {
                     ProjectPaths.resolve("configuration/demo/train_adapter.yaml"), List.of(), Map.of());
             dev.avatartrain.synth.SyntheticAdapterData.write(Path.of(adapter.manifest()).getParent(), adapter.model(), 24,
                     config.train().seed());
-            Trainer.Result ar = TrainAdapterJob.run(spark, adapter, demoConfigDir().toString(), false);
+            SparkTrainer.Result ar = TrainAdapterJob.run(spark, adapter, demoConfigDir().toString(), false);
             Map<String, Object> af = ar.validations().get(0), al = ar.validations().get(ar.validations().size() - 1);
             LOG.info(String.format("demo: UNet validation loss %.4f → %.4f; adapter validation loss %.4f → %.4f (token cosine %.3f → %.3f)",
                     (Double) first.get("val_loss"), (Double) last.get("val_loss"), (Double) af.get("val_loss"), (Double) al.get("val_loss"),

@@ -26,14 +26,15 @@ import dev.avatartrain.tensors.Safetensors;
 import dev.avatartrain.tensors.TensorFiles;
 import dev.avatartrain.train.Checkpoints;
 import dev.avatartrain.train.Metrics;
-import dev.avatartrain.train.Trainer;
 import dev.avatartrain.train.adapter.AdapterOptions;
 import dev.avatartrain.train.adapter.AdapterTask;
 import dev.avatartrain.train.adapter.AdapterValidation;
+import dev.avatartrain.train.spark.SparkTrainer;
+import dev.avatartrain.train.spark.Workers;
 
 /**
  * {@code avatar-train train-adapter}: InfiniteTalk's audio adapter from a manifest, on the same engine as the UNet
- * ({@link Trainer}): items split into training and validation, training items dealt to the workers, epochs turned
+ * ({@link SparkTrainer}): items split into training and validation, training items dealt to the workers, epochs turned
  * into optimizer steps, checkpoints and resume as {@code train}; at the end the weights are exported as
  * {@code output_dir/adapter.safetensors} with PyTorch names (and the {@code audio_proj.} prefix when the initial
  * weights had it).
@@ -47,12 +48,12 @@ public final class TrainAdapterJob {
     /** What an adapter run writes into {@code output_dir} besides checkpoints (moved aside with them by {@code --overwrite}). */
     static final List<String> RUN_OUTPUTS = List.of(Metrics.JSONL, Metrics.CSV, Metrics.PLOT, EXPORT, AppConfig.EFFECTIVE_CONFIG_FILE);
 
-    public static Trainer.Result run(SparkSession spark, AdapterOptions o, Path engineConfigDir) throws IOException {
+    public static SparkTrainer.Result run(SparkSession spark, AdapterOptions o, Path engineConfigDir) throws IOException {
         return run(spark, o, engineConfigDir == null ? null : engineConfigDir.toString(), false);
     }
 
     /** As {@link #run(SparkSession, AdapterOptions, String, boolean)} with a local engine configuration folder. */
-    public static Trainer.Result run(SparkSession spark, AdapterOptions o, Path engineConfigDir, boolean overwrite) throws IOException {
+    public static SparkTrainer.Result run(SparkSession spark, AdapterOptions o, Path engineConfigDir, boolean overwrite) throws IOException {
         return run(spark, o, engineConfigDir == null ? null : engineConfigDir.toString(), overwrite);
     }
 
@@ -62,7 +63,7 @@ public final class TrainAdapterJob {
      * run's checkpoints, metrics and export aside), and only then writes anything. {@code engineConfigDir}: local, bundled
      * in the jar or a storage URL (null: configuration/global).
      */
-    public static Trainer.Result run(SparkSession spark, AdapterOptions o, String engineConfigDir, boolean overwrite) throws IOException {
+    public static SparkTrainer.Result run(SparkSession spark, AdapterOptions o, String engineConfigDir, boolean overwrite) throws IOException {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         dev.avatartrain.gpu.GpuCheck.forDriver();
         Configuration hadoop = sc.hadoopConfiguration();
@@ -72,7 +73,7 @@ public final class TrainAdapterJob {
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < manifest.size(); i++) ids.add(String.valueOf(i));
         ClipSplit split = ClipSplit.of(ids, o.validationFraction(), o.seed());
-        int workers = Math.max(1, Math.min(split.train().size(), o.numWorkers() > 0 ? o.numWorkers() : sc.defaultParallelism()));
+        int workers = Workers.resolve(sc, o.numWorkers(), split.train().size(), "num_workers");
         List<List<String>> shards = new ArrayList<>();
         for (int w = 0; w < workers; w++) shards.add(new ArrayList<>());
         for (int i = 0; i < split.train().size(); i++) shards.get(i % workers).add(split.train().get(i));
@@ -94,14 +95,14 @@ public final class TrainAdapterJob {
             if (k.startsWith("fs.s3a.") && !java.util.Objects.equals(hadoop.get(k), defaults.get(k))) s3.put(k, hadoop.get(k));
         }
         AdapterTask task = new AdapterTask(manifest, o.model(), o.seed(), o.batchSize(), o.initWeights(), s3);
-        AdapterValidation validation = split.validation().isEmpty() ? null : new AdapterValidation(task.load(split.validation()), task);
+        AdapterValidation.Plan validation = split.validation().isEmpty() ? null : new AdapterValidation.Plan(task, split.validation());
         try (Storage out = Storage.forUrl(o.outputDir(), hadoop)) {
             Checkpoints.Run run = Checkpoints.claim(out, engine.model().resumeFromCheckpoint(), overwrite, RUN_OUTPUTS,
                     Checkpoints.Hints.ADAPTER, hadoop);
             byte[] effective = ("# train-adapter options\n" + new org.yaml.snakeyaml.Yaml().dumpAsMap(new LinkedHashMap<>(o.values()))
                     + "# Engine configuration (sha256 " + engine.hash() + ")\n" + engine.toYaml()).getBytes(java.nio.charset.StandardCharsets.UTF_8);
             out.write(AppConfig.EFFECTIVE_CONFIG_FILE, w -> w.write(effective));
-            Trainer.Result r = new Trainer(sc, engine, task, shards, out, run).run(validation, 0);
+            SparkTrainer.Result r = new SparkTrainer(sc, engine, task, shards, out, run).run(validation, 0);
             String prefix = "";
             if (!o.initWeights().isBlank()) prefix = AudioProjModel.prefixOf(TensorFiles.read(
                     dev.avatartrain.hub.HubFiles.resolveWeightsFile(o.initWeights(), AudioProjModel.WEIGHTS_FILES, hadoop),

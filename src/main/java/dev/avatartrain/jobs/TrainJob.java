@@ -31,20 +31,21 @@ import dev.avatartrain.storage.Storage;
 import dev.avatartrain.train.Checkpoints;
 import dev.avatartrain.gpu.GpuCheck;
 import dev.avatartrain.train.Metrics;
-import dev.avatartrain.train.Trainer;
+import dev.avatartrain.train.spark.SparkTrainer;
+import dev.avatartrain.train.spark.Workers;
 import dev.avatartrain.train.unet.UNetTask;
 import dev.avatartrain.train.unet.UNetValidation;
 
 /**
  * {@code avatar-train train}: the lip-sync UNet on the latent cache, with parameter averaging on Spark
- * ({@link Trainer}). Clips are split into training and validation by clip; training clips are dealt to
- * {@code num_workers} shards (default: Spark's parallelism) balanced by frame count.
+ * ({@link SparkTrainer}). Clips are split into training and validation by clip; training clips are dealt to
+ * {@code num_workers} shards (0: one per executor) balanced by frame count.
  */
 public final class TrainJob {
     private static final Logger LOG = LoggerFactory.getLogger(TrainJob.class);
     private TrainJob() {}
 
-    public static Trainer.Result run(SparkSession spark, AppConfig config, long untilStep) throws IOException {
+    public static SparkTrainer.Result run(SparkSession spark, AppConfig config, long untilStep) throws IOException {
         return run(spark, config, untilStep, false);
     }
 
@@ -53,7 +54,7 @@ public final class TrainJob {
      * claims {@code output_dir} for this run ({@link Checkpoints#claim}; {@code overwrite} moves another run's
      * checkpoints and outputs aside), and only then writes anything.
      */
-    public static Trainer.Result run(SparkSession spark, AppConfig config, long untilStep, boolean overwrite) throws IOException {
+    public static SparkTrainer.Result run(SparkSession spark, AppConfig config, long untilStep, boolean overwrite) throws IOException {
         TrainConfig t = config.train();
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         notes(config);
@@ -76,7 +77,7 @@ public final class TrainJob {
         checkShapes(unet, probe, t, unetFile);
         checkResumeEncoding(config, out);
 
-        int workers = Math.min(split.train().size(), EncodeJob.workers(config, sc));
+        int workers = Workers.resolve(sc, t.numWorkers(), split.train().size(), "train.num_workers");
         List<List<String>> shards = shards(split.train(), frames, workers);
         LOG.info("train: " + split.train().size() + " training clips in " + shards.size() + " shards, "
                 + split.validation().size() + " validation clips; latents " + out.locations().get(0).child(folder));
@@ -85,14 +86,13 @@ public final class TrainJob {
                 start.weights() == null ? null : start.weights().weights().toString(), t.gradientCheckpointing());
         LOG.info("train: references at least " + t.referenceMinDistance() + " frames from the target where the clip allows;"
                 + " audio positional encoding " + t.audioPositionalEncoding());
-        UNetValidation validation = null;
+        UNetValidation.Plan validation = null;
         if (!split.validation().isEmpty()) {
-            List<ClipLatents> val = new ArrayList<>();
-            for (String c : split.validation()) val.add(LatentStore.readClip(out, folder, c));
             LOG.info("train: validation decodes with " + vae.describe()
                     + (vae.isRandom() ? " (grids show latent channels 0-2: random weights decode to no picture)" : ""));
-            validation = new UNetValidation(val, t.audioLengthLeft(), t.audioLengthRight(), t.seed(), vae.decoder(), vae.isRandom(), out,
-                    t.loss(), t.referenceMinDistance(), AudioPositionalEncoding.of(t.audioPositionalEncoding()));
+            validation = new UNetValidation.Plan(split.validation(), out, folder, config.model().vaePretrainedModelNameOrPath(),
+                    EncodeJob.vaeCache().toString(), new org.apache.spark.util.SerializableConfiguration(sc.hadoopConfiguration()),
+                    t.audioLengthLeft(), t.audioLengthRight(), t.seed(), t.loss(), t.referenceMinDistance(), t.audioPositionalEncoding());
         } else {
             LOG.info("train: only one clip, so no validation (validation is on held-out clips, never frames)");
         }
@@ -100,7 +100,7 @@ public final class TrainJob {
                 sc.hadoopConfiguration());
         byte[] effective = ("# Effective configuration (sha256 " + config.hash() + ")\n" + config.toYaml()).getBytes(java.nio.charset.StandardCharsets.UTF_8);
         out.write(AppConfig.EFFECTIVE_CONFIG_FILE, o -> o.write(effective));
-        Trainer.Result r = new Trainer(sc, config, task, shards, out, run).run(validation, untilStep);
+        SparkTrainer.Result r = new SparkTrainer(sc, config, task, shards, out, run).run(validation, untilStep);
         if (r.validations().size() >= 2) {
             Object first = r.validations().get(0).get("val_loss"), last = r.validations().get(r.validations().size() - 1).get("val_loss");
             LOG.info(String.format("train: validation loss %.5f at step %s → %.5f at step %s", (Double) first,
@@ -172,7 +172,7 @@ public final class TrainJob {
         if (location == null) return;
         String recorded;
         try (Storage in = Storage.forUrl(location, out.hadoopConf())) {
-            if (!in.exists(Checkpoints.STATE)) return; // Trainer reports the incomplete checkpoint
+            if (!in.exists(Checkpoints.STATE)) return; // the trainer reports the incomplete checkpoint
             var info = new com.fasterxml.jackson.databind.ObjectMapper().readTree(in.readAll(Checkpoints.STATE)).path("info");
             recorded = info.hasNonNull(UNetWeights.PE_KEY) ? info.get(UNetWeights.PE_KEY).asText() : "none";
         }

@@ -27,10 +27,10 @@ import dev.avatartrain.storage.Storage;
 import dev.avatartrain.tensors.Safetensors;
 
 /**
- * Checkpoints under {@code output_dir/checkpoints/checkpoint-<step>/}, written by the driver only:
- * {@code model.safetensors} (parameters under their PyTorch names: loads with {@code strict=True}),
- * {@code optimizer.safetensors} (AdamW {@code exp_avg}/{@code exp_avg_sq} per parameter) and, last,
- * {@code training_state.json} (step, round, seed, config hash, run id, format version). Each file is written
+ * Checkpoints under {@code output_dir/checkpoints/checkpoint-<step>/}: {@code model.safetensors} (parameters under
+ * their PyTorch names: loads with {@code strict=True}), the AdamW moments (written by the workers in pieces,
+ * {@link CheckpointPieces}; or, from one process, {@code optimizer.safetensors} with {@code exp_avg}/{@code exp_avg_sq}
+ * per parameter) and, last, written by the driver, {@code training_state.json} (step, round, seed, config hash, run id, format version). Each file is written
  * atomically and the state file marks the checkpoint complete: a checkpoint without it (a crash mid-write) is ignored
  * and replaced, and the temporary files such a crash leaves are removed when the next run starts.
  *
@@ -96,8 +96,7 @@ public final class Checkpoints {
 
     /** Writes a checkpoint (stamped with this run's id and the format version) and prunes this run's old ones; returns its location. */
     public String write(State given, ModelState model) throws IOException {
-        State state = new State(given.step(), given.round(), given.seed(), given.configHash(), given.network(), given.info(), runId,
-                FORMAT_VERSION);
+        State state = given;
         String dir = DIR + "/" + name(state.step());
         out.delete(dir + "/" + STATE); // an older, complete checkpoint of the same step is replaced, never half-mixed
         Map<String, String> meta = Map.of("format", "pt", "step", String.valueOf(state.step()), "network", state.network());
@@ -105,6 +104,18 @@ public final class Checkpoints {
         out.write(dir + "/" + MODEL, o -> Safetensors.write(o, streamed(model, List.of(0), List.of("")), meta));
         out.write(dir + "/" + OPTIMIZER, o -> Safetensors.write(o, streamed(model, List.of(1, 2), List.of(".exp_avg", ".exp_avg_sq")),
                 Map.of("step", String.valueOf(state.step()))));
+        return commit(given);
+    }
+
+    /**
+     * Completes the checkpoint of {@code given.step()} whose model and optimizer files are written (by the workers,
+     * {@link CheckpointPieces}; the caller verified them): writes the state file, stamped with this run's id and the
+     * format version, atomically and last, then prunes this run's old checkpoints. Returns its location.
+     */
+    public String commit(State given) throws IOException {
+        State state = new State(given.step(), given.round(), given.seed(), given.configHash(), given.network(), given.info(), runId,
+                FORMAT_VERSION);
+        String dir = DIR + "/" + name(state.step());
         byte[] json = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state);
         out.write(dir + "/" + STATE, o -> o.write(json));
         List<Long> steps = runId == null ? completeSteps() : new ArrayList<>(runs().getOrDefault(runId, List.of()));

@@ -105,6 +105,47 @@ public final class FlatLayout implements Serializable {
         }
     }
 
+    /**
+     * Copies flat elements [{@code start}, {@code start + out.remaining()}) of {@code arrays} (same names and shapes,
+     * map order) into {@code out} from its position, which advances.
+     */
+    public void read(Map<String, INDArray> arrays, long start, FloatBuffer out) {
+        List<INDArray> list = check(arrays);
+        long end = start + out.remaining();
+        for (int t = first(start); t < names.size() && offsets[t] < end; t++) {
+            long from = Math.max(start, offsets[t]), to = Math.min(end, offsets[t + 1]);
+            if (to <= from) continue;
+            FloatBuffer b = floats(list.get(t), names.get(t), false);
+            b.position((int) (from - offsets[t])).limit((int) (to - offsets[t]));
+            out.put(b);
+        }
+    }
+
+    /** Copies {@code in} (from its position, which advances) into flat elements from {@code start} of {@code arrays}. */
+    public void write(FloatBuffer in, long start, Map<String, INDArray> arrays) {
+        List<INDArray> list = check(arrays);
+        long end = start + in.remaining();
+        int limit = in.limit();
+        for (int t = first(start); t < names.size() && offsets[t] < end; t++) {
+            long from = Math.max(start, offsets[t]), to = Math.min(end, offsets[t + 1]);
+            if (to <= from) continue;
+            FloatBuffer b = floats(list.get(t), names.get(t), true);
+            b.position((int) (from - offsets[t]));
+            in.limit(in.position() + (int) (to - from));
+            b.put(in);
+            in.limit(limit);
+        }
+    }
+
+    /** The elements of tensor {@code t} of a network's arrays as a buffer from its first element (no copy). */
+    public FloatBuffer tensor(INDArray a, int t) {
+        if (!Arrays.equals(a.shape(), shapes.get(t)))
+            throw new IllegalArgumentException("\"" + names.get(t) + "\" is " + Arrays.toString(a.shape()) + ", the layout has "
+                    + Arrays.toString(shapes.get(t)));
+        FloatBuffer b = floats(a, names.get(t), false);
+        return b.limit((int) length(t)).slice();
+    }
+
     /** The tensor holding flat element {@code at} (the first one, if empty tensors precede it). */
     private int first(long at) {
         int i = Arrays.binarySearch(offsets, at);

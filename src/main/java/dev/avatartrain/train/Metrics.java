@@ -42,7 +42,8 @@ public final class Metrics implements TrainingListener {
     public static final String JSONL = "metrics.jsonl";
     public static final String CSV = "metrics.csv";
     public static final String PLOT = "loss.png";
-    static final List<String> TRAIN_COLUMNS = List.of("step", "round", "train_loss", "lr", "grad_norm", "samples_per_s", "round_s");
+    static final List<String> TRAIN_COLUMNS = List.of("step", "round", "train_loss", "lr", "grad_norm", "samples_per_s", "round_s",
+            "compute_s");
     private static final Logger LOG = LoggerFactory.getLogger(Metrics.class);
     private static final ObjectMapper JSON = new ObjectMapper();
 

@@ -7,13 +7,13 @@ import org.slf4j.LoggerFactory;
 
 import dev.avatartrain.config.AppConfig;
 
-/** The console side of a run, at INFO: the run's shape, a progress line per round, validation results, checkpoints. */
-final class ProgressListener implements TrainingListener {
-    private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
+/** The console side of a run, at INFO: the run's shape, a progress line per optimizer step, validation results, checkpoints. */
+public final class ProgressListener implements TrainingListener {
+    private static final Logger LOG = LoggerFactory.getLogger(ProgressListener.class);
     private final AppConfig config;
     private long startedNanos, startStep;
 
-    ProgressListener(AppConfig config) {
+    public ProgressListener(AppConfig config) {
         this.config = config;
     }
 
@@ -34,7 +34,12 @@ final class ProgressListener implements TrainingListener {
         double elapsed = (System.nanoTime() - startedNanos) / 1e9;
         double eta = r.step() == startStep ? 0 : elapsed / (r.step() - startStep) * (max - r.step());
         LOG.info(String.format("step %d/%d  loss %.5f  lr %.3g  grad-norm %.3g  %.1f samples/s  ETA %s", r.step(), max, r.loss(), r.lr(),
-                r.gradNorm(), r.samplesPerSecond(), Trainer.duration(eta)));
+                r.gradNorm(), r.samplesPerSecond(), duration(eta)));
+    }
+
+    static String duration(double seconds) {
+        long s = Math.round(seconds);
+        return String.format("%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
     }
 
     @Override

@@ -18,13 +18,13 @@ import dev.avatartrain.tensorboard.Events;
  * {@code validation/<name>} per validation (a {@code val_} prefix dropped), the validation grid as image
  * {@code validation/grid}, and the effective configuration as text {@code config}.
  */
-final class TensorBoardListener implements TrainingListener {
-    private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
+public final class TensorBoardListener implements TrainingListener {
+    private static final Logger LOG = LoggerFactory.getLogger(TensorBoardListener.class);
     private final Storage out;
     private final AppConfig config;
     private final EventFileWriter events;
 
-    TensorBoardListener(Storage outputDir, AppConfig config) throws IOException {
+    public TensorBoardListener(Storage outputDir, AppConfig config) throws IOException {
         this.out = outputDir;
         this.config = config;
         this.events = EventFileWriter.open(outputDir);

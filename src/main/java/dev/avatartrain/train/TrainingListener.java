@@ -5,20 +5,22 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * A side effect of the driver's loop ({@link Trainer}): the progress line, metrics files, TensorBoard events, the
+ * A side effect of the driver's loop ({@code train.spark.SparkTrainer}): the progress line, metrics files, TensorBoard events, the
  * dashboard, validation and checkpoints each react to these events. Called on the driver, in the order the
  * listeners were given; {@link #close()} is called for every listener also when training fails.
  */
 public interface TrainingListener extends AutoCloseable {
-    /** The run's shape, once before the first round; {@code state} holds the weights at {@code startStep}. */
-    record Start(long startStep, long stopStep, long maxSteps, int workers, long samplesPerStep, double baseLr, ModelState state) {}
+    /** The run's shape, once before the first step. */
+    record Start(long startStep, long stopStep, long maxSteps, int workers, long samplesPerStep, double baseLr) {}
 
     /**
-     * One finished averaging round: the optimizer has reached {@code step} (from {@code previousStep}); {@code state} is
-     * the driver's one copy of the averaged parameters and moments (read it, never keep it past the call).
+     * One optimizer step the workers took, as they reported it: the optimizer has reached {@code step} (from
+     * {@code previousStep}); mean loss, learning rate and gradient norm over the workers; {@code seconds} the step's
+     * wall time on rank 0 and {@code computeSeconds} the part of it rank 0 computed (forward, backward, optimizer),
+     * the rest being waits for the network.
      */
     record Round(long step, long previousStep, long round, boolean last, double loss, double lr, double gradNorm, long samples,
-                 double seconds, double computeSeconds, ModelState state) {
+                 double seconds, double computeSeconds) {
         public double samplesPerSecond() {
             return samples / seconds;
         }

@@ -1,85 +1,48 @@
 package dev.avatartrain.train;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-
-import org.apache.spark.SparkConf;
-import org.apache.spark.api.java.JavaSparkContext;
 import org.bytedeco.javacpp.Pointer;
 
-import dev.avatartrain.errors.BadInputException;
-
 /**
- * The check before training that the model fits: every executor's ND4J memory must hold, for each training task it
- * runs at once, the network's parameters, the summed gradients and, when
- * averaging, both AdamW moments; the driver's heap must hold the state. Activations come on top and are not counted:
- * passing is necessary, not sufficient. Fails with the bytes needed and the memory configured.
+ * The check a worker makes before training that its part of the model fits its JVM: in ND4J memory (off the heap,
+ * limit {@code org.bytedeco.javacpp.maxbytes}) the parameters, the backward pass's gradients, the flat gradient
+ * buckets and, when averaging, both AdamW moments; on the heap (exact mode, ZeRO-1) this worker's 1/N of both
+ * moments and the optimizer's scratch. Workers sharing a JVM (local mode) count together. Activations come on top
+ * and are not counted: passing is necessary, not sufficient.
  */
 public final class WorkerMemory {
-    private static final Pattern LOCAL = Pattern.compile("local\\[(\\d+|\\*)(,\\d+)?]");
+    /** Heap kept for everything else in a worker's JVM (Spark, data, validation). */
+    static final long HEAP_RESERVE = 256L << 20;
 
     private WorkerMemory() {}
 
-    /**
-     * Float32 copies of the parameters a training task holds: parameters and gradients (micro-batches are accumulated
-     * into the gradients in place, StepRunner), and both AdamW moments when averaging.
-     */
-    static int copiesPerTask(boolean exact) {
-        return 2 + (exact ? 0 : 2);
+    /** Bytes a worker needs: {ND4J memory, heap}. */
+    static long[] needs(long parameters, boolean exact, int ranks) {
+        long copy = 4 * parameters;
+        long offHeap = 3 * copy + (exact ? 0 : 2 * copy);
+        long heap = exact ? 2 * copy / ranks + 2 * Math.min(copy, 4L * GradientBuckets.DEFAULT_BUCKET_FLOATS) : 0;
+        return new long[]{offHeap, heap};
     }
 
-    public static void check(JavaSparkContext sc, FlatLayout layout, boolean exact, int workers) {
-        SparkConf conf = sc.getConf();
-        long paramBytes = 4 * layout.total();
-        long stateBytes = 3 * paramBytes;
-        long perTask = copiesPerTask(exact) * paramBytes;
-        String master = conf.get("spark.master", "local[*]");
-        Matcher local = LOCAL.matcher(master);
-        boolean isLocal = master.equals("local") || local.matches();
-        int slots;
-        if (isLocal) {
-            slots = master.equals("local") ? 1 : local.group(1).equals("*") ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(local.group(1));
-        } else {
-            slots = conf.getInt("spark.executor.cores", 1) / Math.max(1, conf.getInt("spark.task.cpus", 1));
-        }
-        int tasks = Math.max(1, Math.min(workers, slots));
-        // in local mode the driver's own network shares the JVM with the tasks
-        long needed = tasks * perTask + (isLocal ? paramBytes : 0);
-
-        List<Integer> ids = new ArrayList<>();
-        for (int i = 0; i < workers; i++) ids.add(i);
-        List<Long> limits = sc.parallelize(ids, workers).map(i -> Pointer.maxBytes()).collect(); // each worker's own limit
-        for (long l : limits) {
-            long allowed = l > 0 ? l : Long.MAX_VALUE;
-            if (needed > allowed) {
-                throw new BadInputException(String.format("train: the model does not fit a worker: %,d parameters need %s of ND4J memory per"
-                                + " training task (%d float32 copies: parameters, summed gradients%s) × %d task%s per %s = %s, but %s allows %s"
-                                + " (%s; ND4J's limit org.bytedeco.javacpp.maxbytes, default the JVM heap). Give the %s more memory, run fewer"
-                                + " tasks per executor, or train a smaller model.",
-                        layout.total(), gib(perTask), copiesPerTask(exact),
-                        exact ? "" : ", both AdamW moments", tasks, tasks == 1 ? "" : "s", isLocal ? "JVM (local mode, plus the driver's network)" : "executor",
-                        gib(needed), isLocal ? "this JVM" : "an executor", gib(allowed),
-                        isLocal ? "local mode: -Xmx / spark.driver.memory = " + conf.get("spark.driver.memory", "(not set)")
-                                : "spark.executor.memory = " + conf.get("spark.executor.memory", "(not set: 1g)"),
-                        isLocal ? "JVM" : "executors"));
-            }
-        }
-        // the state, and the chunks in flight: two reduced chunks, and room for the serialised bytes of each when a
-        // lost block is recomputed and arrives as a task result (ParameterAveraging.stream's fallback)
-        long inFlight = 4L * 4 * Math.min(layout.total(), layout.chunkFloats());
-        long driverNeeds = stateBytes + inFlight;
-        long heap = Runtime.getRuntime().maxMemory();
-        if (driverNeeds > heap) {
-            throw new BadInputException(String.format("train: the driver cannot hold the model: its state (parameters and both AdamW moments,"
-                            + " %s) and the chunks in flight (%s) need %s of heap, but the driver has %s (-Xmx /"
-                            + " spark.driver.memory = %s). Give the driver more memory.", gib(stateBytes), gib(inFlight), gib(driverNeeds), gib(heap),
-                    conf.get("spark.driver.memory", "(not set)")));
-        }
+    /**
+     * Null when {@code workersHere} workers of {@code parameters} parameters fit this JVM's ND4J limit and heap, else
+     * the refusal, naming the bytes and the settings to change.
+     */
+    public static String refusal(long parameters, boolean exact, int ranks, int workersHere, String memorySetting) {
+        long[] need = needs(parameters, exact, ranks);
+        long offHeap = need[0] * workersHere, heap = need[1] * workersHere;
+        long nativeLimit = Pointer.maxBytes() > 0 ? Pointer.maxBytes() : Long.MAX_VALUE;
+        long heapLimit = Runtime.getRuntime().maxMemory();
+        if (offHeap <= nativeLimit && heap <= heapLimit - HEAP_RESERVE) return null;
+        return String.format("train: the model does not fit a worker: %,d parameters need %s of ND4J memory per worker (parameters,"
+                        + " gradients, the exchange's buckets%s) and %s of heap (%s) × %d worker%s in this JVM, but it allows %s of ND4J"
+                        + " memory (org.bytedeco.javacpp.maxbytes, default the heap size) and %s of heap less 256 MiB for the rest"
+                        + " (%s). Give the workers more memory, use more workers (the moments are split among them) or train a"
+                        + " smaller model.", parameters, gib(need[0]), exact ? "" : ", both AdamW moments", gib(need[1]),
+                exact ? "1/" + ranks + " of both AdamW moments and the optimizer's scratch" : "none", workersHere,
+                workersHere == 1 ? "" : "s", gib(nativeLimit), gib(heapLimit), memorySetting);
     }
 
     static String gib(long bytes) {
-        return String.format("%.2f GiB (%,d bytes)", bytes / (double) (1L << 30), bytes);
+        return bytes == Long.MAX_VALUE ? "no limit" : String.format("%.2f GiB (%,d bytes)", bytes / (double) (1L << 30), bytes);
     }
 }

@@ -22,6 +22,7 @@ import org.nd4j.linalg.factory.Nd4j;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import dev.avatartrain.train.spark.SparkTrainer;
 import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.jobs.DemoJob;
 import dev.avatartrain.jobs.TrainAdapterJob;
@@ -75,7 +76,7 @@ class AdapterRunOwnershipTest {
     void refusedRunsLeaveTheEarlierRunWholeAndOverwriteMovesItAside(@TempDir Path dir) throws Exception {
         Path manifest = SyntheticAdapterData.write(dir.resolve("data"), options(dir.resolve("m.json"), dir).model(), 12, 3);
         Path out = dir.resolve("out");
-        Trainer.Result a = TrainAdapterJob.run(spark, options(manifest, out, "epochs", 4, "checkpointing_steps", 2,
+        SparkTrainer.Result a = TrainAdapterJob.run(spark, options(manifest, out, "epochs", 4, "checkpointing_steps", 2,
                 "checkpoints_total_limit", 2), DemoJob.demoConfigDir());
         Map<String, byte[]> before = snapshot(out);
         assertTrue(Files.readAllLines(out.resolve("metrics.jsonl")).size() > 3);
@@ -110,7 +111,7 @@ class AdapterRunOwnershipTest {
         assertSame(before, out);
 
         // --overwrite: the earlier run moves aside whole; the new run's low-numbered checkpoints are kept (they were pruned)
-        Trainer.Result b = TrainAdapterJob.run(spark, options(manifest, out, "epochs", 1, "checkpointing_steps", 1, "checkpoints_total_limit", 2),
+        SparkTrainer.Result b = TrainAdapterJob.run(spark, options(manifest, out, "epochs", 1, "checkpointing_steps", 1, "checkpoints_total_limit", 2),
                 DemoJob.demoConfigDir(), true);
         assertTrue(b.step() < a.step());
         assertTrue(Files.exists(dev.avatartrain.storage.StorageUrl.parse(b.lastCheckpoint(), "checkpoint").localPath().resolve(Checkpoints.STATE)),
@@ -124,7 +125,7 @@ class AdapterRunOwnershipTest {
         String runB = Checkpoints.readState(b.lastCheckpoint(), null).runId();
 
         // resume latest continues the new run's lineage
-        Trainer.Result b2 = TrainAdapterJob.run(spark, options(manifest, out, "epochs", 2, "checkpointing_steps", 1, "checkpoints_total_limit", 2,
+        SparkTrainer.Result b2 = TrainAdapterJob.run(spark, options(manifest, out, "epochs", 2, "checkpointing_steps", 1, "checkpoints_total_limit", 2,
                 "resume_from_checkpoint", "latest"), DemoJob.demoConfigDir());
         assertTrue(b2.step() > b.step());
         assertEquals(runB, Checkpoints.readState(b2.lastCheckpoint(), null).runId());

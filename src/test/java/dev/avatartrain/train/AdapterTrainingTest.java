@@ -18,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+import dev.avatartrain.train.spark.SparkTrainer;
 import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.jobs.DemoJob;
 import dev.avatartrain.jobs.TrainAdapterJob;
@@ -61,7 +62,7 @@ class AdapterTrainingTest {
         AdapterOptions base = options(dir.resolve("m.json"), dir.resolve("x"));
         Path manifest = SyntheticAdapterData.write(dir.resolve("data"), base.model(), 12, 3);
 
-        Trainer.Result full = TrainAdapterJob.run(spark, options(manifest, dir.resolve("a")), DemoJob.demoConfigDir());
+        SparkTrainer.Result full = TrainAdapterJob.run(spark, options(manifest, dir.resolve("a")), DemoJob.demoConfigDir());
         double first = (Double) full.validations().get(0).get("val_loss");
         double last = (Double) full.validations().get(full.validations().size() - 1).get("val_loss");
         assertTrue(last < 0.8 * first, "validation loss " + first + " -> " + last);
@@ -72,9 +73,9 @@ class AdapterTrainingTest {
         // the same run split in two: stop at the first checkpoint (by a shorter max via --set), then resume
         long steps = full.step();
         AdapterOptions half = options(manifest, dir.resolve("b"));
-        Trainer.Result r1 = TrainAdapterJob.run(spark, options(manifest, dir.resolve("b"), "epochs", 2), DemoJob.demoConfigDir());
+        SparkTrainer.Result r1 = TrainAdapterJob.run(spark, options(manifest, dir.resolve("b"), "epochs", 2), DemoJob.demoConfigDir());
         assertTrue(r1.step() < steps);
-        Trainer.Result r2 = TrainAdapterJob.run(spark, options(manifest, dir.resolve("b"), "resume_from_checkpoint", "latest"),
+        SparkTrainer.Result r2 = TrainAdapterJob.run(spark, options(manifest, dir.resolve("b"), "resume_from_checkpoint", "latest"),
                 DemoJob.demoConfigDir());
         assertEquals(steps, r2.step());
         assertTrue(half.outputDir().endsWith("b"));
@@ -93,7 +94,7 @@ class AdapterTrainingTest {
         Path init = dir.resolve("released.safetensors");
         Safetensors.write(init, prefixed, Map.of());
 
-        Trainer.Result r = TrainAdapterJob.run(spark, options(manifest, dir.resolve("ft"), "init_weights", init.toString(), "epochs", 1,
+        SparkTrainer.Result r = TrainAdapterJob.run(spark, options(manifest, dir.resolve("ft"), "init_weights", init.toString(), "epochs", 1,
                 "validation_fraction", 0.34), DemoJob.demoConfigDir());
         double startLoss = (Double) r.validations().get(0).get("val_loss");
         assertTrue(startLoss < 1e-6, "starting from the teacher, the loss starts at ~0: " + startLoss);

@@ -21,6 +21,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import dev.avatartrain.train.spark.SparkTrainer;
 import dev.avatartrain.cli.Main;
 import dev.avatartrain.config.AppConfig;
 import dev.avatartrain.errors.BadInputException;
@@ -66,7 +67,7 @@ class FineTuneTest {
 
         AppConfig frozen = TrainJobTest.config(dir, "frozen", concat(start, "optimizer.learning_rate=0", "train.max_train_steps=2"));
         EncodeJob.run(spark, frozen);
-        Trainer.Result r0 = TrainJob.run(spark, frozen, 0);
+        SparkTrainer.Result r0 = TrainJob.run(spark, frozen, 0);
         Path ck = Path.of(r0.lastCheckpoint().replaceFirst("^file:", ""));
         assertEquals(0, Main.run("export", "--checkpoint", ck.toString(), "--layout", "musetalk", "--output", dir.resolve("m").toString()));
         Map<String, INDArray> back = TorchFiles.loadStateDict(dir.resolve("m/pytorch_model.bin"), null);
@@ -78,7 +79,7 @@ class FineTuneTest {
         AppConfig tune = TrainJobTest.config(dir, "tune", concat(start, "optimizer.learning_rate=3e-3", "optimizer.lr_scheduler=constant",
                 "train.max_train_steps=8", "train.validation_steps=8", "train.checkpointing_steps=8"));
         EncodeJob.run(spark, tune);
-        Trainer.Result r = TrainJob.run(spark, tune, 0);
+        SparkTrainer.Result r = TrainJob.run(spark, tune, 0);
         double first = (Double) r.validations().get(0).get("val_loss"), last = (Double) r.validations().get(r.validations().size() - 1).get("val_loss");
         assertTrue(last < first, "validation loss " + first + " → " + last);
 

@@ -19,6 +19,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import dev.avatartrain.train.spark.SparkTrainer;
 import dev.avatartrain.config.AppConfig;
 import dev.avatartrain.jobs.DemoJob;
 import dev.avatartrain.jobs.EncodeJob;
@@ -103,7 +104,7 @@ class HdfsPipelineTest {
         assertEquals(3, EncodeJob.run(spark, c).cached());
 
         assertEquals(2, TrainJob.run(spark, c, 2).step());
-        Trainer.Result resumed = TrainJob.run(spark, config(data, metadata, out, "model.resume_from_checkpoint=latest"), 0);
+        SparkTrainer.Result resumed = TrainJob.run(spark, config(data, metadata, out, "model.resume_from_checkpoint=latest"), 0);
         assertEquals(4, resumed.step());
         try (FileSystem fs = FileSystem.newInstance(java.net.URI.create(root), conf)) {
             for (String f : List.of("checkpoints/checkpoint-2/" + Checkpoints.STATE, "checkpoints/checkpoint-4/" + Checkpoints.STATE,

@@ -52,8 +52,8 @@ class MetricsTest {
         assertFalse(lines.get(0).contains("\"step\":99"), "a fresh run does not append to an earlier run's rows");
         List<String> csvLines = Files.readAllLines(csv);
         assertEquals(1 + 300 + 3, csvLines.size() - 1);
-        assertEquals("step,round,train_loss,lr,grad_norm,samples_per_s,round_s,val_loss,val_l1", csvLines.get(0));
-        assertEquals(9, csvLines.get(csvLines.size() - 1).split(",", -1).length, "every line has the header's columns");
+        assertEquals("step,round,train_loss,lr,grad_norm,samples_per_s,round_s,compute_s,val_loss,val_l1", csvLines.get(0));
+        assertEquals(10, csvLines.get(csvLines.size() - 1).split(",", -1).length, "every line has the header's columns");
 
         // a run resumed from step 200 appends; its plot and dashboard rows follow its own trajectory
         Files.writeString(jsonl, "{\"step\":301,\"train", java.nio.file.StandardOpenOption.APPEND); // stopped mid-line
@@ -69,7 +69,7 @@ class MetricsTest {
     }
 
     private static TrainingListener.Round round(long step) {
-        return new TrainingListener.Round(step, step - 1, step, false, 1.0 / step, 1e-3, 0.5, 8, 0.25, 0.2, null);
+        return new TrainingListener.Round(step, step - 1, step, false, 1.0 / step, 1e-3, 0.5, 8, 0.25, 0.2);
     }
 
     private static Map<String, Object> row(long step, double loss) {

@@ -17,12 +17,12 @@ import dev.avatartrain.storage.Storage;
 import dev.avatartrain.train.unet.UNetTask;
 
 /** A small latent cache of random clips (4 channels, 4×4 latents, audio [2, 32]) and the tiny-UNet task over it. */
-final class TinyLatents {
+public final class TinyLatents {
     static final String FOLDER = "latents/test-32px";
 
     private TinyLatents() {}
 
-    static Storage write(Path dir, int clips, int frames, long seed) throws IOException {
+    public static Storage write(Path dir, int clips, int frames, long seed) throws IOException {
         Storage out = Storage.forUrl(dir.toString(), null);
         Nd4j.getRandom().setSeed(seed);
         List<LatentStore.IndexEntry> index = new ArrayList<>();
@@ -39,16 +39,17 @@ final class TinyLatents {
         return out;
     }
 
-    static UNetTask task(Storage out, int batch) throws IOException {
+    public static UNetTask task(Storage out, int batch) throws IOException {
         Path cfg = ProjectPaths.resolve("configuration/unet/tiny.json");
         return new UNetTask(Files.readString(cfg), cfg.toString(), 7, batch, 1, 1, "l1", out, FOLDER);
     }
 
-    static ParameterAveraging.Settings settings(int accumulation, String schedule) {
+    /** Settings with clipping at 1.0 (active on these random data), buckets of {@code bucketFloats}. */
+    static TrainingSettings settings(int accumulation, String schedule, int averagingFrequency, int bucketFloats) {
         dev.avatartrain.config.OptimizerConfig o = new dev.avatartrain.config.OptimizerConfig(1e-3, false, schedule, 2, 0.9, 0.999,
                 1e-2, 1e-8, 1.0, 1, 1.0);
-        return new ParameterAveraging.Settings(accumulation, 1.0, dev.avatartrain.train.optim.LrSchedule.of(o, 10, 1e-3), 0.9, 0.999,
-                1e-8, 1e-2, 11);
+        return new TrainingSettings(accumulation, 1.0, dev.avatartrain.train.optim.LrSchedule.of(o, 10, 1e-3), 0.9, 0.999,
+                1e-8, 1e-2, 11, averagingFrequency, bucketFloats);
     }
 
     static double maxAbsDiff(Map<String, float[]> a, Map<String, float[]> b) {

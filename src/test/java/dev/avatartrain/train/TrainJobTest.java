@@ -19,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+import dev.avatartrain.train.spark.SparkTrainer;
 import dev.avatartrain.cli.Main;
 import dev.avatartrain.config.AppConfig;
 import dev.avatartrain.encode.LatentStore;
@@ -82,7 +83,7 @@ class TrainJobTest {
         assertEquals(0, again.encoded());
         assertEquals(4, again.cached());
 
-        Trainer.Result a = TrainJob.run(spark, full, 0);
+        SparkTrainer.Result a = TrainJob.run(spark, full, 0);
         assertEquals(4, a.step());
         Path ckptA = dir.resolve("a/checkpoints/checkpoint-4");
         assertTrue(Files.exists(ckptA.resolve(Checkpoints.STATE)));
@@ -96,7 +97,7 @@ class TrainJobTest {
         AppConfig split = config(dir, "b");
         EncodeJob.run(spark, split);
         assertEquals(2, TrainJob.run(spark, split, 2).step());
-        Trainer.Result b = TrainJob.run(spark, config(dir, "b", "model.resume_from_checkpoint=latest"), 0);
+        SparkTrainer.Result b = TrainJob.run(spark, config(dir, "b", "model.resume_from_checkpoint=latest"), 0);
         assertEquals(4, b.step());
         Map<String, INDArray> wa = Safetensors.read(ckptA.resolve(Checkpoints.MODEL)).tensors();
         Map<String, INDArray> wb = Safetensors.read(dir.resolve("b/checkpoints/checkpoint-4").resolve(Checkpoints.MODEL)).tensors();

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
 
+import dev.avatartrain.train.spark.SparkTrainer;
 import dev.avatartrain.config.AppConfig;
 import dev.avatartrain.data.ClipLatents;
 import dev.avatartrain.data.ClipSplit;
@@ -151,7 +152,7 @@ class TrainRunOwnershipTest {
                 && e.getMessage().contains("data.output_dir"), e.getMessage());
 
         // resuming removes the leftover and continues the run
-        Trainer.Result r = TrainJob.run(spark, TrainJobTest.config(dir, out, sizes[0], sizes[1], "model.resume_from_checkpoint=latest"), 0);
+        SparkTrainer.Result r = TrainJob.run(spark, TrainJobTest.config(dir, out, sizes[0], sizes[1], "model.resume_from_checkpoint=latest"), 0);
         assertEquals(4, r.step());
         assertEquals(run, Checkpoints.readState(ck.toString(), null).runId());
         try (var walk = Files.walk(outDir)) {

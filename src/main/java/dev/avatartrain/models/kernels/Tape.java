@@ -37,6 +37,9 @@ public final class Tape {
     /** The root of the running {@link #backward} and the caller's gradient for it: never handed back. */
     private Var root;
     private INDArray rootGrad;
+    /** Parameters by the step of their first use: once that step's backward pass ran, their gradient is final. */
+    private final java.util.Map<Integer, List<Var>> finalAfter = new java.util.HashMap<>();
+    private Consumer<Var> gradientFinal;
 
     public Tape(boolean record) {
         this.record = record;
@@ -54,6 +57,9 @@ public final class Tape {
         private Var[] inputs = NONE;
         /** Whether the value shares memory with an input's (then it is never handed back here). */
         private boolean borrowed;
+        /** A trainable parameter already registered under the step of its first use. */
+        private boolean parameter;
+        private boolean registered;
 
         private Var(INDArray value, boolean needsGrad) {
             this.value = value;
@@ -106,7 +112,18 @@ public final class Tape {
 
     /** A trainable value: its gradient is collected. */
     public Var parameter(INDArray value) {
-        return new Var(value, record);
+        Var v = new Var(value, record);
+        v.parameter = true;
+        return v;
+    }
+
+    /**
+     * Tells {@code listener}, during {@link #backward}, each parameter whose gradient is final (no later backward step
+     * adds to it), as soon as it is: the data-parallel engine reduces gradients while the backward pass goes on.
+     * Parameters that got no gradient are not reported.
+     */
+    public void onGradientFinal(Consumer<Var> listener) {
+        this.gradientFinal = listener;
     }
 
     /**
@@ -227,6 +244,12 @@ public final class Tape {
     void onBackward(Var out, String name, long t0, Consumer<INDArray> backward) {
         Profile.end(name, " fwd", t0);
         if (record && out.needsGrad) {
+            for (Var in : out.inputs) {
+                if (in != null && in.parameter && !in.registered) {
+                    in.registered = true;
+                    finalAfter.computeIfAbsent(steps.size(), k -> new ArrayList<>()).add(in);
+                }
+            }
             steps.add(() -> {
                 boolean owned = out.gradOwned;
                 INDArray dy = out.takeGrad();
@@ -270,12 +293,21 @@ public final class Tape {
             for (int i = steps.size() - 1; i >= 0; i--) {
                 Runnable r = steps.set(i, null);
                 r.run();
+                List<Var> done = finalAfter.remove(i);
+                if (done != null && gradientFinal != null) {
+                    for (Var p : done) {
+                        if (p.grad != null) {
+                            gradientFinal.accept(p);
+                        }
+                    }
+                }
                 if (i % MEMORY_CHECK_EVERY == 0) {
                     NativeMemory.releaseGarbageIfHigh(); // closures' own arrays consumed so far are garbage now
                 }
             }
         } finally {
             steps.clear();
+            finalAfter.clear();
             root = null;
             rootGrad = null;
         }

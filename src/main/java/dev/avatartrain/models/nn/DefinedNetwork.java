@@ -2,9 +2,13 @@ package dev.avatartrain.models.nn;
 
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.BiConsumer;
 
 import dev.avatartrain.models.kernels.Tape;
 import dev.avatartrain.models.kernels.Tape.Var;
@@ -145,6 +149,12 @@ public class DefinedNetwork implements Network {
 
     @Override
     public final LossAndGradients lossAndGradients(Map<String, INDArray> inputs, String loss) {
+        return lossAndGradients(inputs, loss, (BiConsumer<String, INDArray>) null);
+    }
+
+    @Override
+    public final LossAndGradients lossAndGradients(Map<String, INDArray> inputs, String loss,
+                                                   BiConsumer<String, INDArray> gradientFinal) {
         if (frozen) {
             throw new IllegalStateException("the " + name + " is frozen: it has no gradients");
         }
@@ -160,9 +170,12 @@ public class DefinedNetwork implements Network {
             for (String n : parameterNames) {
                 ordered.put(n, r.getGradients().get(n));
             }
+            for (int i = parameterNames.size() - 1; gradientFinal != null && i >= 0; i--) {
+                gradientFinal.accept(parameterNames.get(i), ordered.get(parameterNames.get(i)));
+            }
             return new LossAndGradients(r.getOutputs().get(loss).getDouble(0), ordered);
         }
-        double value = tapePass(feed, loss, 1, null, ordered);
+        double value = tapePass(feed, loss, 1, null, ordered, gradientFinal);
         return new LossAndGradients(value, ordered);
     }
 
@@ -173,19 +186,34 @@ public class DefinedNetwork implements Network {
         if (graph != null || frozen || !definition.losses().contains(loss)) {
             return Network.super.accumulateGradients(inputs, loss, scale, sums);
         }
-        return tapePass(prepare(inputs, true), loss, scale, sums.isEmpty() ? null : sums, sums);
+        return tapePass(prepare(inputs, true), loss, scale, sums.isEmpty() ? null : sums, sums, null);
     }
 
     /**
      * One pass on a new tape: the loss, and {@code scale} × its gradients put into {@code gradients} by name — new
-     * arrays, or, with {@code sums} (the same map), added into those in place.
+     * arrays, or, with {@code sums} (the same map), added into those in place. {@code gradientFinal} (may be null) is
+     * told each parameter's gradient once it is final, during the backward pass where the tape can say (parameters
+     * used inside a checkpointed block are told after the pass), last parameter first for the rest.
      */
     private double tapePass(Map<String, INDArray> feed, String loss, double scale, Map<String, INDArray> sums,
-                            Map<String, INDArray> gradients) {
+                            Map<String, INDArray> gradients, BiConsumer<String, INDArray> gradientFinal) {
         Tape tape = new Tape(true);
         TapeOps ops = new TapeOps(tape, parameters, feed, true, checkpointing, name);
         if (sums != null) {
             ops.accumulateInto(sums);
+        }
+        Set<String> told = new HashSet<>();
+        if (gradientFinal != null) {
+            Map<Var, String> names = new IdentityHashMap<>();
+            tape.onGradientFinal(v -> {
+                if (names.isEmpty()) {
+                    ops.usedParameters().forEach((n, p) -> names.put(p, n));
+                }
+                String n = names.get(v);
+                if (n != null && told.add(n)) {
+                    gradientFinal.accept(n, v.grad());
+                }
+            });
         }
         Var value = definition.loss(ops, loss, definition.forward(ops));
         tape.backward(value, Nd4j.scalar(DataType.FLOAT, (float) scale));
@@ -195,6 +223,12 @@ public class DefinedNetwork implements Network {
                 Var v = used.get(n);
                 INDArray g = v == null ? null : v.grad();
                 gradients.put(n, g != null ? g : Nd4j.zeros(DataType.FLOAT, parameters.get(n).shape()));
+            }
+        }
+        for (int i = parameterNames.size() - 1; gradientFinal != null && i >= 0; i--) {
+            String n = parameterNames.get(i);
+            if (!told.contains(n)) {
+                gradientFinal.accept(n, gradients.get(n));
             }
         }
         return value.value().getDouble(0);

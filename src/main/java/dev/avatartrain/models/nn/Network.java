@@ -52,8 +52,22 @@ public interface Network {
     }
 
     /**
-     * Gives back gradients {@link #lossAndGradients} or {@link #accumulateGradients} returned, once the caller no longer reads them (after the optimizer
-     * step, after the exchange has copied them): the backend may reuse their memory for the next call's gradients.
+     * As {@link #lossAndGradients(Map, String)}, telling {@code gradientFinal} each parameter's gradient (name, array)
+     * once it is final, during the backward pass where the backend can (so the caller can reduce it while the pass goes
+     * on), else after it; every parameter is told once, the arrays are those returned. Default: all after the pass,
+     * last parameter first (the order a backward pass finishes them).
+     */
+    default LossAndGradients lossAndGradients(Map<String, INDArray> inputs, String loss,
+                                              java.util.function.BiConsumer<String, INDArray> gradientFinal) {
+        LossAndGradients r = lossAndGradients(inputs, loss);
+        List<String> names = new java.util.ArrayList<>(r.gradients().keySet());
+        for (int i = names.size() - 1; i >= 0; i--) gradientFinal.accept(names.get(i), r.gradients().get(names.get(i)));
+        return r;
+    }
+
+    /**
+     * Gives back gradients {@link #lossAndGradients} or {@link #accumulateGradients} returned, once the caller no
+     * longer reads them (after the optimizer step, after the exchange has copied them): the backend may reuse their memory for the next call's gradients.
      * Default: nothing (they are garbage-collected).
      */
     default void recycle(Map<String, INDArray> gradients) {

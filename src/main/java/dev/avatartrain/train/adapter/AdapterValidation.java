@@ -11,16 +11,24 @@ import dev.avatartrain.data.adapter.AdapterManifest;
 import dev.avatartrain.models.adapter.AudioProjModel;
 import dev.avatartrain.models.adapter.AudioWindows;
 import dev.avatartrain.models.nn.Network;
-import dev.avatartrain.train.Trainer;
+import dev.avatartrain.train.Validator;
 
 /**
- * Validation of the adapter on held-out manifest items, on the driver: the training loss (masked, weighted MSE on
+ * Validation of the adapter on held-out manifest items, on a worker (rank 0): the training loss (masked, weighted MSE on
  * tokens, {@code val_loss}), and statistics of the predicted tokens against the teacher's: mean cosine similarity
  * per token ({@code val_token_cosine}) and the ratio of their standard deviations ({@code val_token_std_ratio}).
  */
-public final class AdapterValidation implements Trainer.Validator {
+public final class AdapterValidation implements Validator {
     private final List<AdapterManifest.Example> examples;
     private final AdapterTask task;
+
+    /** The held-out items by manifest index; a worker loads them when it opens the plan. */
+    public record Plan(AdapterTask task, List<String> items) implements Validator.Plan {
+        @Override
+        public Validator open() {
+            return new AdapterValidation(task.load(items), task);
+        }
+    }
 
     public AdapterValidation(List<AdapterManifest.Example> examples, AdapterTask task) {
         this.examples = examples;

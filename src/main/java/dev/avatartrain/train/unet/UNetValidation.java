@@ -23,7 +23,7 @@ import dev.avatartrain.models.nn.Network;
 import dev.avatartrain.models.taesd.Taesd;
 import dev.avatartrain.models.unet.UNet;
 import dev.avatartrain.storage.Storage;
-import dev.avatartrain.train.Trainer;
+import dev.avatartrain.train.Validator;
 
 /**
  * Validation on held-out clips (split by clip, never by frame), on the driver: a fixed set of samples (targets
@@ -33,7 +33,7 @@ import dev.avatartrain.train.Trainer;
  * seeded random TAESD (the demo's) decoded images carry no picture, so the grid shows the latents instead: channels
  * 0–2 as RGB, stretched over the targets' range, 8× enlarged.
  */
-public final class UNetValidation implements Trainer.Validator {
+public final class UNetValidation implements Validator {
     static final int PER_CLIP = 4;
     static final int GRID_ROWS = 6;
     private static final int BATCH = 16;
@@ -58,6 +58,24 @@ public final class UNetValidation implements Trainer.Validator {
         this.decoder = decoder;
         this.out = outputDir;
         this.mse = loss.equals("mse");
+    }
+
+    /**
+     * What a worker needs to validate: the held-out clips of the latent cache ({@code folder} of {@code out}), the VAE to
+     * decode with ({@code vaeSpec}, resolved on the worker into {@code vaeCache}) and the sampling settings.
+     */
+    public record Plan(List<String> clips, Storage out, String folder, String vaeSpec, String vaeCache,
+                       org.apache.spark.util.SerializableConfiguration hadoop, int left, int right, long seed, String loss,
+                       int referenceMinDistance, String positionalEncoding) implements Validator.Plan {
+        @Override
+        public Validator open() throws IOException {
+            List<dev.avatartrain.data.ClipLatents> val = new java.util.ArrayList<>();
+            for (String c : clips) val.add(dev.avatartrain.encode.LatentStore.readClip(out, folder, c));
+            dev.avatartrain.models.taesd.TaesdSource vae = dev.avatartrain.models.taesd.TaesdSource.resolve(vaeSpec,
+                    java.nio.file.Path.of(vaeCache), hadoop.value());
+            return new UNetValidation(val, left, right, seed, vae.decoder(), vae.isRandom(), out, loss, referenceMinDistance,
+                    AudioPositionalEncoding.of(positionalEncoding));
+        }
     }
 
     public int samples() {
