@@ -76,6 +76,7 @@ public final class EncodeJob {
         List<LatentStore.Skipped> skipped = new ArrayList<>();
         int encoded = 0, cached = 0, failed = 0;
         long frameCount = 0;
+        Map<String, List<String>> leftOut = new java.util.LinkedHashMap<>(); // by reason: an endpoint named once
         for (ClipResult r : results) {
             skipped.addAll(r.skipped());
             switch (r.status()) {
@@ -83,7 +84,7 @@ public final class EncodeJob {
                 case "cached" -> cached++;
                 default -> {
                     failed++;
-                    LOG.info("encode: clip " + r.clip() + " left out: " + r.error());
+                    leftOut.computeIfAbsent(r.error(), k -> new ArrayList<>()).add(r.clip());
                     continue;
                 }
             }
@@ -91,6 +92,9 @@ public final class EncodeJob {
             index.add(new LatentStore.IndexEntry(r.clip(), LatentStore.clipFile(r.clip()), r.frames(), r.skipped().size(), r.sourceHash(),
                     r.audioShape()));
         }
+        leftOut.forEach((why, names) -> LOG.info("encode: " + (names.size() == 1 ? "clip " + names.get(0)
+                : names.size() + " clips (" + String.join(", ", names.stream().limit(20).toList())
+                + (names.size() > 20 ? ", …" : "") + ")") + " left out: " + why));
         refuseMixedAudioShapes(out, folder, index);
         LatentStore.writeIndex(out, folder, new LatentStore.Index(vae.key(), data.imageSize(), index, LatentStore.INDEX_FORMAT_VERSION));
         byte[] effective = ("# Effective configuration (sha256 " + config.hash() + ")\n" + config.toYaml()).getBytes(java.nio.charset.StandardCharsets.UTF_8);
@@ -256,10 +260,15 @@ public final class EncodeJob {
          * replaced or repaired, gets a new hash and is encoded again; the others stay cached.
          */
         private String sourceHash(ClipMetadata clip) throws IOException {
-            Map<String, Storage.Entry> images = frames.listEntries(data.imageFolderName() + "/" + clip.folderName(), true);
+            // local first: a clip whose every file is on local disk never touches the remote
+            Map<String, Storage.Entry> images = frames.listEntries(data.imageFolderName() + "/" + clip.folderName(), true,
+                    local -> clip.imageNames().stream().allMatch(n -> local.containsKey(n + ".png")
+                            || local.containsKey(n + ".jpg") || local.containsKey(n + ".jpeg")));
+            java.util.Set<String> noAudio = new java.util.HashSet<>(clip.imagesWithoutAudio());
             Map<String, Storage.Entry> audio;
             try {
-                audio = frames.listEntries(data.audioFolderName() + "/" + clip.folderName(), true);
+                audio = frames.listEntries(data.audioFolderName() + "/" + clip.folderName(), true,
+                        local -> clip.imageNames().stream().allMatch(n -> noAudio.contains(n) || local.containsKey(n + ".npy")));
             } catch (FileNotFoundException e) {
                 audio = Map.of();
             }
