@@ -505,7 +505,8 @@ public final class Storage implements Serializable, Closeable {
             if (cannotConnect(e)) {
                 // the next requests to this endpoint fail at once with the same words, so that a job's report can
                 // name the endpoint once for all the files that needed it, and does not wait again for each
-                String message = "cannot reach " + (where.isEmpty() ? endpoint : where.strip()) + ": " + rootMessage(e);
+                String message = "cannot reach " + (where.isEmpty() ? endpoint : where.strip()) + ": " + rootMessage(e)
+                        + " (first needed to " + what + " " + uri + ")";
                 synchronized (this) {
                     if (unreachable == null) unreachable = new java.util.concurrent.ConcurrentHashMap<>();
                     unreachable.put(endpoint, new Unreachable(message, System.currentTimeMillis() + UNREACHABLE_MS));
