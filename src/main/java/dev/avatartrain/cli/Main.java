@@ -55,6 +55,11 @@ public final class Main implements Runnable {
                 err.flush();
                 return EXIT_BAD_INPUT;
             }
+            if (ex instanceof dev.avatartrain.train.Trainer.TrainingDivergedException d) { // its message says it all
+                err.println("error: " + d.getMessage());
+                err.flush();
+                return EXIT_FAILURE;
+            }
             err.println("error: " + commandLine.getCommandName() + " failed: " + ex);
             ex.printStackTrace(err);
             err.flush();

@@ -113,7 +113,7 @@ public final class Trainer {
                 long prev = step;
                 step += k;
                 round++;
-                if (!Double.isFinite(r.loss()) || !state.paramsFinite()) throw diverged(r.loss(), step, round, sinks.checkpoints().last());
+                if (!Double.isFinite(r.loss()) || !state.paramsFinite()) throw diverged(r.loss(), step, round, checkpoints.newestFinite());
                 listeners.round(new TrainingListener.Round(step, prev, round, step >= stop, r.loss(), r.lr(), r.gradNorm(), r.samples(), secs,
                         r.computeSeconds(), state));
             }
@@ -143,8 +143,10 @@ public final class Trainer {
 
     private static TrainingDivergedException diverged(double loss, long step, long round, String lastCheckpoint) {
         return new TrainingDivergedException("train: loss became " + loss + " at step " + step + " (round " + round
-                + "); stopped. Last good checkpoint: " + (lastCheckpoint == null ? "none yet" : lastCheckpoint)
-                + ". Lower optimizer.learning_rate or max_grad_norm and resume from it.");
+                + "); stopped. Newest checkpoint with finite weights (read back and checked): "
+                + (lastCheckpoint == null ? "none" : lastCheckpoint) + ". Non-finite audio features or latents in the"
+                + " data cause this as well as too high a learning rate: run encode again (it skips such frames and lists"
+                + " them), or lower optimizer.learning_rate or max_grad_norm, and resume from that checkpoint.");
     }
 
     /** The configuration that determines the training trajectory (what a resumed run should share). */

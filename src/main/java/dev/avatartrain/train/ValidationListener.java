@@ -53,5 +53,11 @@ final class ValidationListener implements TrainingListener {
         }
         results.add(v);
         publish.validated(step, v);
+        Object loss = v.get("val_loss");
+        if (loss instanceof Number n && !Double.isFinite(n.doubleValue())) {
+            throw new Trainer.TrainingDivergedException("train: the validation loss is " + n + " at step " + step
+                    + "; stopped. The validation clips hold NaN or infinite audio features or latents (run encode again:"
+                    + " it skips such frames and lists them), or the weights diverged.");
+        }
     }
 }

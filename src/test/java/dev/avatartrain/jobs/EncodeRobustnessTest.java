@@ -19,11 +19,12 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * Local first, remote as fallback, per file: with a complete local tree and an S3 endpoint nobody listens on, encode
+ * Encode on hostile inputs. Local first, remote as fallback, per file: with a complete local tree and an S3 endpoint nobody listens on, encode
  * reads every local clip without asking the remote; only a clip missing locally fails, and the endpoint that could
- * not be reached is asked once, not once per file.
+ * not be reached is asked once, not once per file. NaN or infinite audio features skip their frame (listed);
+ * int32 and float64 features are converted.
  */
-class LocalFirstEncodeTest {
+class EncodeRobustnessTest {
     @TempDir
     static Path dir;
     static SparkSession spark;
@@ -38,7 +39,7 @@ class LocalFirstEncodeTest {
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             deadEndpoint = "http://127.0.0.1:" + s.getLocalPort(); // closed again: connections are refused
         }
-        SparkSession.Builder b = SparkSession.builder().master("local[1]").appName("LocalFirstEncodeTest")
+        SparkSession.Builder b = SparkSession.builder().master("local[1]").appName("EncodeRobustnessTest")
                 .config("spark.ui.enabled", "false").config("spark.hadoop.fs.s3a.endpoint", deadEndpoint);
         S3A.forEach((k, v) -> b.config("spark.hadoop." + k, v));
         spark = b.getOrCreate();
@@ -68,6 +69,34 @@ class LocalFirstEncodeTest {
         EncodeJob.Summary s = EncodeJob.run(spark, config);
         assertEquals(2, s.encoded(), "the clips on local disk, read without the remote");
         assertEquals(1, s.failed(), "only the clip that needed the remote");
+    }
+
+    @Test
+    void nonFiniteAudioFeaturesSkipTheirFrameAndOtherNumericTypesAreConverted() throws Exception {
+        Path data = dir.resolve("nan-data");
+        SynthJob.run(data, new SyntheticClips.Spec(2, 4, 32, 2, 32, 5, "aligned-frames", "audio"));
+        Path nan = data.resolve("audio/HDTF-0001/000001.npy"), inf = data.resolve("audio/HDTF-0001/000002.npy");
+        Path i32 = data.resolve("audio/HDTF-0002/000001.npy"), f64 = data.resolve("audio/HDTF-0002/000002.npy");
+        org.nd4j.linalg.api.ndarray.INDArray a = dev.avatartrain.tensors.Npy.read(java.nio.file.Files.newInputStream(nan),
+                nan.toString()).toINDArray(org.nd4j.linalg.api.buffer.DataType.FLOAT);
+        dev.avatartrain.tensors.Npy.write(nan, a.dup().putScalar(0, Float.NaN));
+        dev.avatartrain.tensors.Npy.write(inf, a.dup().putScalar(1, Float.POSITIVE_INFINITY));
+        dev.avatartrain.tensors.Npy.write(i32, a.castTo(org.nd4j.linalg.api.buffer.DataType.INT));
+        dev.avatartrain.tensors.Npy.write(f64, a.castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE));
+        MakeMetadataJob.run(spark, new MakeMetadataJob.Options(MakeMetadataJob.Mode.scan, data.toString(),
+                dir.resolve("nan-metadata.json").toString(), null, false, false, "aligned-frames", "audio"));
+        AppConfig config = AppConfig.load(DemoJob.demoConfigDir(), List.of("data.local_data_base_url=" + data,
+                "data.s3_data_base_url=", "data.metadata_url=" + dir.resolve("nan-metadata.json"),
+                "data.output_dir=" + dir.resolve("nan-out"), "data.IMAGE_SIZE=32", "train.num_workers=1",
+                "model.vae_pretrained_model_name_or_path=random"));
+        EncodeJob.Summary s = EncodeJob.run(spark, config);
+        assertEquals(2, s.encoded());
+        assertEquals(6, s.frames(), "8 frames less the NaN and the infinite one; int32 and float64 converted");
+        List<String> reasons = s.skipped().stream().map(k -> k.path() + ": " + k.reason()).toList();
+        assertEquals(2, reasons.size(), reasons.toString());
+        assertTrue(reasons.contains("audio/HDTF-0001/000001.npy: audio/HDTF-0001/000001.npy: audio features hold NaN or"
+                + " infinite values; frame skipped."), reasons.toString());
+        assertTrue(reasons.stream().anyMatch(r -> r.startsWith("audio/HDTF-0001/000002.npy")), reasons.toString());
     }
 
     @Test
