@@ -48,12 +48,14 @@ public final class DemoJob {
                 empty = list.findAny().isEmpty();
             }
             if (!empty && !Files.isRegularFile(out.resolve(MARKER))) {
-                throw new BadInputException("demo: data.output_dir " + out.toAbsolutePath() + " is not empty and was not"
-                        + " made by demo (no " + MARKER + " in it), so demo will not clear it; give an empty or new folder"
-                        + " (--set data.output_dir=...).");
+                throw new BadInputException("demo: data.output_dir " + out.toAbsolutePath() + " is not empty and"
+                        + " was not made by demo (no " + MARKER + " in it), so demo will not clear it; give an empty"
+                        + " or new folder (--set data.output_dir=...).");
             }
             try (var walk = Files.walk(out)) {
-                for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) if (!p.equals(out)) Files.delete(p);
+                for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    if (!p.equals(out)) Files.delete(p);
+                }
             }
         } else if (Files.exists(out)) {
             throw new BadInputException("demo: data.output_dir " + out.toAbsolutePath() + " is a file, not a folder.");

@@ -222,7 +222,8 @@ public final class EncodeJob {
                     masked.add(encoder.encode(FrameImages.stack(maskedBatch, size)));
                 }
             }
-            INDArray lat = Nd4j.concat(0, latents.toArray(INDArray[]::new)), mas = Nd4j.concat(0, masked.toArray(INDArray[]::new));
+            INDArray lat = Nd4j.concat(0, latents.toArray(INDArray[]::new));
+            INDArray mas = Nd4j.concat(0, masked.toArray(INDArray[]::new));
             List<Integer> keep = new ArrayList<>(); // a frame whose latents are not finite is skipped like a bad file
             for (int i = 0; i < names.size(); i++) {
                 if (finite(lat.slice(i)) && finite(mas.slice(i))) keep.add(i);
@@ -248,7 +249,8 @@ public final class EncodeJob {
                 names = n2;
                 audio = a2;
             }
-            ClipLatents result = new ClipLatents(clip.folderName(), names, lat, mas, Nd4j.stack(0, audio.toArray(INDArray[]::new)));
+            ClipLatents result = new ClipLatents(clip.folderName(), names, lat, mas,
+                    Nd4j.stack(0, audio.toArray(INDArray[]::new)));
             try {
                 LatentStore.writeClip(out, folder, result, skipped, vaeKey, size, hash);
             } catch (IOException e) {
@@ -264,7 +266,8 @@ public final class EncodeJob {
         }
 
         private static boolean finite(INDArray x) {
-            INDArray f = x.dataType() == org.nd4j.linalg.api.buffer.DataType.FLOAT ? x : x.castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT);
+            org.nd4j.linalg.api.buffer.DataType fp32 = org.nd4j.linalg.api.buffer.DataType.FLOAT;
+            INDArray f = x.dataType() == fp32 ? x : x.castTo(fp32);
             for (float v : f.dup().data().asFloat()) if (!Float.isFinite(v)) return false;
             return true;
         }
@@ -329,7 +332,8 @@ public final class EncodeJob {
             Map<String, Storage.Entry> audio;
             try {
                 audio = frames.listEntries(data.audioFolderName() + "/" + clip.folderName(), true,
-                        local -> clip.imageNames().stream().allMatch(n -> noAudio.contains(n) || local.containsKey(n + ".npy")));
+                        local -> clip.imageNames().stream()
+                                .allMatch(n -> noAudio.contains(n) || local.containsKey(n + ".npy")));
             } catch (FileNotFoundException e) {
                 audio = Map.of();
             }

@@ -181,7 +181,9 @@ public final class Checkpoints {
             for (long step : r.getValue()) {
                 if (!r.getKey().equals(id)) foreign.computeIfAbsent(r.getKey(), k -> new ArrayList<>()).add(step);
                 else if (resume != null && step > resumedStep && isHere(out, resume)) abandoned.add(step);
-                else if (resume != null && step > resumedStep) foreign.computeIfAbsent(r.getKey(), k -> new ArrayList<>()).add(step);
+                else if (resume != null && step > resumedStep) {
+                    foreign.computeIfAbsent(r.getKey(), k -> new ArrayList<>()).add(step);
+                }
             }
         }
         if (!abandoned.isEmpty() && (foreign.isEmpty() || overwrite)) {
@@ -267,7 +269,9 @@ public final class Checkpoints {
     private static String comparable(String location) {
         String l = location.endsWith("/") ? location.substring(0, location.length() - 1) : location;
         if (l.startsWith("file:")) return java.nio.file.Path.of(java.net.URI.create(l)).normalize().toString();
-        if (!l.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*")) return java.nio.file.Path.of(l).toAbsolutePath().normalize().toString();
+        if (!l.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*")) {
+            return java.nio.file.Path.of(l).toAbsolutePath().normalize().toString();
+        }
         return l;
     }
 
@@ -293,7 +297,8 @@ public final class Checkpoints {
                 }
                 long expected = 8 + header + end;
                 if (e.size() >= 0 && e.size() != expected) {
-                    return f + " is " + e.size() + " bytes but its header describes " + expected + " (truncated or damaged)";
+                    return f + " is " + e.size() + " bytes but its header describes " + expected
+                            + " (truncated or damaged)";
                 }
             }
             return null;

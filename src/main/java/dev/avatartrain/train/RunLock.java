@@ -282,7 +282,9 @@ public final class RunLock implements AutoCloseable {
         }
         try (var in = fs.open(hadoopPath)) {
             String held = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            if (JSON.readTree(held).path("token").asText().equals(owner.path("token").asText())) fs.delete(hadoopPath, false);
+            if (JSON.readTree(held).path("token").asText().equals(owner.path("token").asText())) {
+                fs.delete(hadoopPath, false);
+            }
         } catch (java.io.FileNotFoundException gone) {
             // taken over and released by another run
         }

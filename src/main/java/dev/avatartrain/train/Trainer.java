@@ -113,7 +113,9 @@ public final class Trainer {
                 long prev = step;
                 step += k;
                 round++;
-                if (!Double.isFinite(r.loss()) || !state.paramsFinite()) throw diverged(r.loss(), step, round, checkpoints.newestFinite());
+                if (!Double.isFinite(r.loss()) || !state.paramsFinite()) {
+                    throw diverged(r.loss(), step, round, checkpoints.newestFinite());
+                }
                 listeners.round(new TrainingListener.Round(step, prev, round, step >= stop, r.loss(), r.lr(), r.gradNorm(), r.samples(), secs,
                         r.computeSeconds(), state));
             }

@@ -123,7 +123,8 @@ public final class AdapterManifest implements Serializable {
                 }
                 weight = w.doubleValue();
             }
-            items.add(new Item(i, resolve(base, audio, where + ": \"audio\""), resolve(base, target, where + ": \"target\""), weight));
+            items.add(new Item(i, resolve(base, audio, where + ": \"audio\""),
+                    resolve(base, target, where + ": \"target\""), weight));
         }
         return new AdapterManifest(url, items, ignored);
     }

@@ -247,7 +247,8 @@ public final class Dashboard implements AutoCloseable {
     private void data(HttpExchange x) throws IOException {
         if (!authorised(x)) return;
         var h = x.getRequestHeaders();
-        if (!knownHost(h.getFirst("Host"), host) || !sameOrigin(h.getFirst("Origin"), h.getFirst("Sec-Fetch-Site"), h.getFirst("Host"))) {
+        String addressed = h.getFirst("Host");
+        if (!knownHost(addressed, host) || !sameOrigin(h.getFirst("Origin"), h.getFirst("Sec-Fetch-Site"), addressed)) {
             send(x, 403, "text/plain", "data.json is served to this dashboard's own page only".getBytes(StandardCharsets.UTF_8));
             return;
         }
