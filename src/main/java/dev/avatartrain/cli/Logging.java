@@ -18,6 +18,11 @@ final class Logging {
         set(org.apache.logging.log4j.Level.WARN, null);
     }
 
+    /** Nothing at all from here on (a run stopped by a signal: Spark's shutdown would print the failed jobs). */
+    static void off() {
+        set(org.apache.logging.log4j.Level.OFF, org.apache.logging.log4j.Level.OFF);
+    }
+
     static void verbose() {
         set(org.apache.logging.log4j.Level.DEBUG, org.apache.logging.log4j.Level.INFO);
         LOG.debug("verbose logging: {} at DEBUG, everything else at INFO", PRODUCT);

@@ -6,6 +6,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
+import java.util.List;
 
 /** Entry point of {@code bin/avatar-train} and of the cluster jar ({@code spark-submit ... avatar-train-cluster.jar <command>}). */
 @Command(name = "avatar-train", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
@@ -39,6 +40,16 @@ public final class Main implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
+    /** The arguments of the command being run (for the resume line printed when a signal stops training). */
+    static List<String> invocation = List.of();
+
+    /** The same command with {@code setting} added: how a stopped run is continued. */
+    static String resumeCommand(String setting) {
+        StringBuilder b = new StringBuilder("avatar-train");
+        for (String a : invocation) b.append(' ').append(a.matches("[\\w@%+=:,./-]+") ? a : "'" + a.replace("'", "'\\''") + "'");
+        return b.append(" --set ").append(setting).toString();
+    }
+
     public static void main(String[] args) {
         System.exit(run(args));
     }
@@ -50,6 +61,7 @@ public final class Main implements Runnable {
         dev.avatartrain.gpu.Backends.loadEarlyWhereNoGpu(); // the CUDA jar on a machine without a GPU: no stack trace
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            if (StopOnSignal.stopping) return EXIT_FAILURE; // a signal stopped the run; its one line was printed
             PrintWriter err = commandLine.getErr();
             BadInputException bad = badInput(ex);
             if (bad != null) {
@@ -57,11 +69,17 @@ public final class Main implements Runnable {
                 err.flush();
                 return EXIT_BAD_INPUT;
             }
+            if (ex instanceof dev.avatartrain.train.spark.SparkTrainer.TrainingDivergedException d) { // its message says it all
+                err.println("error: " + d.getMessage());
+                err.flush();
+                return EXIT_FAILURE;
+            }
             err.println("error: " + commandLine.getCommandName() + " failed: " + ex);
             ex.printStackTrace(err);
             err.flush();
             return EXIT_FAILURE;
         });
+        invocation = List.of(args);
         try {
             return cl.execute(args);
         } finally {

@@ -82,6 +82,7 @@ final class TrainAdapterCommand implements Callable<Integer> {
         putIf(o, "vae_scale", vaeScale);
         putIf(o, "init_weights", initWeights);
         AdapterOptions options = AdapterOptions.loadFrom(adapterConfig, set, o);
+        StopOnSignal.install(Main.resumeCommand("resume_from_checkpoint=latest"));
         LOG.info("train-adapter options: " + options.values());
         SparkSession spark = SparkSetup.session("avatar-train train-adapter", master);
         try {

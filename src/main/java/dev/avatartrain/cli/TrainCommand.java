@@ -31,6 +31,7 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         AppConfig config = common.loadConfig();
+        StopOnSignal.install(Main.resumeCommand("model.resume_from_checkpoint=latest"));
         SparkSession spark = SparkSetup.session("avatar-train train", common.master);
         try {
             TrainJob.run(spark, config, untilStep, overwrite);

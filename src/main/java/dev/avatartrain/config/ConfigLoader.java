@@ -111,7 +111,9 @@ final class ConfigLoader {
     private Map<String, Object> parseYaml(Source src) {
         Object doc;
         try {
-            doc = new Yaml(new SafeConstructor(new LoaderOptions())).load(src.text);
+            LoaderOptions options = new LoaderOptions();
+            options.setAllowDuplicateKeys(false); // a key given twice is a mistake, not "the last one wins"
+            doc = new Yaml(new SafeConstructor(options)).load(src.text);
         } catch (MarkedYAMLException e) {
             Mark m = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
             String where = m == null ? "" : " at line " + (m.getLine() + 1) + ", column " + (m.getColumn() + 1);
@@ -121,7 +123,10 @@ final class ConfigLoader {
             problems.add(src.name + ": unreadable YAML: " + e.getMessage());
             return null;
         }
-        if (doc == null) return Map.of();
+        if (doc == null) { // an empty file (or only comments) is more often a mistake than a wish for the defaults
+            problems.add(src.name + ": the file is empty (no keys); give its keys, or delete it to use the defaults.");
+            return null;
+        }
         if (!(doc instanceof Map<?, ?> map)) {
             problems.add(src.name + ": expected a mapping of keys to values, found " + describe(doc) + ".");
             return null;

@@ -45,6 +45,7 @@ public final class FrameImages {
      */
     public static float[] decodeChw(byte[] bytes, String name, int size) {
         if (bytes.length == 0) throw new BadInputException(name + ": empty file.");
+        checkDimensions(bytes, name, size);
         checkPngStructure(bytes, name);
         try (Mat buf = new Mat(1, bytes.length, opencv_core.CV_8UC1, new BytePointer(bytes));
              Mat img = opencv_imgcodecs.imdecode(buf, opencv_imgcodecs.IMREAD_COLOR); Mat out = new Mat()) {
@@ -62,6 +63,73 @@ public final class FrameImages {
             }
             return chw;
         }
+    }
+
+    /**
+     * How much larger than {@code IMAGE_SIZE} a frame may be on each side. A frame is decoded in full before it is
+     * resized, so its declared size is what it costs: a 30000×30000 PNG of a few MB is 2.7 GB once decoded.
+     */
+    public static final int MAX_SIDE_FACTOR = 8;
+
+    /**
+     * Reads the width and height a PNG (IHDR) or JPEG (SOF) header declares and refuses, before anything is decoded,
+     * a frame larger than {@code size × }{@value #MAX_SIDE_FACTOR} on a side (a decompression bomb or not a frame of
+     * this tree) and a file that is neither a PNG nor a JPEG (OpenCV would try every other decoder it has on it).
+     */
+    static void checkDimensions(byte[] b, String name, int size) {
+        long[] wh = isPng(b) ? pngSize(b, name) : isJpeg(b) ? jpegSize(b, name) : null;
+        if (wh == null) {
+            StringBuilder start = new StringBuilder();
+            for (int i = 0; i < Math.min(8, b.length); i++) start.append(String.format("%02x", b[i] & 0xff));
+            throw new BadInputException(name + ": not a PNG or JPEG image (starts with bytes " + start + ").");
+        }
+        long max = (long) size * MAX_SIDE_FACTOR;
+        if (wh[0] <= 0 || wh[1] <= 0 || wh[0] > max || wh[1] > max) {
+            throw new BadInputException(name + ": declares " + wh[0] + "×" + wh[1] + " pixels; frames may be at most "
+                    + max + " on a side (IMAGE_SIZE " + size + " × " + MAX_SIDE_FACTOR + "), so it was not decoded.");
+        }
+    }
+
+    private static boolean isPng(byte[] b) {
+        return b.length >= 8 && java.util.Arrays.equals(b, 0, 8, PNG_SIGNATURE, 0, 8);
+    }
+
+    private static boolean isJpeg(byte[] b) {
+        return b.length >= 3 && (b[0] & 0xff) == 0xff && (b[1] & 0xff) == 0xd8 && (b[2] & 0xff) == 0xff;
+    }
+
+    private static long[] pngSize(byte[] b, String name) {
+        if (b.length < 24 || b[12] != 'I' || b[13] != 'H' || b[14] != 'D' || b[15] != 'R')
+            throw new BadInputException(name + ": corrupt PNG: no IHDR header chunk first.");
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(b);
+        return new long[]{buf.getInt(16) & 0xffffffffL, buf.getInt(20) & 0xffffffffL};
+    }
+
+    /** The first start-of-frame segment's size, walking the JPEG's marker segments. */
+    private static long[] jpegSize(byte[] b, String name) {
+        int pos = 2;
+        while (pos + 4 <= b.length) {
+            if ((b[pos] & 0xff) != 0xff) break;
+            int marker = b[pos + 1] & 0xff;
+            if (marker == 0xff) { // fill byte
+                pos++;
+                continue;
+            }
+            if (marker == 0xd8 || marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) { // no length
+                pos += 2;
+                continue;
+            }
+            int len = ((b[pos + 2] & 0xff) << 8) | (b[pos + 3] & 0xff);
+            boolean sof = marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc;
+            if (sof && pos + 9 <= b.length) {
+                long h = ((b[pos + 5] & 0xff) << 8) | (b[pos + 6] & 0xff);
+                long w = ((b[pos + 7] & 0xff) << 8) | (b[pos + 8] & 0xff);
+                return new long[]{w, h};
+            }
+            if (marker == 0xda || marker == 0xd9 || len < 2) break; // image data or end before any frame header
+            pos += 2 + len;
+        }
+        throw new BadInputException(name + ": corrupt JPEG: no frame header (SOF) before its image data.");
     }
 
     private static final byte[] PNG_SIGNATURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};

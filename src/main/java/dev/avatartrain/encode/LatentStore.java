@@ -49,7 +49,7 @@ public final class LatentStore {
     }
 
     public static String clipFile(String clip) {
-        return clip + ".safetensors";
+        return dev.avatartrain.storage.SafePaths.name(clip, "clip name") + ".safetensors";
     }
 
     public static void writeClip(Storage out, String folder, ClipLatents clip, List<Skipped> skipped, String vaeKey,

@@ -12,6 +12,7 @@ import java.util.Map;
 import org.apache.spark.sql.SparkSession;
 
 import dev.avatartrain.config.AppConfig;
+import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.config.ProjectPaths;
 import dev.avatartrain.models.taesd.TaesdSource;
 import dev.avatartrain.synth.SyntheticClips;
@@ -33,15 +34,41 @@ public final class DemoJob {
         return ProjectPaths.resolve("configuration/demo");
     }
 
+    /** The file that marks a folder as made by {@code demo}: only such a folder is cleared by the next demo. */
+    public static final String MARKER = ".avatar-train-demo";
+
+    /**
+     * Empties {@code out} for a new demo when an earlier demo made it (it holds {@value #MARKER}), creates it when
+     * missing, and refuses any other non-empty folder: a typo in {@code data.output_dir} never deletes a user's files.
+     */
+    static void prepareOutput(Path out) throws IOException {
+        if (Files.isDirectory(out)) {
+            boolean empty;
+            try (var list = Files.list(out)) {
+                empty = list.findAny().isEmpty();
+            }
+            if (!empty && !Files.isRegularFile(out.resolve(MARKER))) {
+                throw new BadInputException("demo: data.output_dir " + out.toAbsolutePath() + " is not empty and"
+                        + " was not made by demo (no " + MARKER + " in it), so demo will not clear it; give an empty"
+                        + " or new folder (--set data.output_dir=...).");
+            }
+            try (var walk = Files.walk(out)) {
+                for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    if (!p.equals(out)) Files.delete(p);
+                }
+            }
+        } else if (Files.exists(out)) {
+            throw new BadInputException("demo: data.output_dir " + out.toAbsolutePath() + " is a file, not a folder.");
+        }
+        Files.createDirectories(out);
+        Files.writeString(out.resolve(MARKER), "made by avatar-train demo; the next demo into this folder clears it\n");
+    }
+
     public static void run(AppConfig config, String master) throws IOException {
         long start = System.nanoTime();
         Path out = Path.of(config.data().outputDir());
         Path data = Path.of(config.data().localDataBaseUrl());
-        if (Files.exists(out)) {
-            try (var walk = Files.walk(out)) {
-                for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
-            }
-        }
+        prepareOutput(out);
         LOG.info("demo 1/5 synth: sample clips whose mouth follows their audio features → " + data);
         SynthJob.run(data, new SyntheticClips.Spec(6, 40, config.data().imageSize(), 4, 32, config.train().seed(),
                 config.data().imageFolderName(), config.data().audioFolderName()));

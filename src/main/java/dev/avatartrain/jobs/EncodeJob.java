@@ -77,6 +77,7 @@ public final class EncodeJob {
         List<LatentStore.Skipped> skipped = new ArrayList<>();
         int encoded = 0, cached = 0, failed = 0;
         long frameCount = 0;
+        Map<String, List<String>> leftOut = new java.util.LinkedHashMap<>(); // by reason: an endpoint named once
         for (ClipResult r : results) {
             skipped.addAll(r.skipped());
             switch (r.status()) {
@@ -84,7 +85,7 @@ public final class EncodeJob {
                 case "cached" -> cached++;
                 default -> {
                     failed++;
-                    LOG.info("encode: clip " + r.clip() + " left out: " + r.error());
+                    leftOut.computeIfAbsent(r.error(), k -> new ArrayList<>()).add(r.clip());
                     continue;
                 }
             }
@@ -92,6 +93,9 @@ public final class EncodeJob {
             index.add(new LatentStore.IndexEntry(r.clip(), LatentStore.clipFile(r.clip()), r.frames(), r.skipped().size(), r.sourceHash(),
                     r.audioShape()));
         }
+        leftOut.forEach((why, names) -> LOG.info("encode: " + (names.size() == 1 ? "clip " + names.get(0)
+                : names.size() + " clips (" + String.join(", ", names.stream().limit(20).toList())
+                + (names.size() > 20 ? ", …" : "") + ")") + " left out: " + why));
         refuseMixedAudioShapes(out, folder, index);
         LatentStore.writeIndex(out, folder, new LatentStore.Index(vae.key(), data.imageSize(), index, LatentStore.INDEX_FORMAT_VERSION));
         byte[] effective = ("# Effective configuration (sha256 " + config.hash() + ")\n" + config.toYaml()).getBytes(java.nio.charset.StandardCharsets.UTF_8);
@@ -180,8 +184,10 @@ public final class EncodeJob {
                     INDArray a;
                     framePath[0] = audioDir + frame + ".npy"; // from here on, a failure is the audio file's
                     try (InputStream in = frames.open(audioDir + frame + ".npy")) {
-                        a = Npy.read(in, audioDir + frame + ".npy").toINDArray(org.nd4j.linalg.api.buffer.DataType.FLOAT);
+                        a = asFloat(Npy.read(in, audioDir + frame + ".npy").toINDArray(null), audioDir + frame + ".npy");
                     }
+                    if (!finite(a)) throw new BadInputException(audioDir + frame + ".npy: audio features hold NaN or"
+                            + " infinite values; frame skipped.");
                     if (a.rank() == 1) a = a.reshape(1, a.length());
                     if (a.rank() != 2) throw new BadInputException(audioDir + frame + ".npy: audio features of shape "
                             + java.util.Arrays.toString(a.shape()) + "; expected [tokens, dim] or [dim]");
@@ -217,14 +223,76 @@ public final class EncodeJob {
                     masked.add(encoder.encode(FrameImages.stack(maskedBatch, size)));
                 }
             }
-            ClipLatents result = new ClipLatents(clip.folderName(), names, Nd4j.concat(0, latents.toArray(INDArray[]::new)),
-                    Nd4j.concat(0, masked.toArray(INDArray[]::new)), Nd4j.stack(0, audio.toArray(INDArray[]::new)));
+            INDArray lat = Nd4j.concat(0, latents.toArray(INDArray[]::new));
+            INDArray mas = Nd4j.concat(0, masked.toArray(INDArray[]::new));
+            List<Integer> keep = new ArrayList<>(); // a frame whose latents are not finite is skipped like a bad file
+            for (int i = 0; i < names.size(); i++) {
+                if (finite(lat.slice(i)) && finite(mas.slice(i))) keep.add(i);
+                else skipped.add(new LatentStore.Skipped(data.imageFolderName() + "/" + clip.folderName() + "/" + names.get(i),
+                        "its latents hold NaN or infinite values (check the VAE weights); frame skipped."));
+            }
+            if (keep.size() < 2) {
+                return new ClipResult(clip.folderName(), "failed", keep.size(), skipped, hash,
+                        keep.size() + " usable frames (a clip needs 2: target and reference)", null);
+            }
+            if (keep.size() < names.size()) {
+                long[] rows = keep.stream().mapToLong(Integer::longValue).toArray();
+                lat = Nd4j.pullRows(lat.reshape(lat.size(0), -1), 1, keep.stream().mapToInt(Integer::intValue).toArray())
+                        .reshape(concatShape(lat, rows.length));
+                mas = Nd4j.pullRows(mas.reshape(mas.size(0), -1), 1, keep.stream().mapToInt(Integer::intValue).toArray())
+                        .reshape(concatShape(mas, rows.length));
+                List<String> n2 = new ArrayList<>();
+                List<INDArray> a2 = new ArrayList<>();
+                for (int i : keep) {
+                    n2.add(names.get(i));
+                    a2.add(audio.get(i));
+                }
+                names = n2;
+                audio = a2;
+            }
+            ClipLatents result = new ClipLatents(clip.folderName(), names, lat, mas,
+                    Nd4j.stack(0, audio.toArray(INDArray[]::new)));
             try {
                 LatentStore.writeClip(out, folder, result, skipped, vaeKey, size, hash);
             } catch (IOException e) {
                 return new ClipResult(clip.folderName(), "failed", 0, skipped, hash, "cannot write latents: " + e.getMessage(), null);
             }
             return new ClipResult(clip.folderName(), "encoded", names.size(), skipped, hash, null, audioShape);
+        }
+
+        private static long[] concatShape(INDArray x, long rows) {
+            long[] shape = x.shape();
+            shape[0] = rows;
+            return shape;
+        }
+
+        private static boolean finite(INDArray x) {
+            org.nd4j.linalg.api.buffer.DataType fp32 = org.nd4j.linalg.api.buffer.DataType.FLOAT;
+            INDArray f = x.dataType() == fp32 ? x : x.castTo(fp32);
+            for (float v : f.dup().data().asFloat()) if (!Float.isFinite(v)) return false;
+            return true;
+        }
+
+        private static final java.util.Set<String> NOTED = ConcurrentHashMap.newKeySet();
+
+        /** Audio features as float32; another numeric type is converted, with a one-line note per type and JVM. */
+        private static INDArray asFloat(INDArray a, String file) {
+            if (a.dataType() == org.nd4j.linalg.api.buffer.DataType.FLOAT) return a;
+            if (NOTED.add(a.dataType().name())) {
+                LoggerFactory.getLogger(EncodeJob.class).info("encode: note: audio features in " + file + " (and any others)"
+                        + " are " + numpyName(a.dataType()) + "; converted to float32.");
+            }
+            return a.castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT);
+        }
+
+        private static String numpyName(org.nd4j.linalg.api.buffer.DataType t) {
+            return switch (t) {
+                case INT -> "int32";
+                case LONG -> "int64";
+                case DOUBLE -> "float64";
+                case HALF -> "float16";
+                default -> t.name().toLowerCase(java.util.Locale.ROOT);
+            };
         }
 
         /** The frame's image bytes; {@code path[0]} receives the path read. PNG first (the tree's format), then JPEG. */
@@ -257,10 +325,16 @@ public final class EncodeJob {
          * replaced or repaired, gets a new hash and is encoded again; the others stay cached.
          */
         private String sourceHash(ClipMetadata clip) throws IOException {
-            Map<String, Storage.Entry> images = frames.listEntries(data.imageFolderName() + "/" + clip.folderName(), true);
+            // local first: a clip whose every file is on local disk never touches the remote
+            Map<String, Storage.Entry> images = frames.listEntries(data.imageFolderName() + "/" + clip.folderName(), true,
+                    local -> clip.imageNames().stream().allMatch(n -> local.containsKey(n + ".png")
+                            || local.containsKey(n + ".jpg") || local.containsKey(n + ".jpeg")));
+            java.util.Set<String> noAudio = new java.util.HashSet<>(clip.imagesWithoutAudio());
             Map<String, Storage.Entry> audio;
             try {
-                audio = frames.listEntries(data.audioFolderName() + "/" + clip.folderName(), true);
+                audio = frames.listEntries(data.audioFolderName() + "/" + clip.folderName(), true,
+                        local -> clip.imageNames().stream()
+                                .allMatch(n -> noAudio.contains(n) || local.containsKey(n + ".npy")));
             } catch (FileNotFoundException e) {
                 audio = Map.of();
             }

@@ -47,9 +47,10 @@ public final class GenerateJob {
     public record Options(String weights, List<String> clips, String metadata, String output) {}
 
     public static List<ClipGenerator.ClipReport> run(SparkSession spark, AppConfig config, Options o) throws IOException {
+        List<String> clips = new ArrayList<>(); // each becomes a folder under --output: checked first
+        for (String c : o.clips()) clips.add(dev.avatartrain.storage.SafePaths.name(c, "--clip"));
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         DataConfig data = config.data();
-        List<String> clips = new ArrayList<>(o.clips());
         if (o.metadata() != null) {
             for (ClipMetadata c : MetadataFiles.read(o.metadata(), spark, sc.hadoopConfiguration())) clips.add(c.folderName());
         }

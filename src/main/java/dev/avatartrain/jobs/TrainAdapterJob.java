@@ -25,6 +25,7 @@ import dev.avatartrain.storage.Storage;
 import dev.avatartrain.tensors.Safetensors;
 import dev.avatartrain.tensors.TensorFiles;
 import dev.avatartrain.train.Checkpoints;
+import dev.avatartrain.train.RunLock;
 import dev.avatartrain.train.Metrics;
 import dev.avatartrain.train.adapter.AdapterOptions;
 import dev.avatartrain.train.adapter.AdapterTask;
@@ -96,7 +97,7 @@ public final class TrainAdapterJob {
         }
         AdapterTask task = new AdapterTask(manifest, o.model(), o.seed(), o.batchSize(), o.initWeights(), s3);
         AdapterValidation.Plan validation = split.validation().isEmpty() ? null : new AdapterValidation.Plan(task, split.validation());
-        try (Storage out = Storage.forUrl(o.outputDir(), hadoop)) {
+        try (Storage out = Storage.forUrl(o.outputDir(), hadoop); RunLock lock = RunLock.acquire(out, "train-adapter")) {
             Checkpoints.Run run = Checkpoints.claim(out, engine.model().resumeFromCheckpoint(), overwrite, RUN_OUTPUTS,
                     Checkpoints.Hints.ADAPTER, hadoop);
             byte[] effective = ("# train-adapter options\n" + new org.yaml.snakeyaml.Yaml().dumpAsMap(new LinkedHashMap<>(o.values()))

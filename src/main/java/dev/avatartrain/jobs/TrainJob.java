@@ -26,13 +26,13 @@ import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.models.taesd.TaesdSource;
 import dev.avatartrain.models.unet.UNetConfig;
 import dev.avatartrain.models.unet.UNetWeights;
-import dev.avatartrain.train.Checkpoints;
 import dev.avatartrain.storage.Storage;
 import dev.avatartrain.train.Checkpoints;
 import dev.avatartrain.gpu.GpuCheck;
 import dev.avatartrain.train.Metrics;
 import dev.avatartrain.train.spark.SparkTrainer;
 import dev.avatartrain.train.spark.Workers;
+import dev.avatartrain.train.RunLock;
 import dev.avatartrain.train.unet.UNetTask;
 import dev.avatartrain.train.unet.UNetValidation;
 
@@ -96,19 +96,21 @@ public final class TrainJob {
         } else {
             LOG.info("train: only one clip, so no validation (validation is on held-out clips, never frames)");
         }
-        Checkpoints.Run run = Checkpoints.claim(out, config.model().resumeFromCheckpoint(), overwrite, RUN_OUTPUTS, Checkpoints.Hints.TRAIN,
-                sc.hadoopConfiguration());
-        byte[] effective = ("# Effective configuration (sha256 " + config.hash() + ")\n" + config.toYaml()).getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        out.write(AppConfig.EFFECTIVE_CONFIG_FILE, o -> o.write(effective));
-        SparkTrainer.Result r = new SparkTrainer(sc, config, task, shards, out, run).run(validation, untilStep);
-        if (r.validations().size() >= 2) {
-            Object first = r.validations().get(0).get("val_loss"), last = r.validations().get(r.validations().size() - 1).get("val_loss");
-            LOG.info(String.format("train: validation loss %.5f at step %s → %.5f at step %s", (Double) first,
-                    r.validations().get(0).get("step"), (Double) last, r.validations().get(r.validations().size() - 1).get("step")));
+        try (RunLock lock = RunLock.acquire(out, "train")) { // held from before the first write to the end
+            Checkpoints.Run run = Checkpoints.claim(out, config.model().resumeFromCheckpoint(), overwrite, RUN_OUTPUTS, Checkpoints.Hints.TRAIN,
+                    sc.hadoopConfiguration());
+            byte[] effective = ("# Effective configuration (sha256 " + config.hash() + ")\n" + config.toYaml()).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            out.write(AppConfig.EFFECTIVE_CONFIG_FILE, o -> o.write(effective));
+            SparkTrainer.Result r = new SparkTrainer(sc, config, task, shards, out, run).run(validation, untilStep);
+            if (r.validations().size() >= 2) {
+                Object first = r.validations().get(0).get("val_loss"), last = r.validations().get(r.validations().size() - 1).get("val_loss");
+                LOG.info(String.format("train: validation loss %.5f at step %s → %.5f at step %s", (Double) first,
+                        r.validations().get(0).get("step"), (Double) last, r.validations().get(r.validations().size() - 1).get("step")));
+            }
+            LOG.info("train: done at step " + r.step() + "; checkpoint " + r.lastCheckpoint()
+                    + " (model.safetensors loads into diffusers' UNet2DConditionModel with strict=True)");
+            return r;
         }
-        LOG.info("train: done at step " + r.step() + "; checkpoint " + r.lastCheckpoint()
-                + " (model.safetensors loads into diffusers' UNet2DConditionModel with strict=True)");
-        return r;
     }
 
     /** What a UNet run writes into {@code output_dir} besides checkpoints (moved aside with them by {@code --overwrite}). */

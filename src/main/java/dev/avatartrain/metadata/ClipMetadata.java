@@ -1,5 +1,7 @@
 package dev.avatartrain.metadata;
 
+import dev.avatartrain.storage.SafePaths;
+
 import java.io.Serializable;
 import java.util.List;
 
@@ -17,7 +19,11 @@ public record ClipMetadata(String folderName, List<String> imageNames, int audio
                            List<String> imagesWithoutAudio, List<String> audioWithoutImage,
                            long listedMtime, int ignoredFiles, List<String> emptyImages, String error) implements Serializable {
 
+    /** Every name becomes a path segment ({@link SafePaths}): a hostile name in metadata is refused here. */
     public ClipMetadata {
+        SafePaths.name(folderName, "clip name");
+        for (List<String> names : List.of(imageNames, imagesWithoutAudio, audioWithoutImage, emptyImages))
+            for (String n : names) SafePaths.name(n, "frame name in clip \"" + folderName + "\":");
         imageNames = List.copyOf(imageNames);
         imagesWithoutAudio = List.copyOf(imagesWithoutAudio);
         audioWithoutImage = List.copyOf(audioWithoutImage);

@@ -3,6 +3,7 @@ package dev.avatartrain.metadata;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.avatartrain.errors.BadInputException;
+import dev.avatartrain.storage.SafePaths;
 import dev.avatartrain.storage.Storage;
 import dev.avatartrain.storage.StorageUrl;
 import dev.avatartrain.tensors.Npy;
@@ -212,6 +213,8 @@ public final class MetadataFiles {
                 bytes = s.readAll("");
             }
             return f == Format.JSON ? fromJson(bytes, url) : fromNpz(bytes, url);
+        } catch (SafePaths.UnsafeNameException e) {
+            throw new BadInputException(url + ": " + e.getMessage(), e);
         } catch (java.io.FileNotFoundException e) {
             throw new BadInputException(url + ": metadata file not found (" + e.getMessage() + ")", e);
         } catch (IOException e) {

@@ -62,7 +62,7 @@ public final class ParquetVersions {
         StorageUrl u = StorageUrl.parse(url, "--output");
         try (Storage s = Storage.forUrl(url, hadoop)) {
             String previous = s.exists("") ? pointer(s, url) : null;
-            boolean oldLayout = previous == null && s.exists("");
+            boolean oldLayout = previous == null && s.exists("") && !hasVersions(s);
             String version = PREFIX + System.currentTimeMillis();
             while (s.exists(version)) version = PREFIX + (Long.parseLong(version.substring(PREFIX.length())) + 1);
             writeTo.write(u.child(version));
@@ -84,11 +84,60 @@ public final class ParquetVersions {
         void write(String folderUrl) throws IOException;
     }
 
+    /**
+     * The version {@code _current} names, or null for the old layout. A writer replacing the pointer while it is read
+     * shows up as S3A's change detection (the object changed between its HEAD and its GET) or as a pointer that
+     * vanished between the check and the open; both are read again, waiting a little longer each time, up to
+     * {@link #POINTER_READS} reads in all, and then the version the pointer names then is read.
+     */
     private static String pointer(Storage s, String url) throws IOException {
+        for (int read = 1; ; read++) {
+            try {
+                String v = pointerOnce(s, url);
+                if (v != null || read >= POINTER_READS || !hasVersions(s)) return v;
+                // no pointer beside version folders: it is being replaced; read it again
+            } catch (IOException e) {
+                if (read >= POINTER_READS || !changedOrVanished(e)) throw e;
+            }
+            try {
+                Thread.sleep(RETRY_WAIT_MS << Math.min(read - 1, 4));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while reading " + url + "/" + POINTER);
+            }
+        }
+    }
+
+    /** Reads of the pointer in all when a writer replaces it meanwhile (waits of 50 ms to 0.8 s between, 2.3 s). */
+    static final int POINTER_READS = 6;
+    private static final long RETRY_WAIT_MS = 50;
+
+    private static String pointerOnce(Storage s, String url) throws IOException {
         if (!s.exists(POINTER)) return null;
         String v = new String(s.readAll(POINTER), StandardCharsets.UTF_8).strip();
         if (!v.matches(PREFIX + "\\d+"))
             throw new BadInputException(url + "/" + POINTER + ": names '" + v + "', not a version folder (v-<digits>).");
         return v;
+    }
+
+    private static boolean hasVersions(Storage s) throws IOException {
+        try {
+            for (String n : s.list("")) if (n.startsWith(PREFIX)) return true;
+        } catch (java.io.FileNotFoundException noFolder) {
+            // nothing written here yet
+        }
+        return false;
+    }
+
+    /**
+     * Whether a read failed because the file changed or disappeared under it: a missing file, or S3A's
+     * {@code RemoteFileChangedException} (matched by name: hadoop-aws is on the classpath only where s3a is used).
+     */
+    static boolean changedOrVanished(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.io.FileNotFoundException) return true;
+            if (t.getClass().getName().equals("org.apache.hadoop.fs.s3a.RemoteFileChangedException")) return true;
+        }
+        return false;
     }
 }

@@ -297,12 +297,26 @@ public final class Storage implements Serializable, Closeable {
      * @throws FileNotFoundException naming every place tried, when no location has the folder
      */
     public TreeMap<String, Entry> listEntries(String relativeDir, boolean attributes) throws IOException {
+        return listEntries(relativeDir, attributes, local -> false);
+    }
+
+    /**
+     * As {@link #listEntries(String, boolean)}, local first: when the local base has the folder and its entries
+     * satisfy {@code enoughLocally} (e.g. every file the metadata names is there), the remote is not asked at all.
+     */
+    public TreeMap<String, Entry> listEntries(String relativeDir, boolean attributes,
+                                              java.util.function.Predicate<Map<String, Entry>> enoughLocally)
+            throws IOException {
         TreeMap<String, Entry> out = new TreeMap<>();
         List<String> tried = new ArrayList<>();
         boolean found = false;
         for (StorageUrl u : locations()) {
-            if (u.isLocal()) found |= listLocal(u.localChild(relativeDir), attributes, out, tried);
-            else found |= listRemote(u.child(relativeDir), out, tried);
+            if (u.isLocal()) {
+                found |= listLocal(u.localChild(relativeDir), attributes, out, tried);
+                if (found && u == local && enoughLocally.test(java.util.Collections.unmodifiableMap(out))) return out;
+            } else {
+                found |= listRemote(u.child(relativeDir), out, tried);
+            }
         }
         if (!found) throw new FileNotFoundException(
                 (relativeDir.isEmpty() ? "." : relativeDir) + ": no such folder; tried " + String.join(", ", tried) + ".");
@@ -479,13 +493,57 @@ public final class Storage implements Serializable, Closeable {
      * missing file, says which URL, which endpoint and which settings bound the wait.
      */
     private <T> T call(String what, String uri, IOSupplier<T> op) throws IOException {
+        String endpoint = endpointKey(uri);
+        Unreachable down = unreachable == null ? null : unreachable.get(endpoint);
+        if (down != null && down.until() > System.currentTimeMillis()) throw new IOException(down.message());
         try {
             return op.get();
         } catch (FileNotFoundException e) {
             throw e;
         } catch (IOException e) {
-            throw new IOException(what + " " + uri + " failed: " + e.getMessage() + where(uri), e);
+            String where = where(uri);
+            if (cannotConnect(e)) {
+                // the next requests to this endpoint fail at once with the same words, so that a job's report can
+                // name the endpoint once for all the files that needed it, and does not wait again for each
+                String message = "cannot reach " + (where.isEmpty() ? endpoint : where.strip()) + ": " + rootMessage(e)
+                        + " (first needed to " + what + " " + uri + ")";
+                synchronized (this) {
+                    if (unreachable == null) unreachable = new java.util.concurrent.ConcurrentHashMap<>();
+                    unreachable.put(endpoint, new Unreachable(message, System.currentTimeMillis() + UNREACHABLE_MS));
+                }
+                throw new IOException(message, e);
+            }
+            throw new IOException(what + " " + uri + " failed: " + e.getMessage() + where, e);
         }
+    }
+
+    /** How long an endpoint that refused a connection is not asked again by this instance. */
+    private static final long UNREACHABLE_MS = 60_000;
+
+    private record Unreachable(String message, long until) {}
+
+    private transient Map<String, Unreachable> unreachable;
+
+    private static String endpointKey(String uri) {
+        URI u = URI.create(uri.contains(" to ") ? uri.substring(uri.lastIndexOf(" to ") + 4) : uri);
+        return u.getScheme() + "://" + u.getAuthority();
+    }
+
+    /** A failure to connect at all (refused, unknown host, no route, connect time-out), not one of a request. */
+    static boolean cannotConnect(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.net.ConnectException || t instanceof java.net.UnknownHostException
+                    || t instanceof java.net.NoRouteToHostException) return true;
+            String n = t.getClass().getSimpleName();
+            if (n.equals("ConnectTimeoutException") || n.equals("HttpHostConnectException")) return true;
+        }
+        return false;
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) t = t.getCause();
+        return t.getClass().getSimpleName() + ": " + t.getMessage();
     }
 
     /** The endpoint behind a URL and the settings that decide how long a failing request is tried. */

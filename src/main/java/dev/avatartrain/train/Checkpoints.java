@@ -128,7 +128,14 @@ public final class Checkpoints {
         Map<String, List<Long>> runs = new TreeMap<>();
         for (long s : completeSteps()) {
             String rel = DIR + "/" + name(s) + "/" + STATE;
-            State st = parseState(out.readAll(rel), out.locations().get(0).child(rel));
+            State st;
+            try {
+                st = parseState(out.readAll(rel), out.locations().get(0).child(rel));
+            } catch (BadInputException | IOException e) { // a damaged state file: not a checkpoint to resume or prune
+                LOG.info("train: " + out.locations().get(0).child(DIR + "/" + name(s)) + " is unreadable and left alone: "
+                        + e.getMessage());
+                continue;
+            }
             runs.computeIfAbsent(st.runId(), k -> new ArrayList<>()).add(s);
         }
         return runs;
@@ -159,7 +166,15 @@ public final class Checkpoints {
                 LOG.info("train: resume_from_checkpoint is \"latest\" but there is no checkpoint yet; starting fresh");
             } else {
                 List<Long> steps = runs.values().iterator().next();
-                resume = out.locations().get(0).child(DIR + "/" + name(steps.get(steps.size() - 1)));
+                for (int i = steps.size() - 1; i >= 0 && resume == null; i--) {
+                    String problem = all.problem(steps.get(i));
+                    if (problem == null) resume = out.locations().get(0).child(DIR + "/" + name(steps.get(i)));
+                    else LOG.info("train: skipping " + name(steps.get(i)) + " for \"latest\": " + problem);
+                }
+                if (resume == null) {
+                    throw new BadInputException(here + ": no checkpoint there is readable (see above); start a new run with"
+                            + " another " + hints.outputDirOption() + ", or add --overwrite to move them aside.");
+                }
             }
         } else if (resumeSetting != null && !resumeSetting.isBlank()) {
             resume = resumeSetting;
@@ -172,12 +187,22 @@ public final class Checkpoints {
             id = newRunId();
         }
         Map<String, List<Long>> foreign = new TreeMap<>();
+        List<Long> abandoned = new ArrayList<>(); // this run's checkpoints past the one resumed: another trajectory now
         for (Map.Entry<String, List<Long>> r : runs.entrySet()) {
             for (long step : r.getValue()) {
-                if (!r.getKey().equals(id) || step > resumedStep && resume != null) {
+                if (!r.getKey().equals(id)) foreign.computeIfAbsent(r.getKey(), k -> new ArrayList<>()).add(step);
+                else if (resume != null && step > resumedStep && isHere(out, resume)) abandoned.add(step);
+                else if (resume != null && step > resumedStep) {
                     foreign.computeIfAbsent(r.getKey(), k -> new ArrayList<>()).add(step);
                 }
             }
+        }
+        if (!abandoned.isEmpty() && (foreign.isEmpty() || overwrite)) {
+            String aside = PREVIOUS_RUNS + "/" + java.time.LocalDateTime.now().format(STAMP);
+            for (long step : abandoned) out.move(DIR + "/" + name(step), aside + "/" + DIR + "/" + name(step));
+            LOG.info("train: resuming run " + id + " from step " + resumedStep + "; its later "
+                    + String.join(", ", abandoned.stream().map(Checkpoints::name).toList()) + " moved to "
+                    + out.locations().get(0).child(aside) + " (the run continues from the earlier one)");
         }
         if (!foreign.isEmpty() && !overwrite) {
             String what = resume == null ? "A new run (id " + id + ") would mix its checkpoints with theirs and prune by step number"
@@ -243,6 +268,93 @@ public final class Checkpoints {
             LOG.info("train: removed " + removed.size() + " temporary file(s) of an interrupted write: " + String.join(", ", removed));
         }
         return removed;
+    }
+
+    /** Whether a checkpoint location is one of this output folder's own checkpoints. */
+    private static boolean isHere(Storage out, String location) {
+        String l = comparable(location);
+        return l.substring(0, Math.max(0, l.lastIndexOf('/'))).equals(comparable(out.locations().get(0).child(DIR)));
+    }
+
+    /** A location as an absolute, normalised path (local files) or URL without a trailing '/'. */
+    private static String comparable(String location) {
+        String l = location.endsWith("/") ? location.substring(0, location.length() - 1) : location;
+        if (l.startsWith("file:")) return java.nio.file.Path.of(java.net.URI.create(l)).normalize().toString();
+        if (!l.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*")) {
+            return java.nio.file.Path.of(l).toAbsolutePath().normalize().toString();
+        }
+        return l;
+    }
+
+    /**
+     * Why the complete checkpoint of {@code step} cannot be resumed from (a weights or optimizer file missing, or
+     * shorter or longer than its header says: truncated or damaged), or null when it can.
+     */
+    String problem(long step) {
+        String dir = DIR + "/" + name(step);
+        try {
+            Map<String, Storage.Entry> files = out.listEntries(dir, true);
+            for (String f : List.of(MODEL, OPTIMIZER)) {
+                Storage.Entry e = files.get(f);
+                if (e == null) return f + " is missing";
+                long header, end = 0;
+                try (InputStream in = out.open(dir + "/" + f)) {
+                    byte[] len = in.readNBytes(8);
+                    if (len.length < 8) return f + " is truncated (" + e.size() + " bytes)";
+                    header = ByteBuffer.wrap(len).order(ByteOrder.LITTLE_ENDIAN).getLong();
+                }
+                try (InputStream in = out.open(dir + "/" + f)) {
+                    for (Safetensors.Entry t : Safetensors.describe(in, f).values()) end = Math.max(end, t.end());
+                }
+                long expected = 8 + header + end;
+                if (e.size() >= 0 && e.size() != expected) {
+                    return f + " is " + e.size() + " bytes but its header describes " + expected
+                            + " (truncated or damaged)";
+                }
+            }
+            return null;
+        } catch (IOException | RuntimeException e) {
+            return "unreadable: " + e.getMessage();
+        }
+    }
+
+    /**
+     * The newest checkpoint of this run whose parameters are all finite, read back and checked (the last one written
+     * may already hold the values that diverged), or null; the ones passed over are named in the log.
+     */
+    public String newestFinite() {
+        List<Long> steps;
+        try {
+            steps = runId == null ? completeSteps() : runs().getOrDefault(runId, List.of());
+        } catch (IOException e) {
+            return null;
+        }
+        for (int i = steps.size() - 1; i >= 0; i--) {
+            String rel = DIR + "/" + name(steps.get(i));
+            String where = out.locations().get(0).child(rel);
+            String[] bad = {null};
+            try (InputStream in = out.open(rel + "/" + MODEL)) {
+                Safetensors.stream(in, where + "/" + MODEL, (name, dtype, shape, data) -> {
+                    if (bad[0] == null && dtype == DataType.FLOAT && !finite(data)) bad[0] = name;
+                    data.transferTo(OutputStream.nullOutputStream());
+                });
+            } catch (IOException | RuntimeException e) {
+                LOG.info("train: " + where + " is unreadable (" + e.getMessage() + "); not a good checkpoint");
+                continue;
+            }
+            if (bad[0] == null) return where;
+            LOG.info("train: " + where + " holds NaN or infinite values (in " + bad[0] + "); not a good checkpoint");
+        }
+        return null;
+    }
+
+    private static boolean finite(InputStream data) throws IOException {
+        byte[] b = new byte[IO_FLOATS * 4];
+        for (int n; (n = data.readNBytes(b, 0, b.length)) > 0; ) {
+            java.nio.FloatBuffer f = ByteBuffer.wrap(b, 0, n).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+            while (f.hasRemaining()) if (!Float.isFinite(f.get())) return false;
+        }
+        return true;
     }
 
     /** Steps of the complete checkpoints, oldest first. */

@@ -148,6 +148,17 @@ class AppConfigTest {
     }
 
     @Test
+    void aDuplicatedKeyAndAnEmptyFileAreErrorsNamingTheFile() throws IOException {
+        copySeedFiles();
+        Files.writeString(dir.resolve("train.yaml"), Files.readString(dir.resolve("train.yaml")) + "\ntrain_batch_size: 64\n");
+        String msg = failure(List.of()).getMessage();
+        assertTrue(msg.contains("train.yaml: unreadable YAML at line") && msg.contains("found duplicate key train_batch_size"), msg);
+        Files.writeString(dir.resolve("train.yaml"), "# nothing here yet\n");
+        msg = failure(List.of()).getMessage();
+        assertTrue(msg.contains("train.yaml: the file is empty (no keys); give its keys, or delete it to use the defaults."), msg);
+    }
+
+    @Test
     void nonMappingFileIsAnError() throws IOException {
         copySeedFiles();
         Files.writeString(dir.resolve("data.yaml"), "- a\n- b\n");

@@ -45,6 +45,34 @@ class FrameImagesTest {
         assertTrue(!t.contains("libpng") && !d.contains("libpng"), t + d);
     }
 
+    /** A PNG declaring 30000×30000 (a few KB here) is refused from its header, never decoded; so is a non-image. */
+    @Test
+    void decompressionBombsAndNonImagesAreRefusedBeforeDecoding() throws Exception {
+        BufferedImage img = new BufferedImage(40, 30, BufferedImage.TYPE_INT_RGB);
+        ByteArrayOutputStream png = new ByteArrayOutputStream();
+        ImageIO.write(img, "png", png);
+        byte[] bomb = png.toByteArray();
+        java.nio.ByteBuffer.wrap(bomb).putInt(16, 30000).putInt(20, 30000); // IHDR's width and height
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(bomb, 12, 17);
+        java.nio.ByteBuffer.wrap(bomb).putInt(29, (int) crc.getValue()); // a valid header: only its size is hostile
+        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.avatartrain.errors.BadInputException.class,
+                () -> FrameImages.decodeChw(bomb, "bomb.png", 256));
+        assertEquals("bomb.png: declares 30000×30000 pixels; frames may be at most 2048 on a side (IMAGE_SIZE 256 × 8),"
+                + " so it was not decoded.", e.getMessage());
+        // JPEG: the size from its SOF segment
+        ByteArrayOutputStream jpg = new ByteArrayOutputStream();
+        ImageIO.write(new BufferedImage(300, 20, BufferedImage.TYPE_INT_RGB), "jpg", jpg);
+        e = org.junit.jupiter.api.Assertions.assertThrows(dev.avatartrain.errors.BadInputException.class,
+                () -> FrameImages.decodeChw(jpg.toByteArray(), "wide.jpg", 32));
+        assertTrue(e.getMessage().startsWith("wide.jpg: declares 300×20 pixels"), e.getMessage());
+        assertEquals(3 * 64 * 64, FrameImages.decodeChw(jpg.toByteArray(), "ok.jpg", 64).length);
+        byte[] gif = "GIF89a....".getBytes(StandardCharsets.US_ASCII);
+        e = org.junit.jupiter.api.Assertions.assertThrows(dev.avatartrain.errors.BadInputException.class,
+                () -> FrameImages.decodeChw(gif, "x.png", 32));
+        assertEquals("x.png: not a PNG or JPEG image (starts with bytes 4749463839612e2e).", e.getMessage());
+    }
+
     private static String run(Path file) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream().filter(a -> !a.startsWith("-agentlib")).toList());

@@ -47,6 +47,43 @@ class CheckpointsRunTest {
     }
 
     @Test
+    void latestSkipsATruncatedNewestCheckpointAndAnEarlierOneOfTheSameRunMayBeNamed(@TempDir Path dir) throws Exception {
+        Storage out = Storage.forUrl(dir.toString(), null);
+        write(out, "run", 40, 5);
+        write(out, "run", 60, 5);
+        write(out, "run", 80, 5);
+        Path model = dir.resolve("checkpoints/checkpoint-80/model.safetensors");
+        byte[] whole = Files.readAllBytes(model);
+        Files.write(model, java.util.Arrays.copyOf(whole, whole.length - 5)); // truncated, its state file intact
+        Checkpoints.Run r = Checkpoints.claim(out, "latest", false, List.of(), Checkpoints.Hints.TRAIN, null);
+        assertEquals("run", r.id());
+        assertTrue(r.resumeFrom().endsWith("checkpoints/checkpoint-60"), r.resumeFrom());
+        assertFalse(Files.exists(dir.resolve("checkpoints/checkpoint-80")), "the truncated one moved aside");
+        try (var aside = Files.walk(dir.resolve(Checkpoints.PREVIOUS_RUNS))) {
+            assertTrue(aside.anyMatch(p -> p.endsWith("checkpoints/checkpoint-80/model.safetensors")));
+        }
+        // naming an earlier checkpoint of the same run: allowed, its later ones moved aside (not deleted)
+        Checkpoints.Run back = Checkpoints.claim(out, dir.resolve("checkpoints/checkpoint-40").toString(), false, List.of(),
+                Checkpoints.Hints.TRAIN, null);
+        assertEquals("run", back.id());
+        assertEquals(List.of(40L), new Checkpoints(out, 5).runs().get("run"));
+        try (var aside = Files.walk(dir.resolve(Checkpoints.PREVIOUS_RUNS))) {
+            assertTrue(aside.anyMatch(p -> p.endsWith("checkpoints/checkpoint-60/training_state.json")));
+        }
+    }
+
+    @Test
+    void divergenceNamesTheNewestCheckpointWhoseWeightsAreFinite(@TempDir Path dir) throws Exception {
+        Storage out = Storage.forUrl(dir.toString(), null);
+        write(out, "r", 2, 5);
+        ModelState nan = ModelState.of(new java.util.LinkedHashMap<>(Map.of("w",
+                Nd4j.valueArrayOf(new long[]{3, 2}, Float.NaN, DataType.FLOAT))), ModelState.DEFAULT_CHUNK_FLOATS);
+        new Checkpoints(out, 5, "r").write(new Checkpoints.State(4, 4, 1, "h", "net", Map.of()), nan);
+        assertTrue(new Checkpoints(out, 5, "r").latest().endsWith("checkpoint-4"), "the last one written");
+        assertTrue(new Checkpoints(out, 5, "r").newestFinite().endsWith("checkpoint-2"), "the one really finite");
+    }
+
+    @Test
     void aNewRunIntoAnotherRunsCheckpointsIsRefusedOrMovesThemAside(@TempDir Path dir) throws Exception {
         Storage out = Storage.forUrl(dir.toString(), null);
         write(out, "old", 40, 5);
@@ -63,10 +100,6 @@ class CheckpointsRunTest {
         Checkpoints.Run resumed = Checkpoints.claim(out, "latest", false, List.of(), Checkpoints.Hints.TRAIN, null);
         assertEquals("old", resumed.id());
         assertTrue(resumed.resumeFrom().endsWith("checkpoints/checkpoint-60"), resumed.resumeFrom());
-        // resuming an earlier step would mix with the later checkpoints of the same run
-        e = assertThrows(BadInputException.class, () -> Checkpoints.claim(out, dir.resolve("checkpoints/checkpoint-40").toString(), false,
-                List.of(), Checkpoints.Hints.TRAIN, null));
-        assertTrue(e.getMessage().contains("checkpoint-60") && !e.getMessage().contains("checkpoint-40,"), e.getMessage());
 
         Checkpoints.Run fresh = Checkpoints.claim(out, null, true, List.of("metrics.jsonl"), Checkpoints.Hints.TRAIN, null);
         assertEquals(null, fresh.resumeFrom());

@@ -71,6 +71,26 @@ class HdfsPipelineTest {
         return AppConfig.load(DemoJob.demoConfigDir(), o);
     }
 
+    /** On HDFS the lock is a create-if-absent file: a live holder refuses, a holder whose heartbeat stopped is replaced. */
+    @Test
+    void runLockOnHdfsRefusesALiveHolderAndTakesOverADeadOne() throws Exception {
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        try (dev.avatartrain.storage.Storage a = dev.avatartrain.storage.Storage.forUrl(root + "/locked", conf);
+             dev.avatartrain.storage.Storage b = dev.avatartrain.storage.Storage.forUrl(root + "/locked", conf)) {
+            RunLock first = RunLock.acquire(a, "train");
+            dev.avatartrain.errors.BadInputException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    dev.avatartrain.errors.BadInputException.class, () -> RunLock.acquire(b, "train"));
+            assertTrue(e.getMessage().contains("in use by a running 'train' (process " + ProcessHandle.current().pid()), e.getMessage());
+            // with a zero staleness bound the first holder counts as dead: its lock is taken over
+            try (RunLock second = RunLock.acquire(b, "train-adapter", java.time.Duration.ZERO)) {
+                first.close(); // the dead holder coming back does not remove the new holder's lock
+                String held = new String(b.readAll(RunLock.FILE), java.nio.charset.StandardCharsets.UTF_8);
+                assertTrue(held.contains("train-adapter"), held);
+            }
+            assertFalse(b.exists(RunLock.FILE), "released at the end");
+        }
+    }
+
     @Test
     void scanEncodeTrainAndResumeWithEverythingOnHdfs() throws Exception {
         Path local = tmp.resolve("tree");

@@ -62,8 +62,9 @@ class TrainJobTest {
         SynthJob.run(data, new SyntheticClips.Spec(4, 8, 32, 2, 32, 5, "aligned-frames", "audio"));
         Files.write(data.resolve("aligned-frames/HDTF-0001/000003.png"), "not a png".getBytes(StandardCharsets.UTF_8));
         Files.delete(data.resolve("audio/HDTF-0002/000005.npy"));
-        MakeMetadataJob.run(spark, new MakeMetadataJob.Options(MakeMetadataJob.Mode.scan, data.toString(), dir.resolve("metadata.json").toString(),
-                null, false, false, "aligned-frames", "audio"));
+        // the calling test class's session (TrainRunOwnershipTest uses this too, with its own)
+        MakeMetadataJob.run(SparkSession.active(), new MakeMetadataJob.Options(MakeMetadataJob.Mode.scan, data.toString(),
+                dir.resolve("metadata.json").toString(), null, false, false, "aligned-frames", "audio"));
     }
 
     @Test

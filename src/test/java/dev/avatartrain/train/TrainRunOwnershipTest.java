@@ -28,6 +28,7 @@ import dev.avatartrain.data.ClipLatents;
 import dev.avatartrain.data.ClipSplit;
 import dev.avatartrain.encode.LatentStore;
 import dev.avatartrain.errors.BadInputException;
+import dev.avatartrain.jobs.DemoJob;
 import dev.avatartrain.jobs.EncodeJob;
 import dev.avatartrain.jobs.MakeMetadataJob;
 import dev.avatartrain.jobs.SynthJob;
@@ -67,6 +68,45 @@ class TrainRunOwnershipTest {
 
     static String folder() {
         return LatentStore.folder("random-0", 32);
+    }
+
+    /** Ctrl-C on a real `train` process: one line with the resume command, exit 130, no stack trace; resumable. */
+    @Test
+    void sigintStopsTrainingWithOneLineAndTheResumeCommand() throws Exception {
+        String out = withLatents("sigint");
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+                .filter(a -> !a.startsWith("-agentlib") && !a.startsWith("-Xmx")).toList());
+        cmd.addAll(List.of("-Xmx2g", "-cp", System.getProperty("java.class.path"), dev.avatartrain.cli.Main.class.getName(),
+                "train", "--master", "local[2]", "--config-dir", DemoJob.demoConfigDir().toString()));
+        List<String> sets = new ArrayList<>(List.of("data.local_data_base_url=" + dir.resolve("data"), "data.s3_data_base_url=",
+                "data.metadata_url=" + dir.resolve("metadata.json"), "data.output_dir=" + dir.resolve(out), "data.IMAGE_SIZE=32",
+                "train.max_train_steps=100000", "train.validation_steps=100000", "train.checkpointing_steps=2",
+                "train.num_workers=2", "train.train_batch_size=2", "train.validation_fraction=0.25",
+                "model.vae_pretrained_model_name_or_path=random", "model.unet_config_file=configuration/unet/tiny.json"));
+        for (String v : sets) cmd.addAll(List.of("--set", v));
+        Path log = dir.resolve("sigint.log");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
+            while (!Files.exists(dir.resolve(out + "/checkpoints/checkpoint-2/training_state.json")) && p.isAlive()
+                    && System.nanoTime() < deadline) Thread.sleep(200);
+            assertTrue(p.isAlive(), "training runs: " + Files.readString(log));
+            new ProcessBuilder("kill", "-INT", String.valueOf(p.pid())).start().waitFor();
+            assertTrue(p.waitFor(2, TimeUnit.MINUTES), "stopped");
+        } finally {
+            p.destroyForcibly();
+        }
+        String said = Files.readString(log);
+        assertEquals(130, p.exitValue(), said);
+        assertTrue(said.contains("stopped by SIGINT; the checkpoints written so far are complete. Resume with: avatar-train train"
+                + " --master 'local[2]' --config-dir "), said);
+        assertTrue(said.lines().filter(l -> l.startsWith("stopped by SIGINT"))
+                .allMatch(l -> l.endsWith("--set model.resume_from_checkpoint=latest")), said);
+        assertFalse(said.contains("Exception") || said.contains("\tat "), said);
+        Checkpoints.Run again = Checkpoints.claim(Storage.forUrl(dir.resolve(out).toString(), null), "latest", false, List.of(),
+                Checkpoints.Hints.TRAIN, null);
+        assertTrue(again.resumeFrom() != null, "the run resumes from its checkpoint");
     }
 
     @Test

@@ -20,6 +20,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.avatartrain.errors.BadInputException;
 import dev.avatartrain.models.adapter.AudioProjConfig;
 import dev.avatartrain.models.adapter.AudioWindows;
+import dev.avatartrain.storage.SafePaths;
 import dev.avatartrain.storage.Storage;
 import dev.avatartrain.storage.StorageUrl;
 import dev.avatartrain.tensors.TensorFiles;
@@ -122,7 +123,8 @@ public final class AdapterManifest implements Serializable {
                 }
                 weight = w.doubleValue();
             }
-            items.add(new Item(i, resolve(base, audio), resolve(base, target), weight));
+            items.add(new Item(i, resolve(base, audio, where + ": \"audio\""),
+                    resolve(base, target, where + ": \"target\""), weight));
         }
         return new AdapterManifest(url, items, ignored);
     }
@@ -151,10 +153,12 @@ public final class AdapterManifest implements Serializable {
         return s.substring(0, s.lastIndexOf('/') + 1);
     }
 
-    private static String resolve(String base, String p) {
+    /** An absolute location as given; a relative one must stay inside the manifest's folder ({@link SafePaths}). */
+    private static String resolve(String base, String p, String where) {
         if (isAbsolute(p)) {
             return p;
         }
+        SafePaths.relative(p, where);
         if (!base.contains("://")) {
             return Path.of(base).resolve(p).normalize().toString();
         }

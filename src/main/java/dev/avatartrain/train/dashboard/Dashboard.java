@@ -211,12 +211,28 @@ public final class Dashboard implements AutoCloseable {
 
     /**
      * Whether a request may read the data: refused when a browser says it comes from a page of another origin
-     * ({@code Origin} other than this server's as the request addressed it, or {@code Sec-Fetch-Site: cross-site}).
+     * ({@code Origin} other than this server's as the request addressed it, or {@code Sec-Fetch-Site: cross-site});
+     * the address itself is checked by {@link #knownHost}.
      */
     static boolean sameOrigin(String origin, String fetchSite, String hostHeader) {
         if (fetchSite != null && fetchSite.equals("cross-site")) return false;
         if (origin == null) return true; // not sent by browsers for same-origin GETs; non-browser clients
         return hostHeader != null && origin.equalsIgnoreCase("http://" + hostHeader);
+    }
+
+    /**
+     * Whether a request addressed this dashboard by a name it answers to: the host it printed, {@code localhost}, or
+     * an IP address (an SSH tunnel's). A page that re-points its own domain name at this machine (DNS rebinding)
+     * sends that domain as {@code Host} and as {@code Origin}, so comparing the two alone would let it read the data.
+     */
+    static boolean knownHost(String hostHeader, String printedHost) {
+        if (hostHeader == null) return false;
+        String h = hostHeader.strip();
+        if (h.startsWith("[")) return h.indexOf(']') > 0; // an IPv6 literal
+        int colon = h.lastIndexOf(':');
+        String name = colon >= 0 ? h.substring(0, colon) : h;
+        return name.equalsIgnoreCase(printedHost) || name.equalsIgnoreCase("localhost")
+                || name.matches("\\d{1,3}(\\.\\d{1,3}){3}");
     }
 
     private void page(HttpExchange x) throws IOException {
@@ -231,7 +247,8 @@ public final class Dashboard implements AutoCloseable {
     private void data(HttpExchange x) throws IOException {
         if (!authorised(x)) return;
         var h = x.getRequestHeaders();
-        if (!sameOrigin(h.getFirst("Origin"), h.getFirst("Sec-Fetch-Site"), h.getFirst("Host"))) {
+        String addressed = h.getFirst("Host");
+        if (!knownHost(addressed, host) || !sameOrigin(h.getFirst("Origin"), h.getFirst("Sec-Fetch-Site"), addressed)) {
             send(x, 403, "text/plain", "data.json is served to this dashboard's own page only".getBytes(StandardCharsets.UTF_8));
             return;
         }

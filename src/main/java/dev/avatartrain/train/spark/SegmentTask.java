@@ -29,7 +29,7 @@ import dev.avatartrain.models.nn.Network;
 import dev.avatartrain.models.nn.QuietSameDiff;
 import dev.avatartrain.storage.Storage;
 import dev.avatartrain.train.DataParallelWorker;
-import dev.avatartrain.train.GpuAssignment;
+import dev.avatartrain.gpu.GpuCheck;
 import dev.avatartrain.train.TrainingSegment;
 import dev.avatartrain.train.TrainingSettings;
 import dev.avatartrain.train.TrainingTask;
@@ -196,7 +196,7 @@ record SegmentTask(TrainingTask task, List<List<String>> shards, TrainingSetting
     /** The one place a task takes up what Spark gave it: its GPU (spark.task.resource.gpu.amount), on this thread. */
     static void useTaskResources(TaskContext ctx) {
         QuietSameDiff.install();
-        GpuAssignment.useAssignedGpu(ctx);
+        GpuCheck.forTask(ctx);
     }
 
     /**

@@ -131,7 +131,14 @@ public final class SparkTrainer {
                 List<SegmentTask.Result> results = runStage(body, workers, channel, listeners, validations, step);
                 for (SegmentTask.Result r : results) if (r.refusal() != null) throw new BadInputException(r.refusal());
                 TrainingSegment.Outcome o = results.stream().filter(r -> r.rank() == 0).findFirst().orElseThrow().outcome();
-                if (o.diverged()) throw diverged(o.loss(), o.step(), o.round(), last);
+                if (o.diverged()) throw diverged(o.loss(), o.step(), o.round(), checkpoints.newestFinite());
+                for (Map<String, Object> v : validations) {
+                    if (v.get("val_loss") instanceof Number n && !Double.isFinite(n.doubleValue())) {
+                        throw new TrainingDivergedException("train: the validation loss is " + n + " at step " + v.get("step")
+                                + "; stopped. The validation clips hold NaN or infinite audio features or latents (run encode"
+                                + " again: it skips such frames and lists them), or the weights diverged.");
+                    }
+                }
                 String problem = CheckpointPieces.verify(out, dir, workers);
                 if (problem != null) throw new IllegalStateException("train: the checkpoint at step " + end + " is incomplete: " + problem);
                 Map<String, Object> info = new java.util.LinkedHashMap<>(task.checkpointInfo()); // e.g. the UNet's audio encoding
@@ -208,8 +215,10 @@ public final class SparkTrainer {
 
     private static TrainingDivergedException diverged(double loss, long step, long round, String lastCheckpoint) {
         return new TrainingDivergedException("train: loss became " + loss + " at step " + step + " (round " + round
-                + "); stopped. Last good checkpoint: " + (lastCheckpoint == null ? "none yet" : lastCheckpoint)
-                + ". Lower optimizer.learning_rate or max_grad_norm and resume from it.");
+                + "); stopped. Newest checkpoint with finite weights (read back and checked): "
+                + (lastCheckpoint == null ? "none" : lastCheckpoint) + ". Non-finite audio features or latents in the"
+                + " data cause this as well as too high a learning rate: run encode again (it skips such frames and lists"
+                + " them), or lower optimizer.learning_rate or max_grad_norm, and resume from that checkpoint.");
     }
 
     /** Training stopped on a NaN or infinite loss. */

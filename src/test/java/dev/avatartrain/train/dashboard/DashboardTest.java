@@ -79,9 +79,25 @@ class DashboardTest {
             assertEquals(403, status(d.url() + "data.json?token=s3cret", Map.of("Origin", "http://evil.example")));
             assertEquals(403, status(d.url() + "data.json?token=s3cret", Map.of("Sec-Fetch-Site", "cross-site")));
             assertEquals(200, status(d.url() + "data.json?token=s3cret", Map.of("Origin", "http://127.0.0.1:" + port)));
+            // DNS rebinding: a page whose own name now points here sends that name as Host and as Origin
+            String rebound = "rebound.evil.example:" + port;
+            assertEquals("HTTP/1.1 403 Forbidden", rawStatus(port, "/data.json?token=s3cret", rebound, "http://" + rebound));
+            assertEquals("HTTP/1.1 200 OK", rawStatus(port, "/data.json?token=s3cret", "localhost:" + port, "http://localhost:" + port));
         }
+        assertTrue(Dashboard.knownHost("127.0.0.1:1", "h") && Dashboard.knownHost("h:1", "h") && Dashboard.knownHost("[::1]:1", "h"));
+        assertFalse(Dashboard.knownHost("evil.example:1", "h"));
         assertTrue(Dashboard.sameOrigin(null, "same-origin", "h:1"));
         assertFalse(Dashboard.sameOrigin("http://h:2", null, "h:1"));
+    }
+
+    /** The status line of a GET sent over a plain socket (java.net's clients do not let a test set Host). */
+    private static String rawStatus(int port, String path, String host, String origin) throws Exception {
+        try (java.net.Socket s = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), port)) {
+            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nOrigin: " + origin
+                    + "\r\nConnection: close\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            return new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
+                    java.nio.charset.StandardCharsets.US_ASCII)).readLine();
+        }
     }
 
     /** A non-loopback address of this machine, or null when it has none. */
