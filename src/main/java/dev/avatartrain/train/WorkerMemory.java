@@ -42,6 +42,20 @@ public final class WorkerMemory {
                 workersHere == 1 ? "" : "s", gib(nativeLimit), gib(heapLimit), memorySetting);
     }
 
+    /**
+     * Null when {@code workersHere} workers fit the GPU this task was assigned (ND4J's arrays live in its memory on the
+     * CUDA backend), else the refusal naming the GPU and its memory. Compared with the GPU's total memory: the worker's
+     * own network is already on it when the check runs.
+     */
+    public static String gpuRefusal(long parameters, boolean exact, int ranks, int workersHere, int gpu, long totalBytes) {
+        long need = needs(parameters, exact, ranks)[0] * workersHere;
+        if (need <= totalBytes) return null;
+        return String.format("train: the model does not fit GPU %d: %,d parameters need %s of GPU memory per worker"
+                        + " (parameters, gradients, the exchange's buckets%s) × %d worker%s, but GPU %d has %s in all. Use"
+                        + " GPUs with more memory, or train a smaller model.", gpu, parameters, gib(need / workersHere),
+                exact ? "" : ", both AdamW moments", workersHere, workersHere == 1 ? "" : "s", gpu, gib(totalBytes));
+    }
+
     static String gib(long bytes) {
         return bytes == Long.MAX_VALUE ? "no limit" : String.format("%.2f GiB (%,d bytes)", bytes / (double) (1L << 30), bytes);
     }

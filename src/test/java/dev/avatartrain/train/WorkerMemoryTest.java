@@ -17,4 +17,13 @@ class WorkerMemoryTest {
         assertTrue(averaging.contains("1862.65 GiB (2,000,000,000,000 bytes) of ND4J memory per worker (parameters, gradients, the"
                 + " exchange's buckets, both AdamW moments)"), averaging);
     }
+
+    @Test
+    void onAGpuWorkerTheModelIsComparedWithTheAssignedGpusMemory() {
+        long total = 80L << 30; // an 80 GiB GPU
+        String r = WorkerMemory.gpuRefusal(10_000_000_000L, true, 8, 1, 3, total);
+        assertTrue(r.contains("does not fit GPU 3: 10,000,000,000 parameters need 111.76 GiB"), r);
+        assertTrue(r.contains("GPU 3 has 80.00 GiB"), r);
+        assertNull(WorkerMemory.gpuRefusal(850_000_000L, true, 8, 1, 3, total), "the 850 M UNet fits an 80 GiB GPU");
+    }
 }

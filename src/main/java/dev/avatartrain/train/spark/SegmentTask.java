@@ -30,6 +30,7 @@ import dev.avatartrain.models.nn.QuietSameDiff;
 import dev.avatartrain.storage.Storage;
 import dev.avatartrain.train.DataParallelWorker;
 import dev.avatartrain.gpu.GpuCheck;
+import dev.avatartrain.gpu.GpuMemory;
 import dev.avatartrain.train.TrainingSegment;
 import dev.avatartrain.train.TrainingSettings;
 import dev.avatartrain.train.TrainingTask;
@@ -102,6 +103,10 @@ record SegmentTask(TrainingTask task, List<List<String>> shards, TrainingSetting
         int here = 0;
         for (var info : ctx.getTaskInfos()) if (info.address().equals(ctx.getTaskInfos()[rank].address())) here++;
         String refusal = WorkerMemory.refusal(parameters, settings.exact(), ranks, here, memorySetting);
+        GpuMemory gpu = refusal == null ? GpuCheck.memoryForTask(ctx) : null; // on a GPU worker its memory counts too
+        if (gpu != null) {
+            refusal = WorkerMemory.gpuRefusal(parameters, settings.exact(), ranks, 1, gpu.index(), gpu.totalBytes());
+        }
         TcpRing.Listener listener = TcpRing.listen(host, TcpRing.Settings.DEFAULT.withTimeouts(Duration.ofSeconds(timeoutSeconds)));
         List<String> addresses = new ArrayList<>();
         String refused = null;
