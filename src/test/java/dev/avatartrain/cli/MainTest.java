@@ -52,7 +52,7 @@ class MainTest {
         assertTrue(from >= 0, help);
         String[] lines = help.substring(from).split("\\R");
         CommandLine cl = new CommandLine(new Main());
-        assertEquals(10, cl.getSubcommands().size(), "nine commands and help");
+        assertEquals(11, cl.getSubcommands().size(), "ten commands (env among them) and help");
         for (var e : cl.getSubcommands().entrySet()) {
             var usage = e.getValue().getCommandSpec().usageMessage();
             String summary = usage.header().length > 0 ? usage.header()[0] : usage.description()[0];
