@@ -294,7 +294,16 @@ public final class Checkpoints {
         String dir = DIR + "/" + name(step);
         try {
             Map<String, Storage.Entry> files = out.listEntries(dir, true);
-            for (String f : List.of(MODEL, OPTIMIZER)) {
+            // the model, and the optimizer state: one file from one process, or the workers' pieces (CheckpointPieces)
+            List<String> check = new java.util.ArrayList<>(List.of(MODEL));
+            if (files.containsKey(OPTIMIZER)) {
+                check.add(OPTIMIZER);
+            } else {
+                files.keySet().stream().filter(n -> n.matches("optimizer-\\d+-of-\\d+\\.safetensors")).sorted()
+                        .forEach(check::add);
+                if (check.size() == 1) return "its optimizer state (" + OPTIMIZER + " or the workers' pieces) is missing";
+            }
+            for (String f : check) {
                 Storage.Entry e = files.get(f);
                 if (e == null) return f + " is missing";
                 long header, end = 0;
