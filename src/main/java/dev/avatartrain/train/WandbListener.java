@@ -17,7 +17,7 @@ import dev.avatartrain.wandb.WandbSidecar;
  * ({@code train/loss}, {@code validation/loss}, ...), the validation grid as image {@code validation/grid}, and at the end the loss plot and
  * a reference artifact to the final checkpoint. The W&amp;B run id is the run's id, so a resumed session continues it.
  */
-final class WandbListener implements TrainingListener {
+public final class WandbListener implements TrainingListener {
     private final WandbSidecar sidecar;
     private final Storage out;
     private final String runId;
@@ -30,7 +30,7 @@ final class WandbListener implements TrainingListener {
     }
 
     /** The listener, or null when W&amp;B is off or its sidecar cannot start (it has said why). */
-    static WandbListener start(AppConfig config, Storage out, String runId) {
+    public static WandbListener start(AppConfig config, Storage out, String runId) {
         if (!config.train().wandbEnabled()) return null;
         @SuppressWarnings("unchecked")
         Map<String, Object> values = new Yaml().loadAs(config.toYaml(), Map.class);

@@ -25,6 +25,7 @@ import dev.avatartrain.train.ProgressListener;
 import dev.avatartrain.train.TensorBoardListener;
 import dev.avatartrain.train.TrainingListener;
 import dev.avatartrain.train.TrainingListeners;
+import dev.avatartrain.train.WandbListener;
 import dev.avatartrain.train.TrainingSegment;
 import dev.avatartrain.train.TrainingSettings;
 import dev.avatartrain.train.TrainingTask;
@@ -116,6 +117,8 @@ public final class SparkTrainer {
             listeners.add(new ProgressListener(config));
             Metrics metrics = listeners.add(new Metrics(out, step));
             listeners.add(new TensorBoardListener(out, config));
+            WandbListener wandb = WandbListener.start(config, out, run.id());
+            if (wandb != null) listeners.add(wandb);
             listeners.add(Dashboard.listener(t, driverHost, out, task.networkKey(), metrics::rows));
             listeners.started(new TrainingListener.Start(step, stop, t.maxTrainSteps(), workers, samplesPerStep, baseLr));
             boolean validateFirst = from == null;
